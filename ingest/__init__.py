@@ -1,0 +1,1 @@
+"""Stream consumers: clicks and conversions from Redis into Postgres, exactly once."""

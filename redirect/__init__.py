@@ -1,0 +1,1 @@
+"""The hot path: resolve a link, answer the redirect, hand the click to the sink."""

@@ -1,0 +1,1 @@
+"""Public API models and the versioned wire format of stream entries (pydantic and stdlib only)."""

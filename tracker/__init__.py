@@ -1,0 +1,1 @@
+"""The core of the tracker: settings, domain rules, adapters, API, CLI, runtime."""

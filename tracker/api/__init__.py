@@ -1,0 +1,1 @@
+"""The FastAPI application: management, lookups, reports, postbacks, ops."""

@@ -1,0 +1,80 @@
+"""The ``tracker`` command: parses flags and hands over to the runtime."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from tracker.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tracker", description="Click and conversion tracker")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("up", "start everything on one machine (embedded servers unless TRACKER_*_URL are set)"),
+        ("serve", "serve the redirect and the API (no ingest worker)"),
+    ):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--host", default=None)
+        s.add_argument("--port", type=int, default=None)
+    ing = sub.add_parser("ingest", help="run the ingest worker")
+    ing.add_argument("--burst", action="store_true", help="drain the streams, then exit")
+    ing.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
+    sub.add_parser("migrate", help="apply database migrations")
+    demo = sub.add_parser("demo", help="create demo data through the running service's API")
+    demo.add_argument("--base-url", default=None, help="default: http://127.0.0.1:8000")
+    demo.add_argument("--api-key", default=None, help="admin key; default: create one")
+    keys = sub.add_parser("keys", help="manage API keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    kc = ksub.add_parser("create", help="create a key and print it once")
+    kc.add_argument("--role", choices=["admin", "advertiser", "affiliate"], required=True)
+    kc.add_argument("--scopes", default="read,write")
+    kc.add_argument("--advertiser-id", type=int, default=None)
+    kc.add_argument("--affiliate-id", type=int, default=None)
+    kc.add_argument("--label", default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"tracker: bad configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "host", None):
+        settings.host = args.host
+    if getattr(args, "port", None):
+        settings.port = args.port
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from tracker.runtime import commands
+
+    match args.command:
+        case "up":
+            return commands.up(settings)
+        case "serve":
+            return commands.serve(settings)
+        case "ingest":
+            return commands.ingest(settings, burst=args.burst, metrics_port=args.metrics_port)
+        case "migrate":
+            return commands.migrate(settings)
+        case "demo":
+            return asyncio.run(commands.demo(settings, args.base_url, args.api_key))
+        case "keys":
+            return commands.keys_create(
+                settings, args.role, tuple(s for s in args.scopes.split(",") if s),
+                args.advertiser_id, args.affiliate_id, args.label,
+            )  # fmt: skip
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

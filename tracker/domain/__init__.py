@@ -1,0 +1,1 @@
+"""Pure rules of the tracker: no I/O, tested without servers."""

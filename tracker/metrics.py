@@ -1,0 +1,53 @@
+"""Every Prometheus metric of the tracker, declared once with what it means."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # no *_created series: they double the scrape for nothing
+
+# Redirects answered, by outcome (redirect, not_found, fallback) and click class.
+REDIRECTS = Counter("tracker_redirects_total", "Redirects answered", ["outcome", "cls"])
+# Seconds spent in the redirect handler (our own time, not the network's).
+REDIRECT_SECONDS = Histogram(
+    "tracker_redirect_seconds",
+    "Redirect handler latency",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25),
+)
+# Click events written to a Redis stream (counted per click, not per entry).
+STREAM_EVENTS_WRITTEN = Counter(
+    "tracker_stream_events_written_total", "Events written to streams", ["stream"]
+)
+# Clicks dropped because the in-process buffer was full (Redis away too long).
+CLICKS_DROPPED = Counter("tracker_clicks_dropped_total", "Clicks dropped: buffer full")
+# Clicks waiting in the in-process buffer of this process.
+CLICK_BUFFER = Gauge("tracker_click_buffer", "Clicks buffered in process")
+# Clicks per stream entry written by the sink.
+SINK_BATCH = Histogram(
+    "tracker_sink_batch_size", "Clicks per stream entry", buckets=(1, 10, 50, 100, 250, 500, 1000)
+)
+# Seconds to write one batch to Redis.
+SINK_FLUSH_SECONDS = Histogram("tracker_sink_flush_seconds", "Sink flush latency")
+# Failed flushes to Redis (the batch is kept and retried).
+SINK_FLUSH_ERRORS = Counter("tracker_sink_flush_errors_total", "Sink flush failures")
+
+# Rows inserted into Postgres by the ingest worker (duplicates excluded).
+ROWS_INGESTED = Counter(
+    "tracker_rows_ingested_total", "Rows inserted by the ingest worker", ["table"]
+)
+# Rows skipped as already present (replays).
+ROWS_DUPLICATE = Counter(
+    "tracker_rows_duplicate_total", "Rows already present (replayed)", ["table"]
+)
+# Seconds from reading a batch to its XACK.
+INGEST_BATCH_SECONDS = Histogram("tracker_ingest_batch_seconds", "Ingest batch latency", ["stream"])
+# Entries (or single clicks in them) moved to the dead-letter stream.
+DEAD_LETTERED = Counter("tracker_dead_lettered_total", "Items dead-lettered", ["reason"])
+# Entries in a stream not yet delivered to the consumer group.
+STREAM_LAG = Gauge("tracker_stream_lag", "Entries not yet read by the group", ["stream"])
+# Entries delivered but not acknowledged.
+STREAM_PENDING = Gauge("tracker_stream_pending", "Entries pending acknowledgement", ["stream"])
+# Entries claimed from dead consumers.
+CLAIMED = Counter(
+    "tracker_claimed_total", "Pending entries claimed from idle consumers", ["stream"]
+)

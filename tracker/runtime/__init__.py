@@ -1,0 +1,1 @@
+"""Process runtime: embedded servers and the supervisor behind ``tracker up``."""

@@ -1,0 +1,83 @@
+"""The composition root: the only module of ``tracker`` that imports
+``redirect`` and ``ingest`` (see docs/adr/0001-composition-root.md).
+It wires the parts into processes; the parts never import each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import uvicorn
+
+from ingest.component import WorkerComponent
+from ingest.worker import Worker
+from redirect.front import RedirectFront
+from redirect.links import LinkCache
+from redirect.sink import ClickSink
+from tracker.api.app import create_api
+from tracker.redis_client import open_redis
+from tracker.services import Component
+from tracker.settings import Settings
+from tracker.store.db import open_pool
+
+log = logging.getLogger("tracker")
+
+
+def build_app(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> Any:
+    """The ASGI app of one process: raw redirect route in front of the API."""
+    links = LinkCache(settings.link_refresh_s)
+    sink = ClickSink(
+        settings.click_streams(), settings.click_batch_max, settings.click_batch_ms,
+        settings.click_buffer_max,
+    )  # fmt: skip
+    components: list[Component] = [links, sink]
+    if with_worker:
+        components.append(WorkerComponent())
+    api = create_api(settings, database_url, redis_url, components)
+    front = RedirectFront(api, links, sink)
+    front.openapi = api.openapi  # type: ignore[attr-defined]
+    return front
+
+
+def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> None:
+    app = build_app(settings, database_url, redis_url, with_worker=with_worker)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        proxy_headers=False,  # X-Forwarded-For is not trusted by default
+        access_log=False,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal it caught once it has shut down; with
+    # handlers of our own installed first, that re-raise lands here and the
+    # caller still gets to stop the embedded servers.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+
+
+async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst: bool) -> None:
+    pool = await open_pool(settings, database_url, max_size=4)
+    redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
+    worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else 30_000)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run(burst=burst)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,56 @@
+"""API keys in Postgres: only the hash is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from tracker.domain.keys import NewKey, matches, new_key, parse_prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    role: str
+    scopes: frozenset[str]
+    advertiser_id: int | None
+    affiliate_id: int | None
+
+
+async def create_key(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    role: str,
+    *,
+    scopes: tuple[str, ...] = ("read", "write"),
+    advertiser_id: int | None = None,
+    affiliate_id: int | None = None,
+    label: str | None = None,
+) -> NewKey:
+    key = new_key()
+    await conn.execute(
+        """INSERT INTO api_keys (prefix, key_hash, role, scopes, advertiser_id, affiliate_id, label)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        key.prefix,
+        key.hash,
+        role,
+        list(scopes),
+        advertiser_id,
+        affiliate_id,
+        label,
+    )
+    return key
+
+
+async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
+    prefix = parse_prefix(token)
+    if prefix is None:
+        return None
+    row = await pool.fetchrow(
+        "SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL", prefix
+    )
+    if row is None or not matches(token, row["key_hash"]):
+        return None
+    return Principal(
+        row["id"], row["role"], frozenset(row["scopes"]), row["advertiser_id"], row["affiliate_id"]
+    )
