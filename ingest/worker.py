@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -122,7 +123,7 @@ class Worker:
     # -- reading ---------------------------------------------------------------
     async def _read(self, start: str) -> int:
         block = None if start == "0" else self.settings.ingest_block_ms
-        resp = await self.redis.xreadgroup(
+        resp: Any = await self.redis.xreadgroup(
             self.group,
             self.consumer,
             dict.fromkeys(self._handlers, start),
@@ -176,10 +177,11 @@ class Worker:
         for stream in self._handlers:
             cursor = "0-0"
             for _ in range(100):  # bounded: at most 100 pages per sweep
-                cursor_b, entries, *_ = await self.redis.xautoclaim(
+                reply: Any = await self.redis.xautoclaim(
                     stream, self.group, self.consumer, self.claim_idle_ms, cursor,
                     count=self.settings.ingest_batch_entries,
                 )  # fmt: skip
+                cursor_b, entries = reply[0], reply[1]
                 if entries:
                     claimed += len(entries)
                     metrics.CLAIMED.labels(stream).inc(len(entries))

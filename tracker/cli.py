@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="run the ingest worker")
     ing.add_argument("--burst", action="store_true", help="drain the streams, then exit")
     ing.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
+    ing.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     sub.add_parser("migrate", help="apply database migrations")
     demo = sub.add_parser("demo", help="create demo data through the running service's API")
     demo.add_argument("--base-url", default=None, help="default: http://127.0.0.1:8000")
@@ -63,7 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "serve":
             return commands.serve(settings)
         case "ingest":
-            return commands.ingest(settings, burst=args.burst, metrics_port=args.metrics_port)
+            return commands.ingest(
+                settings,
+                burst=args.burst,
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+            )
         case "migrate":
             return commands.migrate(settings)
         case "demo":

@@ -45,7 +45,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSON:
-        errors = []
+        errors: list[dict[str, str | None]] = []
         for e in exc.errors():
             if e.get("type") == "json_invalid":  # loc is ("body", <character offset>)
                 errors.append(

@@ -40,13 +40,13 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def ingest(settings: Settings, *, burst: bool, metrics_port: int | None) -> int:
+def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str) -> int:
     from tracker.runtime import compose
 
     if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
     with servers(settings) as urls:
         asyncio.run(compose.ingest(settings, urls.database_url, urls.redis_url, burst=burst))
     return 0

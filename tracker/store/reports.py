@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -47,7 +47,7 @@ async def report(
     *,
     affiliate_id: int | None = None,
     advertiser_id: int | None = None,
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[Literal["rollup", "raw"], list[dict[str, Any]]]:
     rollup_key, raw_key = _KEY_SQL[group_by]
     scope = ""
     args: list[Any] = [start, end, tz]
@@ -58,7 +58,7 @@ async def report(
         args.append(advertiser_id)
         scope += f" AND offer_id IN (SELECT id FROM offers WHERE advertiser_id = ${len(args)})"
     if whole_hour_zone(tz, start, end) and start.minute == 0 and end.minute == 0:
-        source = "rollup"
+        source: Literal["rollup", "raw"] = "rollup"
         sql = f"""
             SELECT {rollup_key} AS key,
                    sum(gross_clicks)::bigint AS gross_clicks, sum(unique_clicks)::bigint AS unique_clicks,
