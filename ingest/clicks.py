@@ -23,7 +23,8 @@ from tracker import metrics
 
 COLUMNS = (
     "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",
-    "sub1", "sub2", "sub3", "sub4", "sub5", "ip_trunc", "user_agent", "referer",
+    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
+    "source", "params", "ip_trunc", "user_agent", "referer",
     "country", "device", "click_class", "is_unique",
 )  # fmt: skip
 
@@ -99,11 +100,12 @@ def parse_entries(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Parsed:
 
 
 def to_record(ev: ClickEvent, unique: bool) -> tuple[Any, ...]:
-    subs = (list(ev.subs) + [None] * 5)[:5]
+    subs = (list(ev.subs) + [None] * 10)[:10]
     created = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
     return (
-        ev.click_id, created, ev.link_id, ev.link_code, ev.offer_id, ev.aff_id,
-        *subs, truncate_ip(ev.ip), ev.ua or None, ev.referer or None,
+        ev.click_id, created, ev.link_id, ev.link_code or None, ev.offer_id, ev.aff_id,
+        *subs, ev.source or None, orjson.dumps(ev.params).decode() if ev.params else None,
+        truncate_ip(ev.ip), ev.ua or None, ev.referer or None,
         "", "", ev.cls, unique,
     )  # fmt: skip
 

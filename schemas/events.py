@@ -23,20 +23,27 @@ Str255 = Annotated[str, Field(max_length=2048)]
 
 
 class ClickEvent(BaseModel):
-    """One click as the redirect saw it. Enrichment happens in the worker."""
+    """One hit as the redirect saw it (a click, or an impression from ``/i/{code}``).
+
+    Enrichment (device, geo, uniqueness, IP truncation) happens in the worker.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    click_id: UUID
-    ts: datetime  # UTC, with offset
-    link_id: int
-    link_code: Annotated[str, Field(max_length=64)]
+    click_id: UUID  # UUIDv7; for an impression, the impression's own id
+    ts: datetime  # UTC; unix seconds on the wire
+    kind: Literal["click", "impression"] = "click"
+    link_id: int | None = None  # None for the parameter form /click?offer_id=…&aff_id=…
+    link_code: Annotated[str, Field(max_length=64)] = ""
     offer_id: int
     aff_id: int
-    subs: Annotated[list[str | None], Field(max_length=10)] = []
-    ip: Annotated[str, Field(max_length=64)] = ""
+    subs: Annotated[list[str | None], Field(max_length=10)] = []  # sub1…sub10
+    source: Annotated[str, Field(max_length=255)] = ""
+    params: Annotated[dict[str, str], Field(max_length=20)] = {}  # other query parameters, cropped
+    ip: Annotated[str, Field(max_length=64)] = ""  # full address: in transit only, never stored
     ua: Str255 = ""
     referer: Str255 = ""
+    lang: Annotated[str, Field(max_length=64)] = ""
     cls: ClickClass = "human"
 
 
