@@ -15,13 +15,16 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
+from ingest.postbacks.outbox import enqueue
 from schemas.events import ConversionEvent
 from tracker import metrics
 from tracker.domain.ids import uuid7_time_ms
+from tracker.domain.postback_render import ConversionFacts
 
 _FIND_CLICK = """
 SELECT c.click_id, c.created_at, c.offer_id, c.affiliate_id, c.click_class, c.country, c.device,
-       o.advertiser_id, o.default_payout, o.default_revenue
+       c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, c.sub9, c.sub10,
+       c.source, c.params, o.advertiser_id, o.default_payout, o.default_revenue, o.currency
   FROM clicks c JOIN offers o ON o.id = c.offer_id
  WHERE c.click_id = $1 AND c.created_at >= $2 AND c.created_at < $3
 """
@@ -60,8 +63,9 @@ def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
 
 
 class ConversionWriter:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, postback_window: timedelta = timedelta(days=1)) -> None:
         self._pool = pool
+        self._postback_window = postback_window
 
     async def write(self, events: list[ConversionEvent]) -> int:
         inserted = 0
@@ -115,4 +119,16 @@ class ConversionWriter:
                 _ROLLUP, ev.ts, click["offer_id"], click["affiliate_id"], click["click_class"],
                 click["country"], click["device"], revenue, payout,
             )  # fmt: skip
+        if click is not None:
+            # The partner's postbacks, in this same transaction (the outbox).
+            facts = ConversionFacts(
+                conversion_id=str(ev.conversion_id), txn_id=ev.txn_id, goal=ev.goal, status=status,
+                payout=payout, currency=click["currency"], offer_id=click["offer_id"],
+                aff_id=click["affiliate_id"], click_id=str(click["click_id"]), created_at=ev.ts,
+                subs=tuple(click[f"sub{i}"] for i in range(1, 11)), source=click["source"],
+                params=orjson.loads(click["params"]) if click["params"] else None,
+            )  # fmt: skip
+            now = datetime.now(UTC)
+            for event in ("created", "approved") if status == "approved" else ("created",):
+                await enqueue(conn, facts, event, now, self._postback_window)
         return 1

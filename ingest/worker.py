@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -52,7 +53,9 @@ class Worker:
         self.clicks = ClickWriter(
             pool, UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s)
         )
-        self.conversions = ConversionWriter(pool)
+        self.conversions = ConversionWriter(
+            pool, timedelta(seconds=settings.postback_retry_window_s)
+        )
         self.click_streams = settings.click_streams()
         self.conversion_streams = settings.conversion_streams()
         self._stop = asyncio.Event()

@@ -51,3 +51,20 @@ STREAM_PENDING = Gauge("tracker_stream_pending", "Entries pending acknowledgemen
 CLAIMED = Counter(
     "tracker_claimed_total", "Pending entries claimed from idle consumers", ["stream"]
 )
+
+# Outgoing partner postback attempts, by outcome (ok, failed, refused by the SSRF guard).
+POSTBACK_ATTEMPTS = Counter(
+    "tracker_postback_attempts_total", "Partner postback attempts", ["outcome"]
+)
+# Seconds per partner postback attempt.
+POSTBACK_LATENCY = Histogram("tracker_postback_seconds", "Partner postback latency")
+# Partner postbacks dead-lettered (retry window over, or target refused); replayable via the API.
+POSTBACKS_DEAD = Counter("tracker_postbacks_dead_total", "Partner postbacks dead-lettered")
+# Deliveries postponed because the partner's circuit breaker is open.
+POSTBACKS_POSTPONED = Counter(
+    "tracker_postbacks_postponed_total", "Postbacks postponed by a breaker"
+)
+# 1 while a partner's endpoint keeps failing (breaker open): alert on this.
+POSTBACK_BREAKER_OPEN = Gauge(
+    "tracker_postback_breaker_open", "Partner breaker open", ["affiliate_id"]
+)

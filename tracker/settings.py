@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(1.0, gt=0)
     db_timeout_s: float = Field(10.0, gt=0)
 
+    # Outgoing partner postbacks
+    postback_allow_loopback: bool = Field(
+        False, description="development only: allow loopback targets (and any port on them)"
+    )
+    postback_retry_window_s: int = Field(86_400, ge=60)
+    postback_timeout_s: float = Field(10.0, gt=0, le=60)
+    postback_concurrency: int = Field(20, ge=1, le=500)
+    postback_backoff_base_s: float = Field(10.0, gt=0)
+    postback_breaker_threshold: int = Field(10, ge=1)
+
     api_key_cache_s: float = Field(30.0, ge=0, le=60)
     log_level: str = "info"
 

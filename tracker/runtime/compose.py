@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from ingest.component import WorkerComponent
+from ingest.postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
@@ -36,7 +37,7 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
     )  # fmt: skip
     components: list[Component] = [links, sink]
     if with_worker:
-        components.append(WorkerComponent())
+        components += [WorkerComponent(), SenderComponent()]
     api = create_api(settings, database_url, redis_url, components)
     front = RedirectFront(api, links, sink)
     front.openapi = api.openapi  # type: ignore[attr-defined]
@@ -70,11 +71,22 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
     pool = await open_pool(settings, database_url, max_size=4)
     redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
     worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else 30_000)
+    sender = make_sender(settings, pool)
+
+    def stop() -> None:
+        worker.stop()
+        sender.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+        loop.add_signal_handler(sig, stop)
     try:
-        await worker.run(burst=burst)
+        if burst:
+            await worker.run(burst=True)
+            while await sender.run_once():  # what is due now; retries stay queued
+                pass
+        else:
+            await asyncio.gather(worker.run(), sender.run())
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):

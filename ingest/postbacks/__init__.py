@@ -1,0 +1,1 @@
+"""Outgoing postbacks to partners: outbox rows, SSRF-guarded delivery, retries."""

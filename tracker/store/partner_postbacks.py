@@ -1,0 +1,81 @@
+"""Partner postback settings and their deliveries."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from schemas.postbacks import PartnerPostbackIn
+
+Row = dict[str, Any]
+
+
+async def create(pool: asyncpg.Pool, data: PartnerPostbackIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO partner_postbacks (affiliate_id, offer_id, goal, url_template, method, events,
+                                          secret, sign_get)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+        data.affiliate_id, data.offer_id, data.goal, data.url_template, data.method,
+        list(dict.fromkeys(data.events)), secrets.token_urlsafe(32), data.sign_get,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def get(pool: asyncpg.Pool, postback_id: int) -> Row | None:
+    row = await pool.fetchrow("SELECT * FROM partner_postbacks WHERE id = $1", postback_id)
+    return dict(row) if row else None
+
+
+async def list_for(pool: asyncpg.Pool, affiliate_id: int | None, limit: int) -> list[Row]:
+    rows = await pool.fetch(
+        """SELECT * FROM partner_postbacks WHERE ($1::bigint IS NULL OR affiliate_id = $1)
+           ORDER BY id LIMIT $2""",
+        affiliate_id,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def delivery(pool: asyncpg.Pool, delivery_id: UUID) -> Row | None:
+    row = await pool.fetchrow("SELECT * FROM postback_outbox WHERE id = $1", delivery_id)
+    if row is None:
+        return None
+    out = dict(row)
+    attempts = await pool.fetch(
+        "SELECT * FROM postback_attempts WHERE outbox_id = $1 ORDER BY attempted_at, id",
+        delivery_id,
+    )
+    out["attempt_log"] = [dict(a) for a in attempts]
+    return out
+
+
+async def deliveries(
+    pool: asyncpg.Pool, state: str | None, affiliate_id: int | None, limit: int
+) -> list[Row]:
+    rows = await pool.fetch(
+        """SELECT * FROM postback_outbox
+            WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR affiliate_id = $2)
+            ORDER BY created_at DESC LIMIT $3""",
+        state, affiliate_id, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def replay(
+    pool: asyncpg.Pool, ids: list[UUID], dead_of: int | None, all_dead: bool, window_s: int,
+    affiliate_scope: int | None,
+) -> int:  # fmt: skip
+    """Send again now, with a fresh retry window. Delivered rows are left alone."""
+    status = await pool.execute(
+        """UPDATE postback_outbox
+              SET state = 'pending', next_attempt_at = now(),
+                  deliver_until = now() + make_interval(secs => $4)
+            WHERE state <> 'delivered'
+              AND (id = ANY($1::uuid[]) OR ($3 AND state = 'dead' AND ($2::bigint IS NULL OR affiliate_id = $2)))
+              AND ($5::bigint IS NULL OR affiliate_id = $5)""",
+        ids, dead_of, all_dead, window_s, affiliate_scope,
+    )  # fmt: skip
+    return int(status.split()[-1])
