@@ -68,3 +68,8 @@ POSTBACKS_POSTPONED = Counter(
 POSTBACK_BREAKER_OPEN = Gauge(
     "tracker_postback_breaker_open", "Partner breaker open", ["affiliate_id"]
 )
+
+# API requests refused with 429 (a key over its per-minute budget).
+RATE_LIMITED = Counter("tracker_api_rate_limited_total", "API requests refused: rate limit")
+# API requests let through unchecked because Redis did not answer the limiter.
+RATE_LIMIT_UNCHECKED = Counter("tracker_api_rate_limit_unchecked_total", "Rate limit not checked")

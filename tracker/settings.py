@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     postback_backoff_base_s: float = Field(10.0, gt=0)
     postback_breaker_threshold: int = Field(10, ge=1)
 
+    api_rate_limit_per_min: int = Field(
+        1200, ge=1, description="per key, unless the key sets its own"
+    )
+    api_max_body_bytes: int = Field(1_048_576, ge=1024)
     api_key_cache_s: float = Field(30.0, ge=0, le=60)
     log_level: str = "info"
 

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 from fastapi import FastAPI
 
 from tracker.api import errors
-from tracker.api.routes import entities, ops, partner_postbacks, postback, reads
+from tracker.api.limits import BodySizeLimit
+from tracker.api.routes import entities, exports, keys, ops, partner_postbacks, postback, reads
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
 from tracker.settings import Settings
@@ -64,6 +65,7 @@ def create_api(
         redoc_url=None,
     )
     errors.install(app)
-    for module in (entities, reads, postback, partner_postbacks, ops):
+    for module in (entities, keys, reads, exports, postback, partner_postbacks, ops):
         app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     return app

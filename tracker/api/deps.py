@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tracker.api.errors import ApiProblem
+from tracker.api.limits import check_rate
 from tracker.domain.keys import hash_key
 from tracker.services import Services
 from tracker.store.keys import Principal, authenticate
@@ -46,6 +47,7 @@ async def get_principal(
     if not isinstance(principal, Principal):
         raise ApiProblem(401, "unauthorized", "invalid or revoked API key", "Authorization",
                          headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    await check_rate(services, principal)
     return principal
 
 

@@ -16,6 +16,7 @@ class Principal:
     scopes: frozenset[str]
     advertiser_id: int | None
     affiliate_id: int | None
+    rate_limit_per_min: int | None = None
 
 
 async def create_key(
@@ -26,20 +27,33 @@ async def create_key(
     advertiser_id: int | None = None,
     affiliate_id: int | None = None,
     label: str | None = None,
+    rate_limit_per_min: int | None = None,
 ) -> NewKey:
     key = new_key()
     await conn.execute(
-        """INSERT INTO api_keys (prefix, key_hash, role, scopes, advertiser_id, affiliate_id, label)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        key.prefix,
-        key.hash,
-        role,
-        list(scopes),
-        advertiser_id,
-        affiliate_id,
-        label,
-    )
+        """INSERT INTO api_keys (prefix, key_hash, role, scopes, advertiser_id, affiliate_id, label,
+                                 rate_limit_per_min)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        key.prefix, key.hash, role, list(scopes), advertiser_id, affiliate_id, label,
+        rate_limit_per_min,
+    )  # fmt: skip
     return key
+
+
+async def list_keys(pool: asyncpg.Pool, limit: int, after_id: int) -> list[dict[str, object]]:
+    rows = await pool.fetch(
+        """SELECT id, prefix, role, scopes, advertiser_id, affiliate_id, label, rate_limit_per_min,
+                  created_at, revoked_at FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2""",
+        after_id, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def revoke(pool: asyncpg.Pool, key_id: int) -> bool:
+    status: str = await pool.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return status.endswith(" 1")
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
@@ -52,5 +66,6 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
     if row is None or not matches(token, row["key_hash"]):
         return None
     return Principal(
-        row["id"], row["role"], frozenset(row["scopes"]), row["advertiser_id"], row["affiliate_id"]
-    )
+        row["id"], row["role"], frozenset(row["scopes"]), row["advertiser_id"], row["affiliate_id"],
+        row["rate_limit_per_min"],
+    )  # fmt: skip

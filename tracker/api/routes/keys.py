@@ -1,0 +1,57 @@
+"""API keys through the API (admin keys): create (shown once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from schemas.keys import KeyIn, KeyPage, NewKeyOut
+from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from tracker.api.errors import ApiProblem
+from tracker.store import entities, keys
+
+router = APIRouter(prefix="/api/v1", tags=["keys"])
+
+
+@router.post("/keys", status_code=201, response_model=NewKeyOut)
+async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
+    if (
+        body.advertiser_id is not None
+        and await entities.get_advertiser(services.pool, body.advertiser_id) is None
+    ):
+        raise ApiProblem(
+            422, "not_found", f"advertiser {body.advertiser_id} does not exist", "advertiser_id"
+        )
+    if (
+        body.affiliate_id is not None
+        and await entities.get_affiliate(services.pool, body.affiliate_id) is None
+    ):
+        raise ApiProblem(
+            422, "not_found", f"affiliate {body.affiliate_id} does not exist", "affiliate_id"
+        )
+    new = await keys.create_key(
+        services.pool, body.role, scopes=tuple(dict.fromkeys(body.scopes)),
+        advertiser_id=body.advertiser_id, affiliate_id=body.affiliate_id, label=body.label,
+        rate_limit_per_min=body.rate_limit_per_min,
+    )  # fmt: skip
+    row = await services.pool.fetchrow("SELECT * FROM api_keys WHERE prefix = $1", new.prefix)
+    assert row is not None
+    return {**dict(row), "key": new.token}
+
+
+@router.get("/keys", response_model=KeyPage)
+async def list_keys(
+    services: ServicesDep, _: AdminRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> Any:  # fmt: skip
+    items = await keys.list_keys(services.pool, limit, int(cursor or 0))
+    nxt = str(items[-1]["id"]) if len(items) == limit else None
+    return KeyPage.model_validate({"items": items, "next_cursor": nxt})
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: int, services: ServicesDep, _: AdminWrite) -> None:
+    services.key_cache.clear()  # this process at once; the others within api_key_cache_s
+    if not await keys.revoke(services.pool, key_id):
+        raise ApiProblem(404, "not_found", f"active key {key_id} not found", "key_id")

@@ -1,0 +1,55 @@
+"""Raw rows for a time range, streamed from a server-side cursor in constant memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+CLICK_COLUMNS = (
+    "click_id", "created_at", "offer_id", "affiliate_id", "link_code",
+    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", "source",
+    "country", "region", "city", "device", "os", "browser", "click_class", "is_unique",
+    "ip_trunc", "user_agent", "referer",
+)  # fmt: skip
+CONVERSION_COLUMNS = (
+    "conversion_id", "created_at", "advertiser_id", "offer_id", "affiliate_id", "goal", "txn_id",
+    "status", "status_reason", "amount", "currency", "revenue", "payout", "click_id", "click_at",
+)  # fmt: skip
+
+
+def _scope(table: str, affiliate_id: int | None, advertiser_id: int | None, args: list[Any]) -> str:
+    sql = ""
+    if affiliate_id is not None:
+        args.append(affiliate_id)
+        sql += f" AND affiliate_id = ${len(args)}"
+    if advertiser_id is not None:
+        args.append(advertiser_id)
+        sql += (
+            f" AND advertiser_id = ${len(args)}"
+            if table == "conversions"
+            else f" AND offer_id IN (SELECT id FROM offers WHERE advertiser_id = ${len(args)})"
+        )
+    return sql
+
+
+async def stream_rows(
+    pool: asyncpg.Pool, table: str, columns: tuple[str, ...], start: datetime, end: datetime,
+    *, affiliate_id: int | None = None, advertiser_id: int | None = None, chunk: int = 5000,
+) -> AsyncIterator[list[asyncpg.Record]]:  # fmt: skip
+    assert table in ("clicks", "conversions")
+    args: list[Any] = [start, end]
+    where = "created_at >= $1 AND created_at < $2" + _scope(
+        table, affiliate_id, advertiser_id, args
+    )
+    cols = ", ".join(f"{c}::text" if c == "ip_trunc" else c for c in columns)
+    sql = f"SELECT {cols} FROM {table} WHERE {where} ORDER BY created_at"
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        cursor = await conn.cursor(sql, *args)
+        while True:
+            rows = await cursor.fetch(chunk, timeout=60)
+            if not rows:
+                return
+            yield rows
