@@ -7,16 +7,50 @@ caller decides (the click sink keeps its batch, the worker backs off).
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from tracker.settings import Settings
 
+CLUSTER_SCHEME = "redis+cluster://"
 
-def open_redis(settings: Settings, url: str, *, block_ms: int = 0) -> Redis:
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_seeds(url: str) -> list[tuple[str, int]]:
+    """``redis+cluster://h1:p1,h2:p2`` → [(h1, p1), (h2, p2)]."""
+    seeds = []
+    for part in url[len(CLUSTER_SCHEME) :].split("/", 1)[0].split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"bad cluster seed {part!r} in TRACKER_REDIS_URL")
+        seeds.append((host.strip("[]"), int(port)))
+    return seeds
+
+
+def open_redis(settings: Settings, url: str, *, block_ms: int = 0) -> Any:
+    """A client for one Redis or, for ``redis+cluster://`` URLs, a Redis Cluster.
+
+    Both are typed ``Any`` here: the cluster client is not a subclass of
+    ``Redis``, but offers the same commands for single-key calls.
+    """
     # A BLOCK longer than socket_timeout raises a timeout: leave room for it.
     socket_timeout = settings.redis_timeout_s + block_ms / 1000
+    if is_cluster(url):
+        return RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in cluster_seeds(url)],
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=settings.redis_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+            require_full_coverage=False,
+        )
     return Redis.from_url(
         url,
         socket_timeout=socket_timeout,

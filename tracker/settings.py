@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tracker.domain.shards import shard_tag
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore")
@@ -72,8 +74,13 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("TRACKER_REDIS_URL must start with redis://, rediss:// or unix://")
+        if v is not None and not v.startswith(
+            ("redis://", "rediss://", "unix://", "redis+cluster://")
+        ):
+            raise ValueError(
+                "TRACKER_REDIS_URL must start with redis://, rediss://, unix:// "
+                "or redis+cluster://host:port,host:port"
+            )
         return v
 
     @property
@@ -81,11 +88,14 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def click_streams(self) -> list[str]:
-        """Stream keys; the hash tag puts each shard on one Redis Cluster node."""
-        return [f"{self.stream_prefix}:clicks:{{{i}}}" for i in range(self.stream_shards)]
+        """Stream keys; the hash tag puts each shard on one Redis Cluster node,
+        and the tags spread the shards evenly over the nodes (tracker.domain.shards)."""
+        n = self.stream_shards
+        return [f"{self.stream_prefix}:clicks:{{{shard_tag(i, n)}}}" for i in range(n)]
 
     def conversion_streams(self) -> list[str]:
-        return [f"{self.stream_prefix}:conversions:{{{i}}}" for i in range(self.stream_shards)]
+        n = self.stream_shards
+        return [f"{self.stream_prefix}:conversions:{{{shard_tag(i, n)}}}" for i in range(n)]
 
     def dead_letter_stream(self) -> str:
         return f"{self.stream_prefix}:dead-letter"
