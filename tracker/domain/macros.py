@@ -33,7 +33,8 @@ class Template:
         for i, name in enumerate(self.names):
             v = values.get(name)
             if v:
-                out.append(quote(v, safe=""))
+                # errors="replace": a lone surrogate cannot be UTF-8; it must not crash a redirect
+                out.append(quote(v, safe="", errors="replace"))
             out.append(parts[i + 1])
         return "".join(out)
 
