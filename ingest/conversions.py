@@ -1,48 +1,32 @@
-"""Conversion entries → rows, attributed to their click, exactly once.
+"""Conversion entries → rows, attributed and priced, exactly once.
 
-Thin for now: attribution by click id only, revenue and payout from the
-offer's defaults. One conversion per (advertiser, goal, transaction id);
-the rollup follows only rows this transaction inserted.
+Each conversion is processed in its own transaction (``ingest/convert.py``).
+A postback can arrive before its click has reached Postgres (the redirect
+batches clicks for a few ms, the click stream may lag): such an entry is
+put back on the stream with a not-before time and the old one is
+acknowledged, so it is retried for a bounded time without ever failing (see
+docs/adr/0030). The conversion id makes every retry idempotent.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+import time
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
-import orjson
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
+from ingest.convert import WAIT, process
 from schemas.events import ConversionEvent
 from tracker import metrics
-from tracker.domain.ids import uuid7_time_ms
+from tracker.settings import Settings
 
-_FIND_CLICK = """
-SELECT c.click_id, c.created_at, c.offer_id, c.affiliate_id, c.click_class, c.country, c.device,
-       o.advertiser_id, o.default_payout, o.default_revenue
-  FROM clicks c JOIN offers o ON o.id = c.offer_id
- WHERE c.click_id = $1 AND c.created_at >= $2 AND c.created_at < $3
-"""
-
-_INSERT = """
-INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at, offer_id,
-                         affiliate_id, status, status_reason, amount, currency, revenue, payout,
-                         decision, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-ON CONFLICT (advertiser_id, goal, txn_id) DO NOTHING
-RETURNING conversion_id
-"""
-
-_ROLLUP = """
-INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
-                                conversions, revenue, payout)
-VALUES (date_trunc('hour', $1::timestamptz), $2, $3, $4, $5, $6, 1, $7, $8)
-ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
-   SET conversions = r.conversions + 1, revenue = r.revenue + EXCLUDED.revenue,
-       payout = r.payout + EXCLUDED.payout
-"""
+# After this long, a click not in Postgres while the click streams are drained is not coming.
+_DRAINED_GRACE_S = 5.0
 
 
 def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
@@ -60,59 +44,62 @@ def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
 
 
 class ConversionWriter:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis | None = None, settings: Settings | None = None
+    ) -> None:
         self._pool = pool
+        self._redis = redis
+        self._settings = settings
 
     async def write(self, events: list[ConversionEvent]) -> int:
-        inserted = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            for ev in events:
-                inserted += await self._one(conn, ev)
+        inserted = done = 0
+        later: list[ConversionEvent] = []
+        now = time.time()
+        for ev in events:
+            if ev.not_before is not None and ev.not_before > now and self._redis is not None:
+                later.append(ev)
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                result = await process(conn, ev, self._may_wait)
+            if result == WAIT:
+                later.append(ev.model_copy(update={"attempt": ev.attempt + 1,
+                    "not_before": time.time() + min(0.05 * 2**ev.attempt, 2.0)}))  # fmt: skip
+                metrics.CONVERSIONS_DEFERRED.inc()
+                continue
+            done += 1
+            inserted += result
+        if later:
+            await self._requeue(later)
+            if done == 0:  # nothing due in this batch: do not spin on the stream
+                due = min(e.not_before or now for e in later) - time.time()
+                await asyncio.sleep(min(max(due, 0.005), 0.05))
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
-        metrics.ROWS_DUPLICATE.labels("conversions").inc(len(events) - inserted)
+        metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
 
-    async def _one(self, conn: asyncpg.Connection, ev: ConversionEvent) -> int:
-        click: Any = None
-        if ev.click_id is not None:
-            at = datetime.fromtimestamp(uuid7_time_ms(ev.click_id) / 1000, UTC)
-            click = await conn.fetchrow(
-                _FIND_CLICK, ev.click_id, at - timedelta(days=1), at + timedelta(days=1)
-            )
-            if click is not None and click["advertiser_id"] != ev.advertiser_id:
-                click = None  # another advertiser's click: never attribute across tenants
-        decision: dict[str, Any] = {"method": "click_id" if click else "none"}
-        if click is None:
-            status, reason = "pending", "click_not_found"
-            revenue = payout = Decimal(0)
-        else:
-            status, reason = ev.status, None
-            revenue, payout = click["default_revenue"], click["default_payout"]
-            decision.update(click_id=str(click["click_id"]), payout_rule="offer_default")
-        cid = await conn.fetchval(
-            _INSERT,
-            ev.conversion_id,
-            ev.advertiser_id,
-            ev.goal,
-            ev.txn_id,
-            ev.click_id if click else None,
-            click["created_at"] if click else None,
-            click["offer_id"] if click else None,
-            click["affiliate_id"] if click else None,
-            status,
-            reason,
-            Decimal(ev.amount),
-            ev.currency,
-            revenue,
-            payout,
-            orjson.dumps(decision).decode(),
-            ev.ts,
-        )
-        if cid is None:
-            return 0
-        if click is not None and status in ("pending", "approved"):
-            await conn.execute(
-                _ROLLUP, ev.ts, click["offer_id"], click["affiliate_id"], click["click_class"],
-                click["country"], click["device"], revenue, payout,
-            )  # fmt: skip
-        return 1
+    async def _requeue(self, events: list[ConversionEvent]) -> None:
+        assert self._redis is not None and self._settings is not None
+        streams = self._settings.conversion_streams()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for ev in events:
+                stream = streams[ev.conversion_id.int % len(streams)]
+                pipe.xadd(stream, {"conversion": ev.model_dump_json()})
+            await pipe.execute()
+
+    async def _may_wait(self, click_at: datetime) -> bool:
+        if self._redis is None or self._settings is None:
+            return False
+        age = time.time() - click_at.timestamp()
+        if not -60 < age < self._settings.conversion_click_wait_s:
+            return False
+        return age < _DRAINED_GRACE_S or not await self._clicks_drained()
+
+    async def _clicks_drained(self) -> bool:
+        assert self._redis is not None and self._settings is not None
+        for stream in self._settings.click_streams():
+            groups: Any = await self._redis.xinfo_groups(stream)
+            for g in groups:
+                if g["name"].decode() == self._settings.consumer_group:
+                    if int(g["pending"]) or int(g.get("lag") or 0):
+                        return False
+        return True

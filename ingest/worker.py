@@ -52,7 +52,7 @@ class Worker:
         self.clicks = ClickWriter(
             pool, UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s)
         )
-        self.conversions = ConversionWriter(pool)
+        self.conversions = ConversionWriter(pool, redis, settings)
         self.click_streams = settings.click_streams()
         self.conversion_streams = settings.conversion_streams()
         self._stop = asyncio.Event()

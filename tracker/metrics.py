@@ -51,3 +51,12 @@ STREAM_PENDING = Gauge("tracker_stream_pending", "Entries pending acknowledgemen
 CLAIMED = Counter(
     "tracker_claimed_total", "Pending entries claimed from idle consumers", ["stream"]
 )
+
+# Conversions re-queued because their click had not reached Postgres yet.
+CONVERSIONS_DEFERRED = Counter(
+    "tracker_conversions_deferred_total", "Conversions waiting for their click"
+)
+# Postbacks and pixels refused at intake, by reason (bad_token, stale, replayed, ip…).
+POSTBACKS_REFUSED = Counter("tracker_postbacks_refused_total", "Postbacks refused", ["reason"])
+# Postbacks accepted at intake, by outcome (queued, repeat).
+POSTBACKS = Counter("tracker_postbacks_total", "Postbacks accepted", ["outcome"])

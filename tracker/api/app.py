@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from fastapi import FastAPI
 
 from tracker.api import errors
-from tracker.api.routes import entities, ops, postback, reads
+from tracker.api.routes import conversion_rules, conversions, entities, ops, postback, reads
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
 from tracker.settings import Settings
@@ -64,6 +64,6 @@ def create_api(
         redoc_url=None,
     )
     errors.install(app)
-    for module in (entities, reads, postback, ops):
+    for module in (entities, reads, postback, ops, conversions, conversion_rules):
         app.include_router(module.router)
     return app
