@@ -57,9 +57,7 @@ async def process(conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWa
     )
     existing = await store.lock(conn, ev.conversion_id)
     if existing is not None:
-        # Pixels come from browsers: they may create a conversion, never change one.
-        newer = ev.ts >= (existing["status_at"] or ev.ts)
-        if ev.via == "postback" and ev.status != existing["status"] and newer:
+        if _merchant_may_change(existing, ev):
             await store.change_status(conn, existing, ev.status, actor=ev.via, at=ev.ts,
                                       reason=f"{ev.via}: status={ev.status}")  # fmt: skip
         return 0
@@ -150,6 +148,20 @@ async def process(conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWa
     if status in store.COUNTED:
         await store.roll_up(conn, row, 1)
     return 1
+
+
+def _merchant_may_change(existing: Any, ev: ConversionEvent) -> bool:
+    """A later postback with another status changes it; a replay of the postback that made
+    it (same time) does not. Pixels come from browsers: they never change a conversion.
+    What we held or rejected ourselves (cap, fraud, no rate, no click) a merchant may
+    reject or reverse, but only the API can approve."""
+    if ev.via != "postback" or ev.status == existing["status"]:
+        return False
+    if existing["status_at"] is not None and ev.ts <= existing["status_at"]:
+        return False
+    reason = existing["status_reason"]
+    ours = reason is not None and not reason.startswith(("postback", "pixel", "api"))
+    return not (ours and ev.status in store.COUNTED)
 
 
 async def _goal_problem(

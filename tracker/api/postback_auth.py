@@ -88,5 +88,5 @@ async def _not_replayed(
         raise ApiProblem(503, "unavailable", "postback not stored, please retry",
                          headers={"Retry-After": "5"}) from None  # fmt: skip
     if not fresh:
-        raise refuse(401, "replayed", "this signed request was already received", "signature",
+        raise refuse(401, "replayed", "signature refused: replayed", "signature",
                      auth.advertiser_id, request)  # fmt: skip

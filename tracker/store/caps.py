@@ -16,9 +16,10 @@ import asyncpg
 from tracker.domain.caps import Cap, period_key, usage
 
 _TAKE = """
-INSERT INTO cap_usage AS u (cap_id, period_key, used) SELECT $1, $2, $3 WHERE $3 <= $4
+INSERT INTO cap_usage AS u (cap_id, period_key, used)
+SELECT $1::bigint, $2::text, $3::numeric WHERE $3::numeric <= $4::numeric
 ON CONFLICT (cap_id, period_key) DO UPDATE SET used = u.used + EXCLUDED.used
- WHERE u.used + EXCLUDED.used <= $4
+ WHERE u.used + EXCLUDED.used <= $4::numeric
 RETURNING used
 """
 
