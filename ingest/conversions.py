@@ -99,7 +99,15 @@ class ConversionWriter:
         for stream in self._settings.click_streams():
             groups: Any = await self._redis.xinfo_groups(stream)
             for g in groups:
-                if g["name"].decode() == self._settings.consumer_group:
-                    if int(g["pending"]) or int(g.get("lag") or 0):
+                if g["name"].decode() != self._settings.consumer_group:
+                    continue
+                if int(g["pending"]):
+                    return False
+                lag = g.get("lag")  # Redis >= 7; on 6.2 compare the last ids instead
+                if lag is None:
+                    info: Any = await self._redis.xinfo_stream(stream)
+                    if info["length"] and g["last-delivered-id"] != info["last-generated-id"]:
                         return False
+                elif int(lag):
+                    return False
         return True

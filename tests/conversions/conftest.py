@@ -66,13 +66,15 @@ LANDING = "https://shop.example/l?cid={click_id}"
 
 
 async def world(api: httpx.AsyncClient, *, partners: int = 1, offers: int = 1,
-                payout: str = "2.50", revenue: str = "4.00", currency: str = "USD") -> dict[str, Any]:  # fmt: skip
+                payout: str = "2.50", revenue: str = "4.00",
+                currencies: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     adv = await make(api, "/api/v1/advertisers", {"name": "Shop"})
     affs = [await make(api, "/api/v1/affiliates", {"name": f"P{i}"}) for i in range(partners)]
     offs = [
         await make(api, "/api/v1/offers", {
             "advertiser_id": adv["id"], "name": f"O{j}", "landing_url": LANDING,
-            "default_payout": payout, "default_revenue": revenue, "currency": currency})
+            "default_payout": payout, "default_revenue": revenue,
+            "currency": (currencies or ["USD"] * offers)[j]})
         for j in range(offers)
     ]  # fmt: skip
     links = {
