@@ -1,6 +1,6 @@
 """Conversion entries → rows, attributed and priced, exactly once.
 
-Each conversion is processed in its own transaction (``ingest/convert.py``).
+A batch is processed in one transaction, each conversion by ``ingest/convert.py``.
 A postback can arrive before its click has reached Postgres (the redirect
 batches clicks for a few ms, the click stream may lag): such an entry is
 put back on the stream with a not-before time and the old one is
@@ -11,6 +11,7 @@ docs/adr/0030). The conversion id makes every retry idempotent.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -24,6 +25,9 @@ from ingest.convert import WAIT, process
 from schemas.events import ConversionEvent
 from tracker import metrics
 from tracker.settings import Settings
+from tracker.store.offer_rules import RulesCache
+
+log = logging.getLogger("tracker.ingest")
 
 # After this long, a click not in Postgres while the click streams are drained is not coming.
 _DRAINED_GRACE_S = 5.0
@@ -50,17 +54,31 @@ class ConversionWriter:
         self._pool = pool
         self._redis = redis
         self._settings = settings
+        self._rules = RulesCache(settings.conversion_rules_cache_s if settings else 0.0)
 
     async def write(self, events: list[ConversionEvent]) -> int:
         inserted = done = 0
-        later: list[ConversionEvent] = []
         now = time.time()
-        for ev in events:
-            if ev.not_before is not None and ev.not_before > now and self._redis is not None:
-                later.append(ev)
-                continue
+        due: list[ConversionEvent] = []
+        later: list[ConversionEvent] = []
+        for e in events:
+            waits = e.not_before is not None and e.not_before > now and self._redis is not None
+            (later if waits else due).append(e)
+        try:
+            # One transaction for the batch: one commit (one WAL flush) for many conversions.
+            # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
-                result = await process(conn, ev, self._may_wait)
+                results = [await process(conn, ev, self._may_wait, self._rules) for ev in due]
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            # Two workers' batches crossed on a click or a cap: nothing was kept; redo this
+            # batch one conversion per transaction, which cannot deadlock.
+            log.warning("conversion batch rolled back (%s); retrying one by one", exc)
+            results = []
+            async with self._pool.acquire() as conn:
+                for ev in due:
+                    async with conn.transaction():
+                        results.append(await process(conn, ev, self._may_wait, self._rules))
+        for ev, result in zip(due, results, strict=True):
             if result == WAIT:
                 later.append(ev.model_copy(update={"attempt": ev.attempt + 1,
                     "not_before": time.time() + min(0.05 * 2**ev.attempt, 2.0)}))  # fmt: skip
@@ -71,8 +89,8 @@ class ConversionWriter:
         if later:
             await self._requeue(later)
             if done == 0:  # nothing due in this batch: do not spin on the stream
-                due = min(e.not_before or now for e in later) - time.time()
-                await asyncio.sleep(min(max(due, 0.005), 0.05))
+                wait_s = min(e.not_before or now for e in later) - time.time()
+                await asyncio.sleep(min(max(wait_s, 0.005), 0.05))
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
         metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted

@@ -28,15 +28,32 @@ from tracker.store import offer_rules
 
 WAIT = -1  # the click may still be on its way: try again later
 
+# The row, its first history entry and its rollup in one round trip; the rollup only
+# for a counted status ($28) and an attributed partner.
 _INSERT = """
-INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at, offer_id,
-    affiliate_id, status, status_reason, amount, currency, revenue, payout, decision, created_at,
-    method, coupon, adv_subs, offer_currency, amount_converted, ip_key, click_class, country,
-    device, caps_used, status_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24, $25, $26, $16)
-ON CONFLICT DO NOTHING
-RETURNING conversion_id
+WITH ins AS (
+    INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at, offer_id,
+        affiliate_id, status, status_reason, amount, currency, revenue, payout, decision, created_at,
+        method, coupon, adv_subs, offer_currency, amount_converted, ip_key, click_class, country,
+        device, caps_used, status_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+            $20, $21, $22, $23, $24, $25, $26, $16)
+    ON CONFLICT DO NOTHING
+    RETURNING *
+), hist AS (
+    INSERT INTO conversion_status_history (conversion_id, from_status, to_status, reason, actor, at)
+    SELECT conversion_id, NULL, status, status_reason, $27, created_at FROM ins
+), roll AS (
+    INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
+                                    conversions, revenue, payout)
+    SELECT date_trunc('hour', created_at), offer_id, affiliate_id, click_class, country, device,
+           1, revenue, payout
+      FROM ins WHERE $28::boolean AND offer_id IS NOT NULL AND affiliate_id IS NOT NULL
+    ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
+       SET conversions = r.conversions + 1, revenue = r.revenue + EXCLUDED.revenue,
+           payout = r.payout + EXCLUDED.payout
+)
+SELECT count(*) FROM ins
 """
 
 MayWait = Callable[[datetime], Awaitable[bool]]
@@ -50,7 +67,9 @@ def _months_later(t: datetime, months: int) -> datetime:
     return t.replace(year=year, month=month, day=day)
 
 
-async def process(conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWait) -> int:
+async def process(
+    conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWait, cache: offer_rules.RulesCache
+) -> int:
     """1 when a conversion was inserted, 0 when not, WAIT to try again later."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(ev.conversion_id)
@@ -93,7 +112,7 @@ async def process(conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWa
     if att.offer_id is None or att.affiliate_id is None:
         status = "rejected"
     else:
-        rules = await offer_rules.load(conn, att.offer_id, ev.goal, att.affiliate_id)
+        rules = await cache.get(conn, att.offer_id, ev.goal, att.affiliate_id)
         currency_out = rules.currency
         decision.update(offer_id=att.offer_id, affiliate_id=att.affiliate_id)
         goal_problem = await _goal_problem(conn, rules.goal, ev, click, at)
@@ -140,14 +159,9 @@ async def process(conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWa
         orjson.dumps(decision, default=str).decode(), at, att.method,
         att.code.code if att.code else (ev.coupon or None), ev.adv_subs or None, currency_out,
         converted, facts.ip_key(click), row["click_class"], row["country"], row["device"],
-        orjson.dumps(caps_used).decode(),
+        orjson.dumps(caps_used).decode(), ev.via, status in store.COUNTED,
     )  # fmt: skip
-    if cid is None:  # cannot happen under the advisory lock; kept as a guard
-        return 0
-    await store.record_history(conn, ev.conversion_id, None, status, reason, ev.via, at)
-    if status in store.COUNTED:
-        await store.roll_up(conn, row, 1)
-    return 1
+    return int(cid)
 
 
 def _merchant_may_change(existing: Any, ev: ConversionEvent) -> bool:

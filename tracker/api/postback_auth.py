@@ -44,9 +44,13 @@ async def authenticate(
     adv_id = pb.advertiser_id or (int(header_adv) if header_adv and header_adv.isdigit() else None)
     auth: AdvertiserAuth | None = None
     if adv_id is not None:
-        auth = await postback_auth.by_id(services.pool, adv_id)
+        auth = await postback_auth.by_id(
+            services.pool, adv_id, services.settings.postback_auth_cache_s
+        )
     elif pb.token:
-        auth = await postback_auth.by_token(services.pool, pb.token)
+        auth = await postback_auth.by_token(
+            services.pool, pb.token, services.settings.postback_auth_cache_s
+        )
     if auth is None:
         raise refuse(401, "unknown_advertiser", "unknown advertiser or wrong credentials",
                      "advertiser_id", adv_id, request)  # fmt: skip

@@ -8,6 +8,7 @@ order (no deadlock), inside a savepoint undone when any of them is full.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,7 +31,9 @@ async def reserve(
     """(usage taken, or None when a cap is full; what each cap said)."""
     taken: list[list[object]] = []
     report: list[dict[str, object]] = []
-    async with conn.transaction():  # a savepoint: all caps or none
+    # A savepoint gives back the caps taken before a full one; with one cap there is nothing to give.
+    scope = conn.transaction() if len(caps) > 1 else contextlib.nullcontext()
+    async with scope:
         for cap in caps:
             key = period_key(cap.period, at, tz)
             amount = usage(cap, payout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -116,6 +117,29 @@ async def load(conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id:
             max_clicks_per_sub_hour=s["max_clicks_per_sub_hour"],
         )  # fmt: skip
     return rules
+
+
+class RulesCache:
+    """Rules per (offer, goal, partner) for a short time: one query fewer per conversion.
+    A rule changed through the API reaches the worker within ``ttl_s``."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl = ttl_s
+        self._items: dict[tuple[int, str, int], tuple[float, OfferRules]] = {}
+
+    async def get(
+        self, conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id: int
+    ) -> OfferRules:
+        key = (offer_id, goal, affiliate_id)
+        now = time.monotonic()
+        hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        rules = await load(conn, offer_id, goal, affiliate_id)
+        if len(self._items) > 10_000:
+            self._items.clear()
+        self._items[key] = (now + self._ttl, rules)
+        return rules
 
 
 async def rate(conn: asyncpg.Connection, base: str, quote: str, at: datetime) -> Decimal | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
@@ -31,18 +32,39 @@ def _auth(row: asyncpg.Record | None) -> AdvertiserAuth | None:
                           row["require_signature"], tuple(row["ip_allowlist"]), row["allow_pixel"])  # fmt: skip
 
 
-async def by_id(pool: asyncpg.Pool, advertiser_id: int) -> AdvertiserAuth | None:
-    return _auth(await pool.fetchrow(_BY_ID + "a.id = $1", advertiser_id))
+# Per process, for postback_auth_cache_s: a revoked token or a new allowlist takes effect
+# everywhere within that time (at once in the process that saved it).
+_cache: dict[object, tuple[float, AdvertiserAuth | None]] = {}
 
 
-async def by_token(pool: asyncpg.Pool, token: str) -> AdvertiserAuth | None:
-    return _auth(await pool.fetchrow(_BY_ID + "a.postback_token = $1", token))
+async def _cached(
+    pool: asyncpg.Pool, key: object, where: str, arg: object, ttl: float
+) -> AdvertiserAuth | None:
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    auth = _auth(await pool.fetchrow(_BY_ID + where, arg))
+    if len(_cache) > 10_000:
+        _cache.clear()
+    if auth is not None:  # unknown ones are not cached: nobody can fill the cache with misses
+        _cache[key] = (now + ttl, auth)
+    return auth
+
+
+async def by_id(pool: asyncpg.Pool, advertiser_id: int, ttl: float = 0.0) -> AdvertiserAuth | None:
+    return await _cached(pool, advertiser_id, "a.id = $1", advertiser_id, ttl)
+
+
+async def by_token(pool: asyncpg.Pool, token: str, ttl: float = 0.0) -> AdvertiserAuth | None:
+    return await _cached(pool, ("token", token), "a.postback_token = $1", token, ttl)
 
 
 async def save(
     pool: asyncpg.Pool, advertiser_id: int, hmac_secret: str | None, require_signature: bool,
     ip_allowlist: list[str], allow_pixel: bool,
 ) -> None:  # fmt: skip
+    _cache.clear()
     await pool.execute(
         """INSERT INTO advertiser_postback_auth
                (advertiser_id, hmac_secret, require_signature, ip_allowlist, allow_pixel)

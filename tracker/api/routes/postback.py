@@ -174,7 +174,9 @@ async def pixel(request: Request, services: ServicesDep) -> Response:
     if pb.advertiser_id is None or (pb.click_id is None and not pb.coupon):
         metrics.POSTBACKS_REFUSED.labels("pixel_no_click").inc()
         return gif
-    auth = await postback_auth.by_id(services.pool, pb.advertiser_id)
+    auth = await postback_auth.by_id(
+        services.pool, pb.advertiser_id, services.settings.postback_auth_cache_s
+    )
     if auth is None or not auth.allow_pixel:
         metrics.POSTBACKS_REFUSED.labels("pixel_not_allowed").inc()
         return gif
