@@ -22,12 +22,18 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from ingest.convert import WAIT, process
+from ingest.dead_letter import dead_letter
 from schemas.events import ConversionEvent
 from tracker import metrics
 from tracker.settings import Settings
 from tracker.store.offer_rules import RulesCache
 
 log = logging.getLogger("tracker.ingest")
+
+# Errors of one conversion's own data (a value out of range, a bad time zone in its
+# offer's settings): retrying cannot help. Connection errors are not here: they retry.
+_POISON = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, ValueError,
+           ArithmeticError, LookupError)  # fmt: skip
 
 # After this long, a click not in Postgres while the click streams are drained is not coming.
 _DRAINED_GRACE_S = 5.0
@@ -69,15 +75,20 @@ class ConversionWriter:
             # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
                 results = [await process(conn, ev, self._may_wait, self._rules) for ev in due]
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-            # Two workers' batches crossed on a click or a cap: nothing was kept; redo this
-            # batch one conversion per transaction, which cannot deadlock.
-            log.warning("conversion batch rolled back (%s); retrying one by one", exc)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
+            # Two workers' batches crossed on a click or a cap, or one conversion cannot be
+            # stored: nothing was kept; redo the batch one conversion per transaction (no
+            # deadlock possible) and set aside only the conversion that fails by itself.
+            log.warning("conversion batch rolled back (%r); retrying one by one", exc)
             results = []
             async with self._pool.acquire() as conn:
                 for ev in due:
-                    async with conn.transaction():
-                        results.append(await process(conn, ev, self._may_wait, self._rules))
+                    try:
+                        async with conn.transaction():
+                            results.append(await process(conn, ev, self._may_wait, self._rules))
+                    except _POISON as bad:
+                        await self._set_aside(ev, bad)
+                        results.append(0)
         for ev, result in zip(due, results, strict=True):
             if result == WAIT:
                 later.append(ev.model_copy(update={"attempt": ev.attempt + 1,
@@ -94,6 +105,16 @@ class ConversionWriter:
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
         metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
+
+    async def _set_aside(self, ev: ConversionEvent, exc: BaseException) -> None:
+        """A conversion that fails on its own data goes to the dead-letter stream with the
+        reason, instead of failing (and re-delivering) its whole batch."""
+        log.error("conversion %s cannot be stored: %r", ev.conversion_id, exc)
+        if self._redis is None or self._settings is None:
+            raise exc
+        await dead_letter(self._redis, self._settings.dead_letter_stream(), source="conversions",
+                          entry_id=str(ev.conversion_id), reason=f"unstorable: {exc!r}",
+                          payload=ev.model_dump_json().encode())  # fmt: skip
 
     async def _requeue(self, events: list[ConversionEvent]) -> None:
         assert self._redis is not None and self._settings is not None

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from decimal import Decimal
 
 import asyncpg
 import httpx
+import orjson
+from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
 from tracker.settings import Settings
@@ -104,3 +108,23 @@ async def test_aliases_of_other_trackers(
     )
     assert [(r["txn_id"], str(r["payout"]), r["click_id"]) for r in rows] == [
         ("E-1", "4.0000", ids[2]), ("H-1", "2.0000", ids[0]), ("V-1", "3.0000", ids[1])]  # fmt: skip
+
+
+async def test_a_conversion_that_cannot_be_stored_is_set_aside_not_its_batch(
+    settings: Settings, service: str, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    w = await world(api)
+    adv = w["advertiser"]
+    stream = settings.conversion_streams()[0]
+    for txn, amount in (("ok-1", "5"), ("huge", "1e20"), ("ok-2", "6")):  # 1e20 > numeric(18,4)
+        ev = {"conversion_id": str(uuid.uuid4()), "ts": time.time(), "advertiser_id": adv["id"],
+              "txn_id": txn, "amount": amount, "coupon": "none"}  # fmt: skip
+        await redis.xadd(stream, {"conversion": orjson.dumps(ev)})
+    await burst(settings)
+    rows = await pool.fetch(
+        "SELECT txn_id FROM conversions WHERE advertiser_id = $1 ORDER BY 1", adv["id"]
+    )
+    assert [r["txn_id"] for r in rows] == ["ok-1", "ok-2"]
+    [(_, dead)] = await redis.xrange(settings.dead_letter_stream())
+    assert dead[b"source"] == b"conversions" and dead[b"reason"].startswith(b"unstorable:")
+    assert await redis.xlen(stream) == 3 and not (await redis.xpending(stream, "ingest"))["pending"]
