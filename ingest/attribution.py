@@ -90,14 +90,15 @@ def ip_key(click: Any) -> str | None:
 
 async def month_to_date(
     conn: asyncpg.Connection, offer_id: int, affiliate_id: int, start: datetime, end: datetime
-) -> tuple[int, Decimal]:
+) -> tuple[int, Decimal, Decimal]:
     row = await conn.fetchrow(
-        "SELECT count(*) AS n, coalesce(sum(amount_converted), 0) AS amount FROM conversions"
+        "SELECT count(*) AS n, coalesce(sum(amount_converted), 0) AS amount,"
+        " coalesce(sum(revenue), 0) AS revenue FROM conversions"
         " WHERE offer_id = $1 AND affiliate_id = $2 AND status = 'approved'"
         " AND created_at >= $3 AND created_at < $4",
         offer_id, affiliate_id, start, end,
     )  # fmt: skip
-    return int(row["n"]), Decimal(row["amount"])
+    return int(row["n"]), Decimal(row["amount"]), Decimal(row["revenue"])
 
 
 async def txn_seen(conn: asyncpg.Connection, advertiser_id: int, txn_id: str, goal: str) -> bool:

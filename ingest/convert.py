@@ -212,9 +212,12 @@ async def _price(
     month: MonthToDate | None = None
     if rules.tiers:
         start, end = capdom.month_bounds(at, rules.timezone)
-        n, total = await facts.month_to_date(conn, rules.offer_id, att.affiliate_id, start, end)
-        month = MonthToDate(n, total)
-        decision["month_to_date"] = {"approved": n, "amount": str(total), "tz": rules.timezone}
+        n, total, rev = await facts.month_to_date(
+            conn, rules.offer_id, att.affiliate_id, start, end
+        )
+        month = MonthToDate(n, total, rev)
+        decision["month_to_date"] = {"approved": n, "amount": str(total), "revenue": str(rev),
+                                     "tz": rules.timezone}  # fmt: skip
     goal = rules.goal
     priced = price(
         ev.goal, at, converted,

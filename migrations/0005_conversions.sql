@@ -59,7 +59,7 @@ CREATE TABLE payout_tiers (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     offer_id       bigint NOT NULL REFERENCES offers (id),
     goal           text,
-    metric         text NOT NULL CHECK (metric IN ('conversions', 'amount')),
+    metric         text NOT NULL CHECK (metric IN ('conversions', 'amount', 'revenue')),
     threshold      numeric(18, 4) NOT NULL,
     payout_flat    numeric(18, 4) NOT NULL DEFAULT 0,
     payout_percent numeric(9, 4) NOT NULL DEFAULT 0

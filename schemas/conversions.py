@@ -87,7 +87,9 @@ class Override(OverrideIn):
 
 class TierIn(_In):
     goal: GoalCode | None = None
-    metric: Literal["conversions", "amount"] = "conversions"
+    metric: Literal["conversions", "amount", "revenue"] = Field(
+        "conversions", description="approved conversions, their sale amount, or their revenue"
+    )
     threshold: Money = Field(
         description="approved conversions (or sale amount) this month, before this one"
     )

@@ -139,3 +139,39 @@ async def test_cpm_and_cpc_accrue_into_the_rollup(
     await pool.execute(sql, hour, o, a, 500, 2)
     row = await pool.fetchrow("SELECT payout, revenue FROM rollup_hourly WHERE offer_id = $1", o)
     assert (str(row["payout"]), str(row["revenue"])) == ("3.5000", "4.5000")  # 1.5k imp, 5 clicks
+
+
+async def test_rules_read_back(api: httpx.AsyncClient) -> None:
+    w = await world(api)
+    o, a = w["offers"][0]["id"], w["affiliates"][0]["id"]
+    await make(api, f"/api/v1/offers/{o}/payout-overrides", {"affiliate_id": a, "payout_flat": "3"})
+    await make(
+        api,
+        f"/api/v1/offers/{o}/payout-tiers",
+        {"metric": "revenue", "threshold": "100", "payout_flat": "4"},
+    )
+    await make(
+        api, f"/api/v1/offers/{o}/caps", {"period": "month", "metric": "payout", "limit": "500"}
+    )
+    await make(
+        api,
+        "/api/v1/promo-codes",
+        {"offer_id": o, "affiliate_id": a, "code": "X1", "payout_percent": "5"},
+    )
+    await make(
+        api, "/api/v1/currency-rates", {"base": "CHF", "quote": "USD", "rate": "1.13"}, "PUT"
+    )
+    got = {p: (await api.get(f"/api/v1/offers/{o}/{p}")).json()
+           for p in ("payout-overrides", "payout-tiers", "caps", "promo-codes")}  # fmt: skip
+    assert got["payout-overrides"][0]["payout_flat"] == "3.0000"
+    assert got["payout-tiers"][0]["metric"] == "revenue"
+    assert got["caps"][0]["limit"] == "500.0000" and got["caps"][0]["period"] == "month"
+    assert got["promo-codes"][0]["code"] == "X1" and got["promo-codes"][0]["starts_at"] is None
+    rates = (await api.get("/api/v1/currency-rates")).json()
+    assert any(r["base"] == "CHF" and r["rate"] == "1.1300000000" for r in rates)
+    bad = await api.put(
+        f"/api/v1/offers/{o}/conversion-settings", json={"timezone": "Mars/Olympus"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "timezone"
+    missing = await api.post("/api/v1/offers/999999/caps", json={"period": "day", "limit": "1"})
+    assert missing.status_code == 404

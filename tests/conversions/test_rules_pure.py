@@ -144,6 +144,16 @@ def test_payout_rule_precedence_and_rounding() -> None:
     month = MonthToDate(19, D(0))
     assert price("sale", T0, D(0), **kw, tiers=tiers, month=month).payout == D(6)  # type: ignore[arg-type]
     assert price("sale", T0, D(0), **kw, tiers=tiers, month=MonthToDate(20, D(0))).payout == D(8)  # type: ignore[arg-type]
+    by_amount = [
+        Tier(5, "sale", "amount", D(1000), Rule(D(9))),
+        Tier(6, None, "revenue", D(50), Rule(D(11))),
+    ]
+    m = MonthToDate(0, D(1000), D(0))
+    assert price("sale", T0, D(0), **kw, tiers=by_amount, month=m).payout == D(9)  # type: ignore[arg-type]
+    m = MonthToDate(0, D(999), D(50))
+    assert price("sale", T0, D(0), **kw, tiers=by_amount, month=m).payout == D(11)  # type: ignore[arg-type]
+    m = MonthToDate(0, D(5000), D(0))
+    assert price("lead", T0, D(0), **kw, tiers=by_amount, month=m).payout == D(5)  # type: ignore[arg-type]
     assert (
         price("other", T0, D(0), None, None, default, Rule(D(2))).payout_rule
         == "offer_default (cpa)"

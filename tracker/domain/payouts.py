@@ -59,7 +59,7 @@ class Override:
 class Tier:
     id: int
     goal: str | None
-    metric: str  # "conversions" or "amount"
+    metric: str  # "conversions", "amount" (sales) or "revenue" (what the advertiser pays)
     threshold: Decimal
     rule: Rule
 
@@ -70,6 +70,12 @@ class MonthToDate:
 
     conversions: int
     amount: Decimal
+    revenue: Decimal = Decimal(0)
+
+    def value(self, metric: str) -> Decimal:
+        if metric == "conversions":
+            return Decimal(self.conversions)
+        return self.amount if metric == "amount" else self.revenue
 
 
 @dataclass(frozen=True)
@@ -101,9 +107,7 @@ def choose_payout(
         reached = [
             t
             for t in tiers
-            if (t.goal is None or t.goal == goal)
-            and (Decimal(month.conversions) if t.metric == "conversions" else month.amount)
-            >= t.threshold
+            if (t.goal is None or t.goal == goal) and month.value(t.metric) >= t.threshold
         ]
         if reached:
             top = max(reached, key=lambda t: (t.threshold, t.id))

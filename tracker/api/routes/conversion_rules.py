@@ -112,6 +112,31 @@ async def post_promo_code(body: PromoCodeIn, services: ServicesDep, _: AdminWrit
     return await rules.add_promo_code(services.pool, body)
 
 
+@router.get("/offers/{offer_id}/payout-overrides", response_model=list[Override])
+async def get_overrides(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "payout_overrides", offer_id)
+
+
+@router.get("/offers/{offer_id}/payout-tiers", response_model=list[Tier])
+async def get_tiers(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "payout_tiers", offer_id)
+
+
+@router.get("/offers/{offer_id}/caps", response_model=list[Cap])
+async def get_caps(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "caps", offer_id)
+
+
+@router.get("/offers/{offer_id}/promo-codes", response_model=list[PromoCode])
+async def get_promo_codes(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "promo_codes", offer_id)
+
+
+@router.get("/currency-rates", response_model=list[RateIn])
+async def get_rates(services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_rates(services.pool)
+
+
 @router.put("/currency-rates", response_model=RateIn)
 async def put_rate(body: RateIn, services: ServicesDep, _: AdminWrite) -> Any:
     return await rules.set_rate(services.pool, body)
