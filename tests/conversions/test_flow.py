@@ -128,3 +128,37 @@ async def test_a_conversion_that_cannot_be_stored_is_set_aside_not_its_batch(
     [(_, dead)] = await redis.xrange(settings.dead_letter_stream())
     assert dead[b"source"] == b"conversions" and dead[b"reason"].startswith(b"unstorable:")
     assert await redis.xlen(stream) == 3 and not (await redis.xpending(stream, "ingest"))["pending"]
+
+
+async def test_json_numbers_are_read_exactly(
+    settings: Settings,
+    service: str,
+    api: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+) -> None:
+    w = await world(api)
+    adv = w["advertiser"]
+    body = b'{"advertiser_id": %d, "token": "%s", "txn_id": "j1", "amount": 0.1000000000000000055511151231257827}' % (
+        adv["id"], adv["postback_token"].encode())  # fmt: skip
+    r = await http.post("/postback", content=body, headers={"Content-Type": "application/json"})
+    assert (
+        r.status_code == 422 and r.json()["error"]["field"] == "amount"
+    )  # > 4 places: refused, not rounded
+    body = body.replace(b"0.1000000000000000055511151231257827", b"19.99")
+    assert (
+        await http.post("/postback", content=body, headers={"Content-Type": "application/json"})
+    ).status_code == 202
+    bad = await http.post(
+        "/postback", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+    await burst(settings)
+    assert (
+        str(
+            await pool.fetchval(
+                "SELECT amount FROM conversions WHERE advertiser_id = $1", adv["id"]
+            )
+        )
+        == "19.9900"
+    )
