@@ -98,7 +98,8 @@ async def service(settings: Settings) -> AsyncIterator[str]:
     assert settings.database_url and settings.redis_url
     app = build_app(settings, settings.database_url, settings.redis_url, with_worker=False)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                            access_log=False, loop="asyncio", http="httptools", proxy_headers=False)  # fmt: skip
+                            access_log=False, loop="asyncio", http="httptools", proxy_headers=False,
+                            timeout_keep_alive=60)  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

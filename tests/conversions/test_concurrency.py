@@ -85,5 +85,5 @@ async def test_two_hundred_parallel_postbacks_against_a_cap_of_one_hundred(
     )
     by_metric = {r["metric"]: r["used"] for r in used}
     assert by_metric["conversions"] == 100
-    assert by_metric["payout"] <= 75
+    assert by_metric.get("payout", 0) <= 75  # no row when the day cap refused every partner-2 sale
     assert uuid.UUID(answers[0].json()["conversion_id"])
