@@ -162,3 +162,51 @@ async def test_json_numbers_are_read_exactly(
         )
         == "19.9900"
     )
+
+
+async def test_tenants_see_and_change_only_their_conversions(
+    settings: Settings,
+    service: str,
+    api: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+) -> None:
+    from tracker.store.keys import create_key
+
+    w, other = await world(api), await world(api)
+    adv, aff = w["advertiser"], w["affiliates"][0]
+    [cid] = await clicks(service, w["links"][(w["offers"][0]["id"], aff["id"])]["code"], 1)
+    r = await http.get("/postback", params={"advertiser_id": adv["id"], "token": adv["postback_token"],
+                                            "click_id": cid, "txn_id": "t", "amount": "10"})  # fmt: skip
+    conv = r.json()["conversion_id"]
+    await burst(settings)
+    keys = {
+        "adv": (await create_key(pool, "advertiser", advertiser_id=adv["id"])).token,
+        "other": (
+            await create_key(pool, "advertiser", advertiser_id=other["advertiser"]["id"])
+        ).token,
+        "aff": (await create_key(pool, "affiliate", affiliate_id=aff["id"])).token,
+    }
+
+    def as_(k: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[k]}"}
+
+    seen = (await http.get(f"/api/v1/conversions/{conv}", headers=as_("aff"))).json()
+    assert (
+        seen["payout"] == "2.5000"
+        and seen["revenue"] == "0"
+        and "revenue_rule" not in seen["decision"]
+    )
+    assert (await http.get(f"/api/v1/conversions/{conv}", headers=as_("other"))).status_code == 404
+    listed = (await http.get("/api/v1/conversions", headers=as_("other"))).json()
+    assert conv not in {c["conversion_id"] for c in listed["items"]}
+    body = {"status": "rejected", "reason": "test order"}
+    assert (
+        await http.post(f"/api/v1/conversions/{conv}/status", json=body, headers=as_("aff"))
+    ).status_code == 403
+    assert (
+        await http.post(f"/api/v1/conversions/{conv}/status", json=body, headers=as_("other"))
+    ).status_code == 404
+    done = await http.post(f"/api/v1/conversions/{conv}/status", json=body, headers=as_("adv"))
+    assert done.status_code == 200 and done.json()["status"] == "rejected"
+    assert done.json()["history"][-1]["reason"] == "test order"
