@@ -1,51 +1,42 @@
-"""Conversion entries → rows, attributed to their click, exactly once.
+"""Conversion entries → rows, attributed and priced, exactly once.
 
-Thin for now: attribution by click id only, revenue and payout from the
-offer's defaults. One conversion per (advertiser, goal, transaction id);
-the rollup follows only rows this transaction inserted.
+A batch is processed in one transaction, each conversion by ``ingest/convert.py``.
+A postback can arrive before its click has reached Postgres (the redirect
+batches clicks for a few ms, the click stream may lag): such an entry is
+put back on the stream with a not-before time and the old one is
+acknowledged, so it is retried for a bounded time without ever failing (see
+docs/adr/0030). The conversion id makes every retry idempotent.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+import logging
+import time
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
-import orjson
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
-from ingest.postbacks.outbox import enqueue
+from ingest.convert import WAIT, process
+from ingest.dead_letter import dead_letter
 from schemas.events import ConversionEvent
 from tracker import metrics
-from tracker.domain.ids import uuid7_time_ms
-from tracker.domain.postback_render import ConversionFacts
+from tracker.settings import Settings
+from tracker.store.offer_rules import RulesCache
 
-_FIND_CLICK = """
-SELECT c.click_id, c.created_at, c.offer_id, c.affiliate_id, c.click_class, c.country, c.device,
-       c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, c.sub9, c.sub10,
-       c.source, c.params, o.advertiser_id, o.default_payout, o.default_revenue, o.currency
-  FROM clicks c JOIN offers o ON o.id = c.offer_id
- WHERE c.click_id = $1 AND c.created_at >= $2 AND c.created_at < $3
-"""
+log = logging.getLogger("tracker.ingest")
 
-_INSERT = """
-INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at, offer_id,
-                         affiliate_id, status, status_reason, amount, currency, revenue, payout,
-                         decision, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-ON CONFLICT (advertiser_id, goal, txn_id) DO NOTHING
-RETURNING conversion_id
-"""
+# Errors of one conversion's own data (a value out of range, a bad time zone in its
+# offer's settings): retrying cannot help. Connection errors are not here: they retry.
+_POISON = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, ValueError,
+           ArithmeticError, LookupError)  # fmt: skip
 
-_ROLLUP = """
-INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
-                                conversions, revenue, payout)
-VALUES (date_trunc('hour', $1::timestamptz), $2, $3, $4, $5, $6, 1, $7, $8)
-ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
-   SET conversions = r.conversions + 1, revenue = r.revenue + EXCLUDED.revenue,
-       payout = r.payout + EXCLUDED.payout
-"""
+# After this long, a click not in Postgres while the click streams are drained is not coming.
+_DRAINED_GRACE_S = 5.0
 
 
 def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
@@ -63,72 +54,99 @@ def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
 
 
 class ConversionWriter:
-    def __init__(self, pool: asyncpg.Pool, postback_window: timedelta = timedelta(days=1)) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, redis: Redis | None = None, settings: Settings | None = None
+    ) -> None:
         self._pool = pool
-        self._postback_window = postback_window
+        self._redis = redis
+        self._settings = settings
+        self._rules = RulesCache(settings.conversion_rules_cache_s if settings else 0.0)
 
     async def write(self, events: list[ConversionEvent]) -> int:
-        inserted = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            for ev in events:
-                inserted += await self._one(conn, ev)
+        inserted = done = 0
+        now = time.time()
+        due: list[ConversionEvent] = []
+        later: list[ConversionEvent] = []
+        for e in events:
+            waits = e.not_before is not None and e.not_before > now and self._redis is not None
+            (later if waits else due).append(e)
+        try:
+            # One transaction for the batch: one commit (one WAL flush) for many conversions.
+            # Each conversion sees the ones before it, exactly as if committed one by one.
+            async with self._pool.acquire() as conn, conn.transaction():
+                results = [await process(conn, ev, self._may_wait, self._rules) for ev in due]
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
+            # Two workers' batches crossed on a click or a cap, or one conversion cannot be
+            # stored: nothing was kept; redo the batch one conversion per transaction (no
+            # deadlock possible) and set aside only the conversion that fails by itself.
+            log.warning("conversion batch rolled back (%r); retrying one by one", exc)
+            results = []
+            async with self._pool.acquire() as conn:
+                for ev in due:
+                    try:
+                        async with conn.transaction():
+                            results.append(await process(conn, ev, self._may_wait, self._rules))
+                    except _POISON as bad:
+                        await self._set_aside(ev, bad)
+                        results.append(0)
+        for ev, result in zip(due, results, strict=True):
+            if result == WAIT:
+                later.append(ev.model_copy(update={"attempt": ev.attempt + 1,
+                    "not_before": time.time() + min(0.05 * 2**ev.attempt, 2.0)}))  # fmt: skip
+                metrics.CONVERSIONS_DEFERRED.inc()
+                continue
+            done += 1
+            inserted += result
+        if later:
+            await self._requeue(later)
+            if done == 0:  # nothing due in this batch: do not spin on the stream
+                wait_s = min(e.not_before or now for e in later) - time.time()
+                await asyncio.sleep(min(max(wait_s, 0.005), 0.05))
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
-        metrics.ROWS_DUPLICATE.labels("conversions").inc(len(events) - inserted)
+        metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
 
-    async def _one(self, conn: asyncpg.Connection, ev: ConversionEvent) -> int:
-        click: Any = None
-        if ev.click_id is not None:
-            at = datetime.fromtimestamp(uuid7_time_ms(ev.click_id) / 1000, UTC)
-            click = await conn.fetchrow(
-                _FIND_CLICK, ev.click_id, at - timedelta(days=1), at + timedelta(days=1)
-            )
-            if click is not None and click["advertiser_id"] != ev.advertiser_id:
-                click = None  # another advertiser's click: never attribute across tenants
-        decision: dict[str, Any] = {"method": "click_id" if click else "none"}
-        if click is None:
-            status, reason = "pending", "click_not_found"
-            revenue = payout = Decimal(0)
-        else:
-            status, reason = ev.status, None
-            revenue, payout = click["default_revenue"], click["default_payout"]
-            decision.update(click_id=str(click["click_id"]), payout_rule="offer_default")
-        cid = await conn.fetchval(
-            _INSERT,
-            ev.conversion_id,
-            ev.advertiser_id,
-            ev.goal,
-            ev.txn_id,
-            ev.click_id if click else None,
-            click["created_at"] if click else None,
-            click["offer_id"] if click else None,
-            click["affiliate_id"] if click else None,
-            status,
-            reason,
-            Decimal(ev.amount),
-            ev.currency,
-            revenue,
-            payout,
-            orjson.dumps(decision).decode(),
-            ev.ts,
-        )
-        if cid is None:
-            return 0
-        if click is not None and status in ("pending", "approved"):
-            await conn.execute(
-                _ROLLUP, ev.ts, click["offer_id"], click["affiliate_id"], click["click_class"],
-                click["country"], click["device"], revenue, payout,
-            )  # fmt: skip
-        if click is not None:
-            # The partner's postbacks, in this same transaction (the outbox).
-            facts = ConversionFacts(
-                conversion_id=str(ev.conversion_id), txn_id=ev.txn_id, goal=ev.goal, status=status,
-                payout=payout, currency=click["currency"], offer_id=click["offer_id"],
-                aff_id=click["affiliate_id"], click_id=str(click["click_id"]), created_at=ev.ts,
-                subs=tuple(click[f"sub{i}"] for i in range(1, 11)), source=click["source"],
-                params=orjson.loads(click["params"]) if click["params"] else None,
-            )  # fmt: skip
-            now = datetime.now(UTC)
-            for event in ("created", "approved") if status == "approved" else ("created",):
-                await enqueue(conn, facts, event, now, self._postback_window)
-        return 1
+    async def _set_aside(self, ev: ConversionEvent, exc: BaseException) -> None:
+        """A conversion that fails on its own data goes to the dead-letter stream with the
+        reason, instead of failing (and re-delivering) its whole batch."""
+        log.error("conversion %s cannot be stored: %r", ev.conversion_id, exc)
+        if self._redis is None or self._settings is None:
+            raise exc
+        await dead_letter(self._redis, self._settings.dead_letter_stream(), source="conversions",
+                          entry_id=str(ev.conversion_id), reason=f"unstorable: {exc!r}",
+                          payload=ev.model_dump_json().encode())  # fmt: skip
+
+    async def _requeue(self, events: list[ConversionEvent]) -> None:
+        assert self._redis is not None and self._settings is not None
+        streams = self._settings.conversion_streams()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for ev in events:
+                stream = streams[ev.conversion_id.int % len(streams)]
+                pipe.xadd(stream, {"conversion": ev.model_dump_json()})
+            await pipe.execute()
+
+    async def _may_wait(self, click_at: datetime) -> bool:
+        if self._redis is None or self._settings is None:
+            return False
+        age = time.time() - click_at.timestamp()
+        if not -60 < age < self._settings.conversion_click_wait_s:
+            return False
+        return age < _DRAINED_GRACE_S or not await self._clicks_drained()
+
+    async def _clicks_drained(self) -> bool:
+        assert self._redis is not None and self._settings is not None
+        for stream in self._settings.click_streams():
+            groups: Any = await self._redis.xinfo_groups(stream)
+            for g in groups:
+                if g["name"].decode() != self._settings.consumer_group:
+                    continue
+                if int(g["pending"]):
+                    return False
+                lag = g.get("lag")  # Redis >= 7; on 6.2 compare the last ids instead
+                if lag is None:
+                    info: Any = await self._redis.xinfo_stream(stream)
+                    if info["length"] and g["last-delivered-id"] != info["last-generated-id"]:
+                        return False
+                elif int(lag):
+                    return False
+        return True

@@ -13,7 +13,6 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -53,9 +52,7 @@ class Worker:
         self.clicks = ClickWriter(
             pool, UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s)
         )
-        self.conversions = ConversionWriter(
-            pool, timedelta(seconds=settings.postback_retry_window_s)
-        )
+        self.conversions = ConversionWriter(pool, redis, settings)
         self.click_streams = settings.click_streams()
         self.conversion_streams = settings.conversion_streams()
         self._stop = asyncio.Event()

@@ -73,3 +73,12 @@ POSTBACK_BREAKER_OPEN = Gauge(
 RATE_LIMITED = Counter("tracker_api_rate_limited_total", "API requests refused: rate limit")
 # API requests let through unchecked because Redis did not answer the limiter.
 RATE_LIMIT_UNCHECKED = Counter("tracker_api_rate_limit_unchecked_total", "Rate limit not checked")
+
+# Conversions re-queued because their click had not reached Postgres yet.
+CONVERSIONS_DEFERRED = Counter(
+    "tracker_conversions_deferred_total", "Conversions waiting for their click"
+)
+# Postbacks and pixels refused at intake, by reason (bad_token, stale, replayed, ip…).
+POSTBACKS_REFUSED = Counter("tracker_postbacks_refused_total", "Postbacks refused", ["reason"])
+# Postbacks accepted at intake, by outcome (queued, repeat).
+POSTBACKS = Counter("tracker_postbacks_total", "Postbacks accepted", ["outcome"])

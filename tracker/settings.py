@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     ingest_block_ms: int = Field(200, ge=1, le=10_000)
     unique_window_s: int = Field(86_400, ge=1)
     max_deliveries: int = Field(5, ge=1)
+    # Conversions (issue 5): how long a postback waits for its click to reach Postgres.
+    conversion_click_wait_s: float = Field(120.0, ge=0, le=3_600)
+    # How long the worker keeps an offer's rules, and the API an advertiser's postback auth.
+    conversion_rules_cache_s: float = Field(1.0, ge=0, le=60)
+    postback_auth_cache_s: float = Field(2.0, ge=0, le=60)
+    # Proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
+    trusted_proxies: list[str] = []
+    click_cookie: str = Field("trk_cid", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     # Timeouts (seconds) for every network call
     redis_timeout_s: float = Field(1.0, gt=0)

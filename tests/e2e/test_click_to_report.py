@@ -126,7 +126,7 @@ async def test_postback_is_attributed_and_counted_once(
     params = {"advertiser_id": adv["id"], "token": adv["postback_token"], "click_id": cid,
               "txn_id": "order-9", "amount": "49.90"}  # fmt: skip
     answers = [await api.get("/postback", params=params) for _ in range(3)]
-    assert {a.status_code for a in answers} == {202}
+    assert [a.status_code for a in answers] == [202, 200, 200]  # a repeat answers 200
     assert len({a.json()["conversion_id"] for a in answers}) == 1
     await _burst(settings)
     rows = await pool.fetch("SELECT * FROM conversions WHERE advertiser_id = $1", adv["id"])

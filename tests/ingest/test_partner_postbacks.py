@@ -242,3 +242,46 @@ async def test_test_mode_shows_the_request_and_refuses_internal_targets(
     )
     assert "trk_sig=" in t["url"] and t["headers"]["X-Tracker-Id"]
     assert (await api.get(f"/api/v1/partner-postbacks/{r.json()['id']}")).json()["secret"] is None
+
+
+async def test_status_changes_through_the_api_fire_their_events(
+    settings: Settings, service: str, api: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    settings.postback_allow_loopback = True
+    async with receiver() as rx:
+        world = await create_world(api)
+        r = await api.post("/api/v1/partner-postbacks", json={
+            "affiliate_id": world["affiliate"]["id"], "events": ["approved", "reversed"],
+            "url_template": f"http://127.0.0.1:{rx.port}/pb?c={{conversion_id}}&st={{status}}&p={{payout}}"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        cids = await _clicks(service, world, 1, "st")
+        await asyncio.sleep(0.1)
+        adv = world["advertiser"]
+        from ingest.worker import Worker
+        from tracker.redis_client import open_redis
+        from tracker.store.db import open_pool
+
+        assert settings.database_url and settings.redis_url
+        p = await open_pool(settings, settings.database_url)
+        red = open_redis(settings, settings.redis_url, block_ms=settings.ingest_block_ms)
+        try:
+            await Worker(settings, p, red, consumer="s1").run(burst=True)
+            pb = await api.get("/postback", params={"advertiser_id": adv["id"], "token": adv["postback_token"],
+                                                    "click_id": cids[0], "txn_id": "st-1", "status": "pending"})  # fmt: skip
+            conv_id = pb.json()["conversion_id"]
+            await Worker(settings, p, red, consumer="s1").run(burst=True)
+        finally:
+            await red.aclose()
+            await p.close()
+        sender = PostbackSender(pool, HttpClient(timeout_s=2, allow_loopback=True))
+        await sender.run_once()
+        assert (
+            rx.requests == []
+        )  # created as pending: this partner listens to approvals and reversals only
+        for status in ("approved", "reversed"):
+            s = await api.post(f"/api/v1/conversions/{conv_id}/status", json={"status": status})
+            assert s.status_code == 200, s.text
+            await sender.run_once()
+        got = [parse_qs(urlsplit(req.target).query) for req in rx.requests]
+        assert [(q["c"][0], q["st"][0], q["p"][0]) for q in got] == [
+            (conv_id, "approved", "2.5000"), (conv_id, "reversed", "2.5000")]  # fmt: skip

@@ -11,7 +11,17 @@ from fastapi import FastAPI
 
 from tracker.api import errors
 from tracker.api.limits import BodySizeLimit
-from tracker.api.routes import entities, exports, keys, ops, partner_postbacks, postback, reads
+from tracker.api.routes import (
+    conversion_rules,
+    conversions,
+    entities,
+    exports,
+    keys,
+    ops,
+    partner_postbacks,
+    postback,
+    reads,
+)
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
 from tracker.settings import Settings
@@ -65,7 +75,17 @@ def create_api(
         redoc_url=None,
     )
     errors.install(app)
-    for module in (entities, keys, reads, exports, postback, partner_postbacks, ops):
+    for module in (
+        entities,
+        keys,
+        reads,
+        exports,
+        postback,
+        partner_postbacks,
+        conversions,
+        conversion_rules,
+        ops,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     return app

@@ -1,63 +1,185 @@
-"""Server-to-server conversion postbacks (thin: native form, token auth).
+"""Postback intake: native, HasOffers, Voluum and Everflow dialects; the conversion pixel.
 
-The postback is validated and authenticated here and put on the
-conversions stream; the ingest worker attributes and stores it. The
-conversion id is derived from (advertiser, goal, transaction id), so a
-repeated postback answers with the same id and is stored once.
+The postback is read (query string, form or JSON), authenticated and put on
+the conversions stream; the ingest worker attributes and stores it. The
+conversion id is derived from (advertiser, goal, transaction id): a repeat
+answers 200 with the same id and queues nothing (a Redis key remembers the
+last status queued for each id); a new status for the same id is queued as
+a status change.
 """
 
 from __future__ import annotations
 
-import hmac
+import base64
+import json
 import time
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from redis.exceptions import RedisError
 
-from schemas.api import PostbackAccepted
+from schemas.conversions import PostbackAnswer
 from schemas.events import ConversionEvent
+from tracker import metrics
 from tracker.api.deps import ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.json import JSON
+from tracker.api.postback_auth import authenticate
+from tracker.domain.postback_params import BadParam, Postback, parse
+from tracker.services import Services
+from tracker.store import postback_auth
 
 router = APIRouter(tags=["postbacks"])
 
 _NS = uuid.UUID("6f1b5c1e-3a52-4c53-9a43-0c4a3f7d2b10")
+_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+_SEEN_TTL_S = 7 * 86_400
+# Queue only when the status differs from the last one queued for this conversion id.
+_SEEN_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 def conversion_id(advertiser_id: int, goal: str, txn_id: str) -> uuid.UUID:
     return uuid.uuid5(_NS, f"{advertiser_id}\x00{goal}\x00{txn_id}")
 
 
-@router.get("/postback", response_model=PostbackAccepted, status_code=202)
-async def postback(
-    services: ServicesDep,
-    advertiser_id: Annotated[int, Query(ge=1)],
-    token: Annotated[str, Query(min_length=8, max_length=200)],
-    txn_id: Annotated[str, Query(min_length=1, max_length=255)],
-    click_id: uuid.UUID | None = None,
-    goal: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default",
-    amount: Annotated[Decimal, Query(ge=0, max_digits=18, decimal_places=4)] = Decimal(0),
-    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "USD",
-    status: Literal["pending", "approved", "rejected"] = "approved",
-) -> Any:
-    stored = await services.pool.fetchval(
-        "SELECT postback_token FROM advertisers WHERE id = $1", advertiser_id
-    )
-    if stored is None or not hmac.compare_digest(stored.encode(), token.encode()):
-        raise ApiProblem(401, "unauthorized", "unknown advertiser or wrong postback token", "token")
-    cid = conversion_id(advertiser_id, goal, txn_id)
-    event = ConversionEvent(
-        conversion_id=cid, ts=time.time(), advertiser_id=advertiser_id, click_id=click_id,  # type: ignore[arg-type]
-        goal=goal, txn_id=txn_id, amount=str(amount), currency=currency, status=status,
-    )  # fmt: skip
-    streams = services.settings.conversion_streams()
-    stream = streams[hash(txn_id) % len(streams)]
+async def _params(request: Request) -> tuple[dict[str, str], list[tuple[str, str]], bytes]:
+    pairs = list(request.query_params.multi_items())
+    params = dict(pairs)
+    body = b""
+    if request.method == "POST":
+        body = await request.body()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json" and body:
+            try:  # numbers as Decimal: 19.99 stays 19.99, never a float on the way
+                data = json.loads(body, parse_float=Decimal)
+            except (ValueError, RecursionError):
+                raise ApiProblem(422, "malformed_json", "the body is not JSON", "body") from None
+            if not isinstance(data, dict):
+                raise ApiProblem(422, "invalid", "the JSON body must be an object", "body")
+            params.update({str(k): str(v) for k, v in data.items() if v is not None})
+        elif ctype == "application/x-www-form-urlencoded":
+            try:
+                params.update(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=100))
+            except (UnicodeDecodeError, ValueError):
+                raise ApiProblem(422, "invalid", "the form body cannot be read", "body") from None
+    return params, pairs, body
+
+
+def _read(params: dict[str, str], dialect: str) -> Postback:
     try:
-        await services.redis.xadd(stream, {"conversion": event.model_dump_json()})
+        return parse(params, dialect)
+    except BadParam as exc:
+        raise ApiProblem(422, "invalid", exc.message, exc.field) from None
+
+
+async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
+    """True when queued, False for a repeat."""
+    settings = services.settings
+    seen = f"{settings.stream_prefix}:pbseen:{ev.conversion_id}"
+    streams = settings.conversion_streams()
+    stream = streams[ev.conversion_id.int % len(streams)]
+    try:
+        fresh = await services.redis.eval(_SEEN_LUA, 1, seen, f"{ev.status}:{ev.via}", _SEEN_TTL_S)  # type: ignore[misc]
+        if not fresh:
+            return False
+        try:
+            await services.redis.xadd(stream, {"conversion": ev.model_dump_json()})
+        except (RedisError, OSError):
+            await services.redis.delete(seen)
+            raise
     except (RedisError, OSError):
         raise ApiProblem(503, "unavailable", "postback not stored, please retry",
                          headers={"Retry-After": "5"}) from None  # fmt: skip
-    return PostbackAccepted(conversion_id=cid)
+    return True
+
+
+def _event(adv: int, pb: Postback, click_id: uuid.UUID | None, via: str) -> ConversionEvent:
+    assert pb.txn_id is not None
+    return ConversionEvent(
+        conversion_id=conversion_id(adv, pb.goal, pb.txn_id), ts=time.time(),  # type: ignore[arg-type]
+        advertiser_id=adv, click_id=click_id, goal=pb.goal, txn_id=pb.txn_id,
+        amount=str(pb.amount), currency=pb.currency or "XXX", currency_default=pb.currency is None,
+        status=pb.status, coupon=pb.coupon, adv_subs=pb.adv_subs, via=via,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def _answer(services: Services, ev: ConversionEvent) -> JSON:
+    if await _enqueue(services, ev):
+        metrics.POSTBACKS.labels("queued").inc()
+        body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")
+        return JSON(body.model_dump(mode="json"), 202)
+    metrics.POSTBACKS.labels("repeat").inc()
+    stored = await services.pool.fetchval(
+        "SELECT status FROM conversions WHERE conversion_id = $1", ev.conversion_id
+    )
+    body = PostbackAnswer(
+        conversion_id=ev.conversion_id, status=stored or "accepted", duplicate=True
+    )
+    return JSON(body.model_dump(mode="json"), 200)
+
+
+async def _postback(request: Request, services: Services, dialect: str) -> JSON:
+    params, pairs, body = await _params(request)
+    pb = _read(params, dialect)
+    auth = await authenticate(services, request, pb, pairs, body)
+    return await _answer(services, _event(auth.advertiser_id, pb, pb.click_id, "postback"))
+
+
+_DOC = {202: {"model": PostbackAnswer}, 200: {"model": PostbackAnswer}}
+
+
+@router.get("/postback", status_code=202, responses=_DOC, operation_id="postback_get")  # type: ignore[arg-type]
+@router.post("/postback", status_code=202, responses=_DOC, operation_id="postback_post")  # type: ignore[arg-type]
+async def postback(request: Request, services: ServicesDep) -> Any:
+    """Native postback; also reads Voluum (`cid`, `payout`, `txid`, `et`) and Everflow
+    (`transaction_id`, `amount`, `event_id`, `order_id`, `coupon_code`) names."""
+    return await _postback(request, services, "native")
+
+
+@router.get("/aff_lsr", status_code=202, responses=_DOC, operation_id="hasoffers_get")  # type: ignore[arg-type]
+@router.post("/aff_lsr", status_code=202, responses=_DOC, operation_id="hasoffers_post")  # type: ignore[arg-type]
+async def hasoffers(request: Request, services: ServicesDep) -> Any:
+    """HasOffers-style: `transaction_id` is the click id, `adv_sub` the order id."""
+    return await _postback(request, services, "hasoffers")
+
+
+@router.get("/aff_goal", status_code=202, responses=_DOC, operation_id="hasoffers_goal_get")  # type: ignore[arg-type]
+@router.post("/aff_goal", status_code=202, responses=_DOC, operation_id="hasoffers_goal_post")  # type: ignore[arg-type]
+async def hasoffers_goal(request: Request, services: ServicesDep) -> Any:
+    return await _postback(request, services, "hasoffers")
+
+
+@router.get("/pixel", response_class=Response)
+async def pixel(request: Request, services: ServicesDep) -> Response:
+    """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF."""
+    gif = Response(_GIF, media_type="image/gif", headers={"Cache-Control": "no-store"})
+    params = dict(request.query_params)
+    for k in ("status", "click_id", "cid", "transaction_id", "token", "security_token"):
+        params.pop(k, None)  # a browser sets no status, and the click comes from the cookie only
+    raw = request.cookies.get(services.settings.click_cookie, "")
+    if raw:
+        params["click_id"] = raw.split(",")[-1].strip()
+    try:
+        pb = parse(params, "native")
+    except BadParam:
+        metrics.POSTBACKS_REFUSED.labels("pixel_invalid").inc()
+        return gif
+    if pb.advertiser_id is None or (pb.click_id is None and not pb.coupon):
+        metrics.POSTBACKS_REFUSED.labels("pixel_no_click").inc()
+        return gif
+    auth = await postback_auth.by_id(
+        services.pool, pb.advertiser_id, services.settings.postback_auth_cache_s
+    )
+    if auth is None or not auth.allow_pixel:
+        metrics.POSTBACKS_REFUSED.labels("pixel_not_allowed").inc()
+        return gif
+    await _answer(services, _event(auth.advertiser_id, pb, pb.click_id, "pixel"))
+    return gif

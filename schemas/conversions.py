@@ -1,0 +1,188 @@
+"""API models of conversions and of the rules that price them (issue 5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Percent = Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=4)]
+GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Status = Literal["pending", "approved", "rejected", "reversed"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PostbackAnswer(BaseModel):
+    conversion_id: UUID
+    status: str = Field(description="accepted (queued), or the stored status for a repeat")
+    duplicate: bool = False
+
+
+class ConversionSettingsIn(_In):
+    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attribution_model: Literal["last_click", "first_click"] = "last_click"
+    coupon_wins: bool = Field(False, description="a promo code beats a click id of another partner")
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    cap_action: Literal["reject", "pending"] = "reject"
+    fraud_mode: Literal["enforce", "shadow"] = "enforce"
+    min_click_seconds: Annotated[int | None, Field(ge=0)] = None
+    max_click_seconds: Annotated[int | None, Field(ge=0)] = None
+    require_click: bool = False
+    duplicate_txn: bool = False
+    max_conversions_per_ip: Annotated[int | None, Field(ge=1)] = None
+    max_clicks_per_sub_hour: Annotated[int | None, Field(ge=1)] = None
+    cpc_basis: Literal["unique", "gross_human"] = "unique"
+    cpc_payout: Money = Decimal(0)
+    cpc_revenue: Money = Decimal(0)
+    cpm_payout: Money = Decimal(0)
+    cpm_revenue: Money = Decimal(0)
+
+
+class ConversionSettings(ConversionSettingsIn):
+    model_config = ConfigDict(extra="ignore")
+    offer_id: int
+
+
+class GoalIn(_In):
+    name: Annotated[str, Field(max_length=200)] = ""
+    multiple: bool = Field(False, description="may convert more than once per click")
+    max_count: Annotated[int | None, Field(ge=1, description="recurring: at most this many")] = None
+    max_months: Annotated[
+        int | None, Field(ge=1, description="recurring: months after the first")
+    ] = None
+    payout_flat: Money = Decimal(0)
+    payout_percent: Percent = Decimal(0)
+    revenue_flat: Money = Decimal(0)
+    revenue_percent: Percent = Decimal(0)
+
+
+class Goal(GoalIn):
+    model_config = ConfigDict(extra="ignore")
+    offer_id: int
+    code: str
+
+
+class OverrideIn(_In):
+    affiliate_id: int
+    goal: GoalCode | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    payout_flat: Money = Decimal(0)
+    payout_percent: Percent = Decimal(0)
+
+
+class Override(OverrideIn):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    offer_id: int
+
+
+class TierIn(_In):
+    goal: GoalCode | None = None
+    metric: Literal["conversions", "amount", "revenue"] = Field(
+        "conversions", description="approved conversions, their sale amount, or their revenue"
+    )
+    threshold: Money = Field(
+        description="approved conversions (or sale amount) this month, before this one"
+    )
+    payout_flat: Money = Decimal(0)
+    payout_percent: Percent = Decimal(0)
+
+
+class Tier(TierIn):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    offer_id: int
+
+
+class CapIn(_In):
+    affiliate_id: int | None = Field(None, description="None: the whole offer")
+    period: Literal["day", "month", "total"]
+    metric: Literal["conversions", "payout"] = "conversions"
+    limit: Money
+
+
+class Cap(CapIn):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    offer_id: int
+
+
+class PromoCodeIn(_In):
+    offer_id: int
+    affiliate_id: int
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    payout_flat: Money | None = None
+    payout_percent: Percent | None = None
+
+
+class PromoCode(PromoCodeIn):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
+class RateIn(_In):
+    base: Currency
+    quote: Currency
+    rate: Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=10)]
+    valid_from: datetime | None = Field(None, description="default: now")
+
+
+class PostbackAuthIn(_In):
+    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200)] = None
+    require_signature: bool = False
+    ip_allowlist: list[Annotated[str, Field(max_length=64)]] = []
+    allow_pixel: bool = True
+
+
+class StatusIn(_In):
+    status: Status
+    reason: Annotated[str | None, Field(max_length=200)] = None
+
+
+class HistoryEntry(BaseModel):
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    actor: str
+    at: datetime
+
+
+class Conversion(BaseModel):
+    conversion_id: UUID
+    advertiser_id: int
+    goal: str
+    txn_id: str
+    click_id: UUID | None
+    click_at: datetime | None
+    offer_id: int | None
+    affiliate_id: int | None
+    method: str | None
+    coupon: str | None
+    status: Status
+    status_reason: str | None
+    amount: Decimal
+    currency: str
+    amount_converted: Decimal | None
+    offer_currency: str | None
+    revenue: Decimal
+    payout: Decimal
+    adv_subs: list[str | None] | None = None
+    created_at: datetime
+    decision: dict[str, Any] = Field(description="why it was attributed, priced and screened so")
+    history: list[HistoryEntry] = []
+
+
+class ConversionPage(BaseModel):
+    items: list[Conversion]
+    next_after: UUID | None = None

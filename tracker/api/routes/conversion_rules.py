@@ -1,0 +1,156 @@
+"""The rules that price conversions, set by admins: per-offer settings, goals, partner
+overrides, tiers, caps; promo codes; currency rates; postback authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter
+
+from schemas.conversions import (
+    Cap,
+    CapIn,
+    ConversionSettings,
+    ConversionSettingsIn,
+    Goal,
+    GoalCode,
+    GoalIn,
+    Override,
+    OverrideIn,
+    PostbackAuthIn,
+    PromoCode,
+    PromoCodeIn,
+    RateIn,
+    Tier,
+    TierIn,
+)
+from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from tracker.api.errors import ApiProblem
+from tracker.domain.client_ip import networks
+from tracker.store import conversion_rules as rules
+from tracker.store import entities, postback_auth
+
+router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
+
+
+async def _offer(services: ServicesDep, offer_id: int) -> None:
+    if await entities.get_offer(services.pool, offer_id) is None:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
+
+
+async def _partner(services: ServicesDep, affiliate_id: int | None) -> None:
+    if (
+        affiliate_id is not None
+        and await entities.get_affiliate(services.pool, affiliate_id) is None
+    ):
+        raise ApiProblem(
+            422, "not_found", f"affiliate {affiliate_id} does not exist", "affiliate_id"
+        )
+
+
+@router.put("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
+async def put_settings(offer_id: int, body: ConversionSettingsIn, services: ServicesDep,
+                       _: AdminWrite) -> Any:  # fmt: skip
+    await _offer(services, offer_id)
+    try:
+        ZoneInfo(body.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiProblem(
+            422, "invalid", f"unknown time zone {body.timezone!r}", "timezone"
+        ) from None
+    return await rules.save_settings(services.pool, offer_id, body)
+
+
+@router.get("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
+async def get_settings(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    row = await rules.get_settings(services.pool, offer_id)
+    if row is None:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
+    return row
+
+
+@router.put("/offers/{offer_id}/goals/{code}", response_model=Goal)
+async def put_goal(offer_id: int, code: GoalCode, body: GoalIn, services: ServicesDep,
+                   _: AdminWrite) -> Any:  # fmt: skip
+    await _offer(services, offer_id)
+    return await rules.save_goal(services.pool, offer_id, code, body)
+
+
+@router.get("/offers/{offer_id}/goals", response_model=list[Goal])
+async def get_goals(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_goals(services.pool, offer_id)
+
+
+@router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)
+async def post_override(offer_id: int, body: OverrideIn, services: ServicesDep,
+                        _: AdminWrite) -> Any:  # fmt: skip
+    await _offer(services, offer_id)
+    await _partner(services, body.affiliate_id)
+    if body.valid_from and body.valid_to and body.valid_from >= body.valid_to:
+        raise ApiProblem(422, "invalid", "valid_from must be before valid_to", "valid_from")
+    return await rules.add_override(services.pool, offer_id, body)
+
+
+@router.post("/offers/{offer_id}/payout-tiers", status_code=201, response_model=Tier)
+async def post_tier(offer_id: int, body: TierIn, services: ServicesDep, _: AdminWrite) -> Any:
+    await _offer(services, offer_id)
+    return await rules.add_tier(services.pool, offer_id, body)
+
+
+@router.post("/offers/{offer_id}/caps", status_code=201, response_model=Cap)
+async def post_cap(offer_id: int, body: CapIn, services: ServicesDep, _: AdminWrite) -> Any:
+    await _offer(services, offer_id)
+    await _partner(services, body.affiliate_id)
+    return await rules.add_cap(services.pool, offer_id, body)
+
+
+@router.post("/promo-codes", status_code=201, response_model=PromoCode)
+async def post_promo_code(body: PromoCodeIn, services: ServicesDep, _: AdminWrite) -> Any:
+    await _offer(services, body.offer_id)
+    await _partner(services, body.affiliate_id)
+    return await rules.add_promo_code(services.pool, body)
+
+
+@router.get("/offers/{offer_id}/payout-overrides", response_model=list[Override])
+async def get_overrides(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "payout_overrides", offer_id)
+
+
+@router.get("/offers/{offer_id}/payout-tiers", response_model=list[Tier])
+async def get_tiers(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "payout_tiers", offer_id)
+
+
+@router.get("/offers/{offer_id}/caps", response_model=list[Cap])
+async def get_caps(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "caps", offer_id)
+
+
+@router.get("/offers/{offer_id}/promo-codes", response_model=list[PromoCode])
+async def get_promo_codes(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_of(services.pool, "promo_codes", offer_id)
+
+
+@router.get("/currency-rates", response_model=list[RateIn])
+async def get_rates(services: ServicesDep, _: AdminRead) -> Any:
+    return await rules.list_rates(services.pool)
+
+
+@router.put("/currency-rates", response_model=RateIn)
+async def put_rate(body: RateIn, services: ServicesDep, _: AdminWrite) -> Any:
+    return await rules.set_rate(services.pool, body)
+
+
+@router.put("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuthIn)
+async def put_postback_auth(advertiser_id: int, body: PostbackAuthIn, services: ServicesDep,
+                            _: AdminWrite) -> Any:  # fmt: skip
+    if await entities.get_advertiser(services.pool, advertiser_id) is None:
+        raise ApiProblem(404, "not_found", f"advertiser {advertiser_id} not found", "advertiser_id")
+    try:
+        networks(body.ip_allowlist)
+    except ValueError as exc:
+        raise ApiProblem(422, "invalid", str(exc), "ip_allowlist") from None
+    await postback_auth.save(services.pool, advertiser_id, body.hmac_secret, body.require_signature,
+                             body.ip_allowlist, body.allow_pixel)  # fmt: skip
+    return body

@@ -1,0 +1,147 @@
+"""Payout and revenue of one conversion (pure, Decimal only).
+
+A rule is a flat amount (CPA), a percentage of the sale (revenue share), or
+both. Which payout rule applies, first match wins:
+
+1. the promo code's own payout, when the conversion came through that code
+   (or its partner and offer) and the code sets one;
+2. a partner override valid at the conversion time (goal-specific first);
+3. the highest monthly tier the partner has reached (approved conversions or
+   sale amount this month, counted *before* this conversion);
+4. the goal's payout; 5. the offer's default payout (goal ``default`` only).
+
+Revenue (what the advertiser pays) comes from the goal, else the offer default.
+Amounts are rounded half-up to the cent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Rule:
+    flat: Decimal = Decimal(0)
+    percent: Decimal = Decimal(0)
+
+    @property
+    def kind(self) -> str:
+        if self.flat and self.percent:
+            return "cpa+revshare"
+        return "revshare" if self.percent else "cpa"
+
+    def amount(self, sale: Decimal) -> Decimal:
+        return (self.flat + sale * self.percent / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Override:
+    id: int
+    goal: str | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    rule: Rule
+
+    def valid_at(self, at: datetime, goal: str) -> bool:
+        return (
+            (self.goal is None or self.goal == goal)
+            and (self.valid_from is None or self.valid_from <= at)
+            and (self.valid_to is None or at < self.valid_to)
+        )
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: int
+    goal: str | None
+    metric: str  # "conversions", "amount" (sales) or "revenue" (what the advertiser pays)
+    threshold: Decimal
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    """The partner's approved conversions on the offer this month, before this one."""
+
+    conversions: int
+    amount: Decimal
+    revenue: Decimal = Decimal(0)
+
+    def value(self, metric: str) -> Decimal:
+        if metric == "conversions":
+            return Decimal(self.conversions)
+        return self.amount if metric == "amount" else self.revenue
+
+
+@dataclass(frozen=True)
+class Priced:
+    payout: Decimal
+    revenue: Decimal
+    payout_rule: str
+    revenue_rule: str
+
+
+def choose_payout(
+    goal: str,
+    at: datetime,
+    goal_rule: Rule | None,
+    offer_default: Rule,
+    promo_rule: Rule | None,
+    overrides: list[Override],
+    tiers: list[Tier],
+    month: MonthToDate | None,
+) -> tuple[Rule, str]:
+    if promo_rule is not None:
+        return promo_rule, "promo_code"
+    valid = [o for o in overrides if o.valid_at(at, goal)]
+    if valid:
+        # A goal-specific override beats an all-goals one; then the newest.
+        best = max(valid, key=lambda o: (o.goal is not None, o.id))
+        return best.rule, f"override:{best.id}"
+    if month is not None:
+        reached = [
+            t
+            for t in tiers
+            if (t.goal is None or t.goal == goal) and month.value(t.metric) >= t.threshold
+        ]
+        if reached:
+            top = max(reached, key=lambda t: (t.threshold, t.id))
+            return top.rule, f"tier:{top.id}"
+    if goal_rule is not None:
+        return goal_rule, f"goal:{goal}"
+    return offer_default, "offer_default"
+
+
+def price(
+    goal: str,
+    at: datetime,
+    sale: Decimal,
+    goal_payout: Rule | None,
+    goal_revenue: Rule | None,
+    offer_payout: Rule,
+    offer_revenue: Rule,
+    promo_rule: Rule | None = None,
+    overrides: list[Override] | None = None,
+    tiers: list[Tier] | None = None,
+    month: MonthToDate | None = None,
+) -> Priced:
+    rule, name = choose_payout(
+        goal, at, goal_payout, offer_payout, promo_rule, overrides or [], tiers or [], month
+    )
+    rev_rule, rev_name = (
+        (goal_revenue, f"goal:{goal}")
+        if goal_revenue is not None
+        else (offer_revenue, "offer_default")
+    )
+    return Priced(rule.amount(sale), rev_rule.amount(sale), f"{name} ({rule.kind})",
+                  f"{rev_name} ({rev_rule.kind})")  # fmt: skip
+
+
+def convert(amount: Decimal, rate: Decimal) -> Decimal:
+    """An amount in the offer's currency, kept to 4 decimal places."""
+    return (amount * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP)

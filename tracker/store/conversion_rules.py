@@ -1,0 +1,149 @@
+"""Writing the rules that price conversions: settings, goals, overrides, tiers, caps,
+promo codes, currency rates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.conversions import (
+    CapIn,
+    ConversionSettingsIn,
+    GoalIn,
+    OverrideIn,
+    PromoCodeIn,
+    RateIn,
+    TierIn,
+)
+
+Row = dict[str, Any]
+_SETTINGS = [f for f in ConversionSettingsIn.model_fields if f != "attribution_window_days"]
+
+
+async def save_settings(pool: asyncpg.Pool, offer_id: int, data: ConversionSettingsIn) -> Row:
+    values = [getattr(data, f) for f in _SETTINGS]
+    cols = ", ".join(_SETTINGS)
+    marks = ", ".join(f"${i + 2}" for i in range(len(_SETTINGS)))
+    sets = ", ".join(f"{f} = EXCLUDED.{f}" for f in _SETTINGS)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"""INSERT INTO offer_conversion_settings (offer_id, {cols}) VALUES ($1, {marks})
+                ON CONFLICT (offer_id) DO UPDATE SET {sets}, updated_at = now() RETURNING *""",
+            offer_id, *values,
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE offers SET attribution_window_days = $2, updated_at = now() WHERE id = $1",
+            offer_id, data.attribution_window_days,
+        )  # fmt: skip
+    return {**dict(row), "attribution_window_days": data.attribution_window_days}
+
+
+async def get_settings(pool: asyncpg.Pool, offer_id: int) -> Row | None:
+    row = await pool.fetchrow(
+        """SELECT o.id AS offer_id, o.attribution_window_days, s.* FROM offers o
+           LEFT JOIN offer_conversion_settings s ON s.offer_id = o.id WHERE o.id = $1""",
+        offer_id,
+    )
+    if row is None:
+        return None
+    out = {k: v for k, v in dict(row).items() if v is not None}
+    out["offer_id"] = offer_id
+    return out
+
+
+async def save_goal(pool: asyncpg.Pool, offer_id: int, code: str, g: GoalIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO offer_goals (offer_id, code, name, multiple, max_count, max_months,
+               payout_flat, payout_percent, revenue_flat, revenue_percent)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (offer_id, code) DO UPDATE SET name = EXCLUDED.name,
+               multiple = EXCLUDED.multiple, max_count = EXCLUDED.max_count,
+               max_months = EXCLUDED.max_months, payout_flat = EXCLUDED.payout_flat,
+               payout_percent = EXCLUDED.payout_percent, revenue_flat = EXCLUDED.revenue_flat,
+               revenue_percent = EXCLUDED.revenue_percent
+           RETURNING *""",
+        offer_id, code, g.name, g.multiple, g.max_count, g.max_months, g.payout_flat,
+        g.payout_percent, g.revenue_flat, g.revenue_percent,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def list_goals(pool: asyncpg.Pool, offer_id: int) -> list[Row]:
+    rows = await pool.fetch("SELECT * FROM offer_goals WHERE offer_id = $1 ORDER BY code", offer_id)
+    return [dict(r) for r in rows]
+
+
+async def add_override(pool: asyncpg.Pool, offer_id: int, o: OverrideIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO payout_overrides (offer_id, affiliate_id, goal, valid_from, valid_to,
+               payout_flat, payout_percent) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
+        offer_id, o.affiliate_id, o.goal, o.valid_from, o.valid_to, o.payout_flat, o.payout_percent,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def add_tier(pool: asyncpg.Pool, offer_id: int, t: TierIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO payout_tiers (offer_id, goal, metric, threshold, payout_flat, payout_percent)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
+        offer_id, t.goal, t.metric, t.threshold, t.payout_flat, t.payout_percent,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def add_cap(pool: asyncpg.Pool, offer_id: int, c: CapIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO conversion_caps (offer_id, affiliate_id, period, metric, cap_limit)
+           VALUES ($1, $2, $3, $4, $5) RETURNING *, cap_limit AS limit""",
+        offer_id, c.affiliate_id, c.period, c.metric, c.limit,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def add_promo_code(pool: asyncpg.Pool, p: PromoCodeIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO promo_codes (offer_id, affiliate_id, code, starts_at, ends_at,
+               payout_flat, payout_percent)
+           VALUES ($1, $2, $3, coalesce($4, '-infinity'::timestamptz),
+                   coalesce($5, 'infinity'::timestamptz), $6, $7) RETURNING *""",
+        p.offer_id, p.affiliate_id, p.code, p.starts_at, p.ends_at, p.payout_flat, p.payout_percent,
+    )  # fmt: skip
+    out = dict(row)
+    for k in ("starts_at", "ends_at"):  # ±infinity come back as datetime.min/max
+        if out[k] in (datetime.min, datetime.max) or getattr(out[k], "year", 2000) in (1, 9999):
+            out[k] = None
+    return out
+
+
+_LISTS = {
+    "payout_overrides": "SELECT * FROM payout_overrides WHERE offer_id = $1 ORDER BY id",
+    "payout_tiers": "SELECT * FROM payout_tiers WHERE offer_id = $1 ORDER BY id",
+    "caps": "SELECT *, cap_limit AS limit FROM conversion_caps WHERE offer_id = $1 ORDER BY id",
+    "promo_codes": "SELECT * FROM promo_codes WHERE offer_id = $1 ORDER BY id",
+}
+
+
+async def list_of(pool: asyncpg.Pool, what: str, offer_id: int) -> list[Row]:
+    rows = [dict(r) for r in await pool.fetch(_LISTS[what], offer_id)]
+    if what == "promo_codes":
+        for out in rows:
+            for k in ("starts_at", "ends_at"):
+                if getattr(out[k], "year", 2000) in (1, 9999):
+                    out[k] = None
+    return rows
+
+
+async def list_rates(pool: asyncpg.Pool) -> list[Row]:
+    rows = await pool.fetch("SELECT * FROM currency_rates ORDER BY base, quote, valid_from")
+    return [dict(r) for r in rows]
+
+
+async def set_rate(pool: asyncpg.Pool, r: RateIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO currency_rates (base, quote, rate, valid_from) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (base, quote, valid_from) DO UPDATE SET rate = EXCLUDED.rate RETURNING *""",
+        r.base, r.quote, r.rate, r.valid_from or datetime.now(UTC),
+    )  # fmt: skip
+    return dict(row)

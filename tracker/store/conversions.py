@@ -1,0 +1,134 @@
+"""Conversion rows: reading them back, and changing their status.
+
+A status change writes the history row, moves the hourly rollup (only the
+statuses ``pending`` and ``approved`` are counted there, as in raw reports),
+and gives cap usage back when a counted conversion stops counting.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from tracker.store import outbox
+
+COUNTED = frozenset({"pending", "approved"})
+STATUSES = ("pending", "approved", "rejected", "reversed")
+
+_ROLLUP = """
+INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
+                                conversions, revenue, payout)
+VALUES (date_trunc('hour', $1::timestamptz), $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
+   SET conversions = r.conversions + EXCLUDED.conversions,
+       revenue = r.revenue + EXCLUDED.revenue, payout = r.payout + EXCLUDED.payout
+"""
+
+_HISTORY = """
+INSERT INTO conversion_status_history (conversion_id, from_status, to_status, reason, actor, at)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+async def roll_up(conn: asyncpg.Connection, row: Any, sign: int) -> None:
+    """Add (sign=1) or take back (sign=-1) one conversion in the hourly rollup."""
+    if row["offer_id"] is None or row["affiliate_id"] is None:
+        return
+    await conn.execute(
+        _ROLLUP, row["created_at"], row["offer_id"], row["affiliate_id"], row["click_class"],
+        row["country"], row["device"], sign, sign * row["revenue"], sign * row["payout"],
+    )  # fmt: skip
+
+
+async def record_history(
+    conn: asyncpg.Connection, cid: UUID, before: str | None, after: str, reason: str | None,
+    actor: str, at: datetime,
+) -> None:  # fmt: skip
+    await conn.execute(_HISTORY, cid, before, after, reason, actor, at)
+
+
+async def _move_caps(conn: asyncpg.Connection, caps_used: Any, sign: int) -> None:
+    for cap_id, key, amount in json.loads(caps_used, parse_float=Decimal):
+        await conn.execute(
+            "UPDATE cap_usage SET used = used + $3 WHERE cap_id = $1 AND period_key = $2",
+            cap_id, key, sign * Decimal(str(amount)),
+        )  # fmt: skip
+
+
+async def change_status(
+    conn: asyncpg.Connection, row: Any, to: str, *, actor: str, at: datetime, reason: str | None
+) -> bool:
+    """Inside the caller's transaction, with ``row`` read ``FOR UPDATE``."""
+    before = row["status"]
+    if before == to:
+        return False
+    await conn.execute(
+        "UPDATE conversions SET status = $2, status_reason = $3, status_at = $4"
+        " WHERE conversion_id = $1",
+        row["conversion_id"], to, reason, at,
+    )  # fmt: skip
+    await record_history(conn, row["conversion_id"], before, to, reason, actor, at)
+    if (before in COUNTED) != (to in COUNTED):
+        sign = 1 if to in COUNTED else -1
+        await roll_up(conn, row, sign)
+        await _move_caps(conn, row["caps_used"], sign)
+    if to in ("approved", "reversed"):  # the partner hears of it, in this transaction
+        await outbox.announce(conn, row, to, status=to)
+    return True
+
+
+async def lock(conn: asyncpg.Connection, cid: UUID) -> Any:
+    return await conn.fetchrow("SELECT * FROM conversions WHERE conversion_id = $1 FOR UPDATE", cid)
+
+
+def public(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["decision"] = json.loads(out["decision"], parse_float=Decimal)
+    out.pop("caps_used", None)
+    return out
+
+
+async def get(pool: asyncpg.Pool, cid: UUID) -> dict[str, Any] | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM conversions WHERE conversion_id = $1", cid)
+        if row is None:
+            return None
+        hist = await conn.fetch(
+            "SELECT from_status, to_status, reason, actor, at FROM conversion_status_history"
+            " WHERE conversion_id = $1 ORDER BY id",
+            cid,
+        )
+    out = public(row)
+    out["history"] = [dict(h) for h in hist]
+    return out
+
+
+async def search(
+    pool: asyncpg.Pool,
+    *,
+    advertiser_id: int | None,
+    affiliate_id: int | None,
+    offer_id: int | None,
+    status: str | None,
+    after: UUID | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    where, args = ["true"], []  # type: list[str], list[Any]
+    for col, val in (("advertiser_id", advertiser_id), ("affiliate_id", affiliate_id),
+                     ("offer_id", offer_id), ("status", status), ("conversion_id >", after)):  # fmt: skip
+        if val is not None:
+            args.append(val)
+            op = "" if " " in col else " ="
+            where.append(f"{col}{op} ${len(args)}")
+    args.append(limit)
+    rows = await pool.fetch(
+        f"SELECT * FROM conversions WHERE {' AND '.join(where)}"
+        f" ORDER BY conversion_id LIMIT ${len(args)}",
+        *args,
+    )
+    return [public(r) for r in rows]
