@@ -51,3 +51,23 @@ STREAM_PENDING = Gauge("tracker_stream_pending", "Entries pending acknowledgemen
 CLAIMED = Counter(
     "tracker_claimed_total", "Pending entries claimed from idle consumers", ["stream"]
 )
+# Clicks and impressions per committed ingest batch.
+INGEST_BATCH_ROWS = Histogram(
+    "tracker_ingest_batch_rows",
+    "Rows per ingest batch",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
+)
+# Entries in a stream (what trimming has not yet removed).
+STREAM_LENGTH = Gauge("tracker_stream_length", "Entries in the stream", ["stream"])
+# Age in seconds of the oldest entry delivered but not acknowledged.
+OLDEST_PENDING_SECONDS = Gauge(
+    "tracker_stream_oldest_pending_seconds", "Age of the oldest pending entry", ["stream"]
+)
+# Age in seconds of the oldest entry not yet read by the group (consumer lag in time).
+STREAM_LAG_SECONDS = Gauge(
+    "tracker_stream_lag_seconds", "Age of the oldest undelivered entry", ["stream"]
+)
+# Entries removed by trimming below the oldest pending entry.
+STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["stream"])
+# Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
+INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")

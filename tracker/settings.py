@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     ingest_block_ms: int = Field(200, ge=1, le=10_000)
     unique_window_s: int = Field(86_400, ge=1)
     max_deliveries: int = Field(5, ge=1)
+    ingest_claim_idle_ms: int = Field(30_000, ge=0)  # pending this long → claimed by the sweep
+    ingest_sweep_s: float = Field(5.0, gt=0)  # how often the (lock-guarded) sweep runs
+    ingest_grace_s: float = Field(10.0, gt=0)  # SIGTERM: time to commit the batch in hand
+    ingest_health_ttl_s: int = Field(60, ge=5)  # `tracker ingest --check`: max heartbeat age
+    geoip_db: Path | None = None  # MaxMind-format .mmdb (country, region, city)
+    retention_days: int = Field(90, ge=1)  # raw clicks/impressions; rollups are kept
+    partitions_ahead_days: int = Field(2, ge=0, le=60)
 
     # Timeouts (seconds) for every network call
     redis_timeout_s: float = Field(1.0, gt=0)

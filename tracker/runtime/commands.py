@@ -40,9 +40,13 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str) -> int:
+def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str,
+           check: bool = False, consumer: str | None = None) -> int:  # fmt: skip
     from tracker.runtime import compose
 
+    if check:
+        with servers(settings) as urls:
+            return asyncio.run(compose.ingest_check(settings, urls.redis_url, consumer))
     if metrics_port:
         from prometheus_client import start_http_server
 

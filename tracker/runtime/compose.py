@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from ingest import health
 from ingest.component import WorkerComponent
 from ingest.worker import Worker
 from redirect.front import RedirectFront
@@ -67,17 +68,47 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
 
 
 async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst: bool) -> None:
+    """Run one worker until SIGTERM/SIGINT (or, with ``burst``, until drained).
+
+    A signal stops reading; the batch in hand is committed within
+    ``ingest_grace_s``, after which the worker is cancelled (its entries stay
+    pending and another worker claims them).
+    """
     pool = await open_pool(settings, database_url, max_size=4)
     redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
-    worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else 30_000)
+    worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else None)
     loop = asyncio.get_running_loop()
+    task = asyncio.create_task(worker.run(burst=burst), name="ingest")
+
+    def on_signal() -> None:
+        log.info("ingest: stopping (grace %.0fs)", settings.ingest_grace_s)
+        worker.stop()
+        loop.call_later(settings.ingest_grace_s, task.cancel)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+        loop.add_signal_handler(sig, on_signal)
     try:
-        await worker.run(burst=burst)
+        await task
+    except asyncio.CancelledError:
+        log.error("ingest: batch not committed within the grace period; left pending")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+        worker.geo.close()
         await redis.aclose()
         await pool.close()
+
+
+async def ingest_check(settings: Settings, redis_url: str, consumer: str | None) -> int:
+    """Exit status of `tracker ingest --check`: 0 when a worker made progress recently."""
+    redis = open_redis(settings, redis_url)
+    try:
+        ok, lines = await health.check(
+            redis, settings.stream_prefix, settings.ingest_health_ttl_s, consumer
+        )
+    finally:
+        await redis.aclose()
+    for line in lines or ["no ingest worker heartbeat found"]:
+        print(line)
+    return 0 if ok else 1
