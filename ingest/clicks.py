@@ -1,74 +1,76 @@
 """Click and impression events → rows in Postgres, exactly once.
 
 ``prepare`` does the CPU and Redis work (enrichment, the unique verdicts,
-COPY text) and can run while the previous batch is being written.
-``write`` is one transaction: COPY into temporary staging tables, then one
-statement that inserts ``ON CONFLICT DO NOTHING RETURNING`` into ``clicks``
-and ``impressions`` and adds to the hourly rollup only the rows returned.
-A replayed batch inserts nothing and therefore counts nothing.
+COPY text, the batch's rollup) and runs while the previous batch is being
+written. ``write`` is one transaction with two paths (docs/adr/0021):
+
+- fast: COPY straight into ``clicks``/``impressions`` inside a savepoint and
+  add the batch's rollup. COPY is all or nothing, so when it succeeds every
+  row of the batch was inserted by this transaction and the batch's rollup
+  *is* the rollup of the inserted rows.
+- replay: when any row is already there (a unique violation: the batch, or
+  part of it, was committed before), roll back to the savepoint, COPY into
+  temporary staging tables and ``INSERT … ON CONFLICT DO NOTHING RETURNING``;
+  the rollup is computed from the returned rows only, so a replayed batch
+  counts nothing twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
 
+from ingest.copytext import NULL
 from ingest.enrich import Enricher
 from ingest.parse import Click, Parsed, parse_entries
 from ingest.partitions import Partitions
-from ingest.rows import CLICK_STAGE, IMPRESSION_STAGE, click_row, day_of, impression_row
+from ingest.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS, click_row, day_of, impression_row
 from ingest.unique import UniqueJudge
 from tracker import metrics
 
 __all__ = ["ClickWriter", "Parsed", "Prepared", "parse_entries"]
 
-# Staging tables: every column nullable ('' is NULL in the COPY), time as epoch seconds.
-_STAGES = (
-    """CREATE TEMP TABLE IF NOT EXISTS clicks_stage (
-        click_id uuid, ts float8, link_id bigint, link_code text, offer_id bigint,
-        affiliate_id bigint, sub1 text, sub2 text, sub3 text, sub4 text, sub5 text, sub6 text,
-        sub7 text, sub8 text, sub9 text, sub10 text, source text, params jsonb, ip_trunc inet,
-        ip_hash text, user_agent text, referer text, country text, region text, city text,
-        device text, os text, browser text, click_class text, is_unique boolean
-    ) ON COMMIT DELETE ROWS""",
-    """CREATE TEMP TABLE IF NOT EXISTS impressions_stage (
-        impression_id uuid, ts float8, link_id bigint, offer_id bigint, affiliate_id bigint,
-        click_class text, country text, device text
-    ) ON COMMIT DELETE ROWS""",
-)
-
-_CLICK_COLUMNS = (
-    "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",
-    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
-    "source", "params", "ip_trunc", "ip_hash", "user_agent", "referer",
-    "country", "region", "city", "device", "os", "browser", "click_class", "is_unique",
-)  # fmt: skip
-_CLICK_SELECT = """click_id, to_timestamp(ts), link_id, link_code, offer_id, affiliate_id,
-    sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, source, params, ip_trunc,
-    decode(ip_hash, 'hex'), user_agent, referer, coalesce(country, ''), coalesce(region, ''),
-    coalesce(city, ''), coalesce(device, ''), coalesce(os, ''), coalesce(browser, ''),
-    click_class, is_unique"""
-_IMPRESSION_COLUMNS = (
-    "impression_id, created_at, link_id, offer_id, affiliate_id, click_class, country, device"
-)
-_IMPRESSION_SELECT = """impression_id, to_timestamp(ts), link_id, offer_id, affiliate_id,
-    click_class, coalesce(country, ''), coalesce(device, '')"""
-
 _KEY = "hour, offer_id, affiliate_id, click_class, country, device"
-_BOTS = "('bot', 'preview', 'prefetch')"
+_BOTS = ("bot", "preview", "prefetch")
+_SET = """gross_clicks = r.gross_clicks + EXCLUDED.gross_clicks,
+          unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks,
+          human_clicks = r.human_clicks + EXCLUDED.human_clicks,
+          bot_clicks = r.bot_clicks + EXCLUDED.bot_clicks,
+          impressions = r.impressions + EXCLUDED.impressions"""
+_COUNTS = "gross_clicks, unique_clicks, human_clicks, bot_clicks, impressions"
 
+# Fast path: the batch's own rollup, computed in Python, sorted (one lock order).
+_ROLLUP = f"""
+INSERT INTO rollup_hourly AS r ({_KEY}, {_COUNTS})
+SELECT to_timestamp(h), o, a, c, co, d, g, u, hu, b, i
+  FROM unnest($1::float8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[],
+              $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+       AS t(h, o, a, c, co, d, g, u, hu, b, i)
+ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}
+"""
+
+_STAGES = (
+    "CREATE TEMP TABLE IF NOT EXISTS clicks_stage "
+    "(LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS impressions_stage "
+    "(LIKE impressions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+)
+
+# Replay path: insert what is new, roll up only the rows returned.
 _INSERT = f"""
 WITH ins AS (
-    INSERT INTO clicks ({", ".join(_CLICK_COLUMNS)})
-    SELECT {_CLICK_SELECT} FROM clicks_stage
+    INSERT INTO clicks ({", ".join(CLICK_COLUMNS)})
+    SELECT {", ".join(CLICK_COLUMNS)} FROM clicks_stage
     ON CONFLICT DO NOTHING
     RETURNING created_at, offer_id, affiliate_id, click_class, country, device, is_unique
 ), imp AS (
-    INSERT INTO impressions ({_IMPRESSION_COLUMNS})
-    SELECT {_IMPRESSION_SELECT} FROM impressions_stage
+    INSERT INTO impressions ({", ".join(IMPRESSION_COLUMNS)})
+    SELECT {", ".join(IMPRESSION_COLUMNS)} FROM impressions_stage
     ON CONFLICT DO NOTHING
     RETURNING created_at, offer_id, affiliate_id, click_class, country, device
 ), agg AS (
@@ -85,36 +87,41 @@ WITH ins AS (
            0, 0, 0, 0, count(*) FILTER (WHERE click_class <> 'head')
       FROM imp GROUP BY 1, 2, 3, 4, 5, 6
 ), roll AS (
-    INSERT INTO rollup_hourly AS r ({_KEY}, gross_clicks, unique_clicks, human_clicks,
-                                    bot_clicks, impressions)
+    INSERT INTO rollup_hourly AS r ({_KEY}, {_COUNTS})
     SELECT {_KEY}, sum(gross)::bigint, sum(uniq)::bigint, sum(human)::bigint, sum(bot)::bigint,
            sum(impressions)::bigint
       FROM agg GROUP BY 1, 2, 3, 4, 5, 6
-     ORDER BY 1, 2, 3, 4, 5, 6  -- one lock order for every worker: no deadlocks between them
-    ON CONFLICT ({_KEY}) DO UPDATE
-       SET gross_clicks = r.gross_clicks + EXCLUDED.gross_clicks,
-           unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks,
-           human_clicks = r.human_clicks + EXCLUDED.human_clicks,
-           bot_clicks = r.bot_clicks + EXCLUDED.bot_clicks,
-           impressions = r.impressions + EXCLUDED.impressions
+     ORDER BY 1, 2, 3, 4, 5, 6  -- one lock order for every worker
+    ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM imp)
 """
 
+RollupKey = tuple[
+    int, int, int, str, str, str
+]  # hour (unix s), offer, partner, class, country, device
+
 
 @dataclass
 class Prepared:
-    """A batch ready for Postgres: COPY text for each staging table."""
+    """A batch ready for Postgres: COPY text for each table and the batch's rollup."""
 
     clicks: int = 0
     impressions: int = 0
     click_text: bytes = b""
     impression_text: bytes = b""
     days: set[date] = field(default_factory=set)
+    rollup: dict[RollupKey, list[int]] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return self.clicks + self.impressions
+
+    def rollup_args(self) -> list[list[object]]:
+        keys = sorted(self.rollup)
+        cols: list[list[object]] = [[k[i] for k in keys] for i in range(6)]
+        cols += [[self.rollup[k][i] for k in keys] for i in range(5)]
+        return cols
 
 
 class ClickWriter:
@@ -134,28 +141,52 @@ class ClickWriter:
         if not events:
             return out
         await self._enricher.salts.load(self._pool, out.days)
-        enrich = self._enricher.enrich
+        ip_block, agent_block = self._enricher.ip_block, self._enricher.agent_block
         judged = [
-            (str(c.click_id), c.offer_id, c.ip, c.ua)
-            for c in events
+            (c.click_id, c.offer_id, c.ip, c.ua) for c in events
             if c.kind == "click" and c.cls != "head"
-        ]
-        verdicts = iter(await self._unique.judge(judged))
+        ]  # fmt: skip
+        # The verdicts are computed in Redis while the enrichment runs here.
+        judging = asyncio.ensure_future(self._unique.judge(judged))
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the judge send its commands
+        try:
+            blocks = [
+                (ip_block(c.ip, day), agent_block(c.ua, c.cls))
+                for c, day in zip(events, days, strict=True)
+            ]
+        except BaseException:
+            judging.cancel()
+            raise
+        verdicts = iter(await judging)
         clicks: list[str] = []
         impressions: list[str] = []
-        for c, day in zip(events, days, strict=True):
-            e = enrich(c, day)
+        roll: dict[RollupKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        for c, ((ipb, country), (uab, cls, device)) in zip(events, blocks, strict=True):
+            counts = roll[(int(c.ts // 3600) * 3600, c.offer_id, c.aff_id, cls, country, device)]
             if c.kind == "impression":
-                impressions.append(impression_row(c, e))
-            else:
-                unique = c.cls != "head" and next(verdicts)
-                clicks.append(click_row(c, e, unique))
+                impressions.append(impression_row(c, cls, country, device))
+                counts[4] += cls != "head"
+                continue
+            unique = c.cls != "head" and next(verdicts)
+            clicks.append(click_row(c, ipb, uab, cls, unique))
+            counts[0] += cls != "head"
+            counts[1] += unique
+            counts[2] += cls == "human"
+            counts[3] += cls in _BOTS
         out.clicks, out.impressions = len(clicks), len(impressions)
+        out.rollup = dict(roll)
         if clicks:
             out.click_text = ("\n".join(clicks) + "\n").encode()
         if impressions:
             out.impression_text = ("\n".join(impressions) + "\n").encode()
         return out
+
+    async def _copy(self, conn: asyncpg.Connection, table: str, text: bytes,
+                    columns: tuple[str, ...]) -> None:  # fmt: skip
+        if text:
+            await conn.copy_to_table(table, source=io.BytesIO(text), columns=columns,
+                                     format="text", null=NULL, timeout=self._timeout)  # fmt: skip
 
     async def write(self, batch: Prepared) -> tuple[int, int]:
         """Insert what is new; return (clicks, impressions) this call inserted."""
@@ -164,21 +195,22 @@ class ClickWriter:
         await self._partitions.ensure(self._pool, batch.days)
         t = self._timeout
         async with self._pool.acquire(timeout=t) as conn, conn.transaction():
-            for stage in _STAGES:
-                await conn.execute(stage, timeout=t)
-            if batch.click_text:
-                await conn.copy_to_table(
-                    "clicks_stage", source=io.BytesIO(batch.click_text),
-                    columns=CLICK_STAGE, format="text", null="", timeout=t,
-                )  # fmt: skip
-            if batch.impression_text:
-                await conn.copy_to_table(
-                    "impressions_stage", source=io.BytesIO(batch.impression_text),
-                    columns=IMPRESSION_STAGE, format="text", null="", timeout=t,
-                )  # fmt: skip
-            row = await conn.fetchrow(_INSERT, timeout=t)
-        assert row is not None
-        clicks, impressions = int(row[0]), int(row[1])
+            try:
+                async with conn.transaction():  # a savepoint: the fast path
+                    await self._copy(conn, "clicks", batch.click_text, CLICK_COLUMNS)
+                    await self._copy(conn, "impressions", batch.impression_text,
+                                     IMPRESSION_COLUMNS)  # fmt: skip
+                    await conn.execute(_ROLLUP, *batch.rollup_args(), timeout=t)
+                clicks, impressions = batch.clicks, batch.impressions
+            except asyncpg.UniqueViolationError:  # some rows are in already: a replay
+                for stage in _STAGES:
+                    await conn.execute(stage, timeout=t)
+                await self._copy(conn, "clicks_stage", batch.click_text, CLICK_COLUMNS)
+                await self._copy(conn, "impressions_stage", batch.impression_text,
+                                 IMPRESSION_COLUMNS)  # fmt: skip
+                row = await conn.fetchrow(_INSERT, timeout=t)
+                assert row is not None
+                clicks, impressions = int(row[0]), int(row[1])
         metrics.ROWS_INGESTED.labels("clicks").inc(clicks)
         metrics.ROWS_DUPLICATE.labels("clicks").inc(batch.clicks - clicks)
         metrics.ROWS_INGESTED.labels("impressions").inc(impressions)

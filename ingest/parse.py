@@ -11,7 +11,6 @@ either normalises it or gives the reason to reject it.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Annotated, Literal
@@ -25,12 +24,13 @@ from schemas.events import CLICK_LIST, WIRE_VERSION, ClickEvent
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 _VERSION = WIRE_VERSION.encode()
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class Wire(msgspec.Struct, frozen=True):
     """One click object of the wire format, checked (see ClickEvent)."""
 
-    click_id: uuid.UUID
+    click_id: Annotated[str, Meta(pattern=_UUID)]  # kept as text: it goes out as text
     ts: Annotated[float, Meta(gt=0, lt=253_402_300_800)]  # unix seconds, UTC
     offer_id: int
     aff_id: int
@@ -68,7 +68,7 @@ class ParsedWire:
 def _from_model(ev: ClickEvent) -> Wire:
     ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)  # naive means UTC on the wire
     return Wire(
-        click_id=ev.click_id, ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
+        click_id=str(ev.click_id), ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
         kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=list(ev.subs),
         source=ev.source, params=dict(ev.params), ip=ev.ip, ua=ev.ua, referer=ev.referer,
         lang=ev.lang, cls=ev.cls,

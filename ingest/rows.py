@@ -1,42 +1,41 @@
-"""Checked click objects → COPY text rows for the staging tables.
+"""Checked clicks → COPY text rows in the column order below.
 
 Formatting text ourselves is the fast path (asyncpg's binary
 ``copy_records_to_table`` is bound by the client at about 73k rows/s; a
-pre-formatted ``copy_to_table`` reached 117k). The staging COPY uses the
-empty string as NULL and takes the time as epoch seconds (converted by the
-INSERT), so a common row needs no escaping at all: it is joined, checked
-for tabs, newlines and backslashes in one pass each, and only a row that
-has one is rebuilt field by field with escapes (NUL, which Postgres text
-cannot hold, is dropped).
+pre-formatted ``copy_to_table`` reached 117k). Enrichment arrives as
+ready-made blocks (ingest.enrich), so a row is one f-string; the values
+that come from the visitor are checked in one scan and escaped only when
+they hold a tab, a newline, a backslash or a control character.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from ingest.enrich import Enriched
+from ingest.copytext import NULL, escape, needs_escape
 from ingest.parse import Wire
 
-# Staging columns, in COPY order (see ingest.clicks for how they become rows).
-CLICK_STAGE = (
-    "click_id", "ts", "link_id", "link_code", "offer_id", "affiliate_id",
+CLICK_COLUMNS = (
+    "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",
     "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
-    "source", "params", "ip_trunc", "ip_hash", "user_agent", "referer",
-    "country", "region", "city", "device", "os", "browser", "click_class", "is_unique",
+    "source", "params", "referer",
+    "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
+    "user_agent", "device", "os", "browser",  # Enricher.agent_block
+    "click_class", "is_unique",
 )  # fmt: skip
-IMPRESSION_STAGE = (
-    "impression_id", "ts", "link_id", "offer_id", "affiliate_id",
+IMPRESSION_COLUMNS = (
+    "impression_id", "created_at", "link_id", "offer_id", "affiliate_id",
     "click_class", "country", "device",
 )  # fmt: skip
 
-_TABS = len(CLICK_STAGE) - 1
-_EMPTY = [""] * 10
-_IMP_TABS = len(IMPRESSION_STAGE) - 1
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+_NULLS = [NULL] * 10
+_NO_SUBS = "\t".join(_NULLS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC).date()
 _days: dict[int, date] = {}
+_seconds: dict[int, str] = {}
 
 
 def day_of(ts: float) -> date:
@@ -47,41 +46,45 @@ def day_of(ts: float) -> date:
     return d
 
 
-def _clean(row: str, tabs: int) -> bool:
+def ts_text(ts: float) -> str:
+    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
+    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+    base = _seconds.get(sec)
+    if base is None:
+        if len(_seconds) > 100_000:
+            _seconds.clear()
+        base = _seconds[sec] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
+    return f"{base}.{us:06d}+00"
+
+
+def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
+    subs = c.subs
+    code, source, referer = c.link_code, c.source, c.referer
+    params = orjson.dumps(c.params).decode() if c.params else ""
+    plain = [s for s in subs if s]
+    if needs_escape(f"{code}{source}{referer}{params}{''.join(plain)}"):
+        code, source, referer, params = (
+            escape(code),
+            escape(source),
+            escape(referer),
+            escape(params),
+        )
+        subs = [escape(s) if s else s for s in subs]
+    if subs:
+        sub_text = "\t".join([s or NULL for s in subs] + _NULLS[len(subs) :])
+    else:
+        sub_text = _NO_SUBS
+    link = c.link_id
     return (
-        row.count("\t") == tabs
-        and "\\" not in row
-        and "\n" not in row
-        and "\r" not in row
-        and "\x00" not in row
+        f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{code or NULL}\t"
+        f"{c.offer_id}\t{c.aff_id}\t{sub_text}\t{source or NULL}\t{params or NULL}\t"
+        f"{referer or NULL}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
     )
 
 
-def _escaped(fields: list[str]) -> str:
-    return "\t".join(f.translate(_ESCAPES) for f in fields)
-
-
-def click_row(c: Wire, e: Enriched, unique: bool) -> str:
-    subs = [s or "" for s in c.subs]
-    if len(subs) < 10:
-        subs += _EMPTY[len(subs) :]
+def impression_row(c: Wire, cls: str, country: str, device: str) -> str:
     link = c.link_id
-    fields = [
-        str(c.click_id), repr(c.ts), "" if link is None else str(link), c.link_code,
-        str(c.offer_id), str(c.aff_id), *subs, c.source,
-        orjson.dumps(c.params).decode() if c.params else "",
-        e.ip_trunc, e.ip_hash, c.ua, c.referer,
-        e.country, e.region, e.city, e.device, e.os, e.browser, e.cls, "t" if unique else "f",
-    ]  # fmt: skip
-    row = "\t".join(fields)
-    return row if _clean(row, _TABS) else _escaped(fields)
-
-
-def impression_row(c: Wire, e: Enriched) -> str:
-    link = c.link_id
-    fields = [
-        str(c.click_id), repr(c.ts), "" if link is None else str(link),
-        str(c.offer_id), str(c.aff_id), e.cls, e.country, e.device,
-    ]  # fmt: skip
-    row = "\t".join(fields)
-    return row if _clean(row, _IMP_TABS) else _escaped(fields)
+    return (
+        f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{c.offer_id}\t"
+        f"{c.aff_id}\t{cls}\t{escape(country)}\t{device}"
+    )
