@@ -8,10 +8,16 @@ are checked against ``max_deliveries`` like any redelivered entry.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ingest import streams
+import asyncpg
+
+from ingest import partitions, streams
+from ingest.enrich import DailySalts
+from ingest.errors import TRANSIENT
 from tracker import metrics
 
 if TYPE_CHECKING:
@@ -27,14 +33,40 @@ return 0
 CONSUMER_FORGET_MS = 3_600_000  # consumers idle this long with nothing pending are removed
 
 
+MAINTAIN_EVERY_S = 3600.0
+
+
 class Sweeper:
     def __init__(self, worker: Worker) -> None:
         self._w = worker
         self.lock_key = f"{worker.settings.stream_prefix}:ingest:sweep-lock"
         self._release = worker.redis.register_script(_RELEASE)
+        self._next_maintenance = 0.0
+
+    async def maintain(self) -> None:
+        """Partitions ahead, retention, old salts: at start, then hourly (advisory-locked)."""
+        if time.monotonic() < self._next_maintenance:
+            return
+        w = self._w
+        today = datetime.now(UTC).date()
+        try:
+            dropped = await partitions.maintain(
+                w.pool, today, ahead_days=w.settings.partitions_ahead_days,
+                retention_days=w.settings.retention_days,
+            )  # fmt: skip
+            if dropped is not None:
+                await DailySalts.forget_old(w.pool, today)
+        except TRANSIENT:
+            raise
+        except asyncpg.PostgresError:  # upkeep logs and keeps going; ingest goes on
+            log.exception("partition maintenance failed; trying again in a minute")
+            self._next_maintenance = time.monotonic() + 60
+            return
+        self._next_maintenance = time.monotonic() + MAINTAIN_EVERY_S
 
     async def sweep(self) -> list[Work]:
         w = self._w
+        await self.maintain()
         states = {s: await streams.state(w.redis, s, w.group) for s in w.streams}
         token = uuid.uuid4().hex
         ttl_ms = int(max(w.settings.ingest_sweep_s * 4, 10) * 1000)
