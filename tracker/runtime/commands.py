@@ -52,7 +52,13 @@ def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics
 
         start_http_server(metrics_port, addr=metrics_host)
     with servers(settings) as urls:
-        asyncio.run(compose.ingest(settings, urls.database_url, urls.redis_url, burst=burst))
+        run = compose.ingest(settings, urls.database_url, urls.redis_url, burst=burst)
+        try:
+            import uvloop
+
+            uvloop.run(run)
+        except ImportError:  # uvloop is not built for every platform
+            asyncio.run(run)
     return 0
 
 

@@ -11,6 +11,7 @@ import logging
 import signal
 from typing import Any
 
+import asyncpg
 import uvicorn
 
 from ingest import health
@@ -74,10 +75,26 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
     ``ingest_grace_s``, after which the worker is cancelled (its entries stay
     pending and another worker claims them).
     """
-    pool = await open_pool(settings, database_url, max_size=4)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    pool = None
+    backoff = 0.1
+    while pool is None and not stopping.is_set():  # Postgres may be (re)starting: wait for it
+        try:
+            pool = await open_pool(settings, database_url, max_size=4)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("ingest: waiting for Postgres: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), backoff)
+            backoff = min(backoff * 2, 2.0)
+    if pool is None:
+        return
     redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
     worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else None)
-    loop = asyncio.get_running_loop()
+    if stopping.is_set():
+        worker.stop()
     task = asyncio.create_task(worker.run(burst=burst), name="ingest")
 
     def on_signal() -> None:
