@@ -42,6 +42,7 @@ class WorkBuilder:
                 continue
             ids = work.acks.setdefault(stream, [])
             ids.extend(i for i, _ in raw_entries)
+            self._w.inflight.update(i for i, _ in raw_entries)
             work.entries += len(raw_entries)
             # Entries re-read from the PEL whose payload was deleted come back as (id, None).
             entries = [(i, f) for i, f in raw_entries if f is not None]

@@ -93,6 +93,8 @@ class Sweeper:
                 count=w.settings.ingest_batch_entries,
             )  # fmt: skip
             cursor_b, entries = reply[0], reply[1]
+            # Our own batches in flight are idle too when a write is slow: not claimed twice.
+            entries = [e for e in entries if e[0] not in w.inflight]
             if entries:
                 metrics.CLAIMED.labels(stream).inc(len(entries))
                 log.info("claimed %d pending entries of %s", len(entries), stream)

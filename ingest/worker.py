@@ -73,6 +73,7 @@ class Worker:
         self.last_progress = time.monotonic()
         self.rows_written = 0
         self._last_beat = 0.0
+        self.inflight: set[bytes] = set()  # entry ids read or claimed, not yet acknowledged
 
     # -- lifecycle -------------------------------------------------------------
     def stop(self) -> None:
@@ -136,35 +137,54 @@ class Worker:
 
     # -- reading ---------------------------------------------------------------
     async def _reader(self, queue: asyncio.Queue[Work | None], burst: bool) -> None:
-        # Our own pending entries first (a previous process with our name died).
-        start = "0"
+        await self._own_pending(queue)
         next_sweep = 0.0
         while not self.stopping:
             if time.monotonic() >= next_sweep:
                 for work in await self.retrying(self.sweeper.sweep) or []:
                     await queue.put(work)
                 next_sweep = time.monotonic() + self.settings.ingest_sweep_s
-            resp = await self.retrying(lambda s=start: self._read(s))
+            resp = await self.retrying(lambda: self._read(dict.fromkeys(self.streams, ">")))
             if resp is None:
                 continue
-            if start == "0" and not any(entries for _, entries in resp):
-                start = ">"
-                continue
-            work = await self.retrying(lambda r=resp, s=start: self.builder.build(r, s == "0"))
+            work = await self.retrying(lambda r=resp: self.builder.build(r, False))
             if work is None:
                 continue
             if work.entries:
                 await queue.put(work)
-            elif queue.empty() and start == ">":
+            elif queue.empty():
                 await self.progress(idle=True)
                 if burst and await self.retrying(self._drained):
                     return
 
-    async def _read(self, start: str) -> list[tuple[bytes, Any]]:
-        block = None if start == "0" else self.settings.ingest_block_ms
+    async def _own_pending(self, queue: asyncio.Queue[Work | None]) -> None:
+        """Entries already pending under our name (a process of that name died), page by
+        page, once, before anything new is read or claimed."""
+        cursors = dict.fromkeys(self.streams, "0-0")
+        for _ in range(100_000):  # bounded; every page moves a cursor forward
+            if not cursors or self.stopping:
+                return
+            resp = await self.retrying(lambda c=dict(cursors): self._read(c))
+            if resp is None:
+                return
+            done = set(cursors)
+            for raw_stream, entries in resp:
+                stream = raw_stream.decode() if isinstance(raw_stream, bytes) else raw_stream
+                if entries:
+                    cursors[stream] = entries[-1][0].decode()
+                    done.discard(stream)
+            for stream in done:
+                cursors.pop(stream, None)
+            work = await self.retrying(lambda r=resp: self.builder.build(r, True))
+            if work is not None and work.entries:
+                await queue.put(work)
+
+    async def _read(self, start: dict[str, str]) -> list[tuple[bytes, Any]]:
+        new = ">" in start.values()
+        where: Any = start
         resp: Any = await self.redis.xreadgroup(
-            self.group, self.consumer, dict.fromkeys(self.streams, start),
-            count=self.settings.ingest_batch_entries, block=block,
+            self.group, self.consumer, where, count=self.settings.ingest_batch_entries,
+            block=self.settings.ingest_block_ms if new else None,
         )  # fmt: skip
         return list(resp or [])
 
@@ -190,6 +210,8 @@ class Worker:
                 ),
                 until_stopped=False,
             )
+            for ids in work.acks.values():
+                self.inflight.difference_update(ids)
             metrics.INGEST_BATCH_SECONDS.labels("all").observe(time.perf_counter() - t0)
             metrics.INGEST_BATCH_ROWS.observe(work.prepared.rows)
             self.rows_written += work.prepared.rows
