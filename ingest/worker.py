@@ -38,6 +38,8 @@ from tracker.settings import Settings
 
 log = logging.getLogger("tracker.ingest")
 
+BATCH_BYTES = 2_000_000  # about 5,000 clicks of the wire format
+
 
 class Worker:
     def __init__(
@@ -144,7 +146,7 @@ class Worker:
                 for work in await self.retrying(self.sweeper.sweep) or []:
                     await queue.put(work)
                 next_sweep = time.monotonic() + self.settings.ingest_sweep_s
-            resp = await self.retrying(lambda: self._read(dict.fromkeys(self.streams, ">")))
+            resp = await self.retrying(self._read_batch)
             if resp is None:
                 continue
             work = await self.retrying(lambda r=resp: self.builder.build(r, False))
@@ -156,6 +158,26 @@ class Worker:
                 await self.progress(idle=True)
                 if burst and await self.retrying(self._drained):
                     return
+
+    async def _read_batch(self) -> list[tuple[bytes, Any]]:
+        """New entries, cut by time (the first read blocks up to ingest_block_ms) or by
+        size: while reads come back full, read again at once, up to BATCH_BYTES of payload
+        (small entries, or bad ones among good, would otherwise make many small batches)."""
+        new = dict.fromkeys(self.streams, ">")
+        resp = await self._read(new)
+        size = sum(len(f.get(b"clicks", b"")) for _, es in resp for _, f in es if f)
+        full = self.settings.ingest_batch_entries
+        for _ in range(20):  # bounded
+            if size >= BATCH_BYTES or not any(
+                len(es) >= full for _, es in resp[-len(self.streams) :]
+            ):
+                break
+            more = await self._read(new, block=False)
+            if not any(es for _, es in more):
+                break
+            resp += more
+            size += sum(len(f.get(b"clicks", b"")) for _, es in more for _, f in es if f)
+        return resp
 
     async def _own_pending(self, queue: asyncio.Queue[Work | None]) -> None:
         """Entries already pending under our name (a process of that name died), page by
@@ -179,8 +201,8 @@ class Worker:
             if work is not None and work.entries:
                 await queue.put(work)
 
-    async def _read(self, start: dict[str, str]) -> list[tuple[bytes, Any]]:
-        new = ">" in start.values()
+    async def _read(self, start: dict[str, str], block: bool = True) -> list[tuple[bytes, Any]]:
+        new = block and ">" in start.values()
         where: Any = start
         resp: Any = await self.redis.xreadgroup(
             self.group, self.consumer, where, count=self.settings.ingest_batch_entries,

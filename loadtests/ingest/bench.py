@@ -54,11 +54,12 @@ async def _reset(pool: asyncpg.Pool) -> None:
 
 
 async def _fill(redis: Redis, stream: str, clicks: list[dict[str, Any]], per: int = 500) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
-        for start in range(0, len(clicks), per):
-            payload = orjson.dumps(clicks[start : start + per])
-            pipe.xadd(stream, {"v": WIRE_VERSION, "clicks": payload})
-        await pipe.execute()
+    for chunk in range(0, len(clicks), per * 20):
+        async with redis.pipeline(transaction=False) as pipe:
+            for start in range(chunk, min(chunk + per * 20, len(clicks)), per):
+                payload = orjson.dumps(clicks[start : start + per])
+                pipe.xadd(stream, {"v": WIRE_VERSION, "clicks": payload})
+            await pipe.execute()
 
 
 async def _offer(pool: asyncpg.Pool) -> tuple[int, int]:
@@ -109,6 +110,9 @@ async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: in
     dlq = settings.dead_letter_stream()
     stream = settings.click_streams()[0]
     clean, dirty, dead = [], [], 0
+    worker = Worker(settings, pool, redis, consumer="poison")  # one worker: warm caches
+    await _fill(redis, stream, make_clicks(10_000, offer, aff, seed=999))
+    await asyncio.wait_for(worker.run(burst=True), 60)
     for r in range(rounds):
         for bad in (False, True):
             good = make_clicks(10_000, offer, aff, seed=1000 + r * 2 + bad)
@@ -123,7 +127,6 @@ async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: in
                             stream, {"v": WIRE_VERSION if i % 3 != 2 else "0", "clicks": junk}
                         )
                 await pipe.execute()
-            worker = Worker(settings, pool, redis, consumer=f"p{r}{bad}")
             t0 = time.perf_counter()
             await asyncio.wait_for(worker.run(burst=True), 60)
             rate = 10_000 / (time.perf_counter() - t0)
@@ -204,7 +207,7 @@ async def main(args: argparse.Namespace) -> int:
         settings = Settings(
             database_url=urls.database_url, redis_url=urls.redis_url, data_dir=Path(tmp),
             geoip_db=build_geo_db(Path(tmp) / "geo.mmdb"), stream_prefix="bench",
-            ingest_batch_entries=args.batch_entries, ingest_block_ms=20,
+            ingest_batch_entries=args.batch_entries, ingest_block_ms=20, redis_timeout_s=5,
         )  # fmt: skip
         pool = await open_pool(settings, urls.database_url, max_size=4)
         redis = open_redis(settings, urls.redis_url, block_ms=settings.ingest_block_ms)
@@ -254,7 +257,7 @@ def cli() -> int:
     p.add_argument("--clicks", type=int, default=200_000)
     p.add_argument("--baseline-clicks", type=int, default=60_000)
     p.add_argument("--batch-entries", type=int, default=10)
-    p.add_argument("--poison-rounds", type=int, default=5)
+    p.add_argument("--poison-rounds", type=int, default=7)
     p.add_argument("--rate", type=int, default=5_000)
     p.add_argument("--fresh-seconds", type=float, default=20)
     return uvloop.run(main(p.parse_args()))
