@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import os
 import signal
@@ -97,11 +98,21 @@ async def raw_copy(pool: asyncpg.Pool, worker: Worker, clicks: list[dict[str, An
 
 async def worker_rate(settings: Settings, pool: asyncpg.Pool, redis: Redis,
                       clicks: list[dict[str, Any]], consumer: str) -> float:  # fmt: skip
+    n = len(clicks)
     await _fill(redis, settings.click_streams()[0], clicks)
+    del clicks  # the worker process would not hold the load generator's objects
+    gc.collect()
+    gc.freeze()  # as `tracker ingest` does after start (tracker/runtime/compose.py)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(20_000, 20, 50)
     worker = Worker(settings, pool, redis, consumer=consumer)
     t0 = time.perf_counter()
-    await asyncio.wait_for(worker.run(burst=True), 150)
-    return len(clicks) / (time.perf_counter() - t0)
+    try:
+        await asyncio.wait_for(worker.run(burst=True), 150)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+    return n / (time.perf_counter() - t0)
 
 
 async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: int, aff: int,

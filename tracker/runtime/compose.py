@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Any
@@ -95,6 +96,11 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
     worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else None)
     if stopping.is_set():
         worker.stop()
+    # Long-lived objects (modules, caches' first entries) out of the collector's way;
+    # batches allocate many short-lived objects, so young collections run less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
     task = asyncio.create_task(worker.run(burst=burst), name="ingest")
 
     def on_signal() -> None:
