@@ -123,19 +123,13 @@ class Worker:
                 if "NOGROUP" not in str(exc):
                     raise
                 log.warning("consumer group lost (Redis restarted without AOF?): re-creating")
-                await self.ensure_groups()
+                await self.retrying(self.ensure_groups, until_stopped=until_stopped)
             except TRANSIENT as exc:
                 if until_stopped and self.stopping:
                     return None
                 log.warning("ingest waiting for its servers (%.1fs): %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
 
     # -- reading ---------------------------------------------------------------
     async def _reader(self, queue: asyncio.Queue[Work | None], burst: bool) -> None:
