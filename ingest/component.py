@@ -19,6 +19,7 @@ class WorkerComponent:
 
     async def start_with(self, services: Services) -> None:
         self.worker = Worker(services.settings, services.pool, services.redis)
+        self.grace_s = services.settings.ingest_grace_s
         self._task = asyncio.create_task(self._run(), name="ingest-worker")
 
     async def _run(self) -> None:

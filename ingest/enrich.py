@@ -1,15 +1,39 @@
-"""Enrichment done by the worker, off the hot path: IP privacy, uniqueness."""
+"""Enrichment done by the worker, off the hot path: IP privacy, device, place, class.
+
+The full IP address is only ever in memory: rows get the truncated network
+(/24, /48) and a keyed hash whose key (the salt) changes every UTC day, so
+fraud rules can compare visitors within a day but nobody can reverse it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
+import re
+from datetime import date, timedelta
+from functools import lru_cache
 
-from redis.asyncio import Redis
+import asyncpg
+
+from ingest.copytext import NULL, escape, opt
+from ingest.geo import NOWHERE, Geo
+from ingest.useragent import parse_agent
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+SALT_KEEP_DAYS = 2  # older salts are deleted: yesterday's late clicks still hash alike
 
 
 def truncate_ip(ip: str) -> str | None:
     """/24 for IPv4, /48 for IPv6: the full address is never stored."""
+    if _V4.fullmatch(ip):
+        return ip.rpartition(".")[0] + ".0"
+    return _truncate_other(ip)
+
+
+@lru_cache(maxsize=10_000)
+def _truncate_other(ip: str) -> str | None:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
@@ -20,34 +44,82 @@ def truncate_ip(ip: str) -> str | None:
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
 
 
-# SET NX decides the first click; a replay of that same click finds its own
-# id stored and is still called unique, so a retried batch agrees with itself.
-_UNIQUE_LUA = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
-return 0
-"""
+def ip_hash(ip: str, salt: bytes) -> str:
+    """Hex of a keyed hash of the full address ('' without an address)."""
+    if not ip:
+        return ""
+    return hashlib.blake2b(ip.encode(), key=salt, digest_size=16).hexdigest()
 
 
-class UniqueJudge:
-    def __init__(self, redis: Redis, prefix: str, window_s: int) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._window = window_s
-        self._script = redis.register_script(_UNIQUE_LUA)
+class DailySalts:
+    """One random salt per UTC day, shared by every worker through Postgres."""
 
-    def key(self, offer_id: int, ip: str, ua: str) -> str:
-        visitor = hashlib.blake2b(f"{ip}\x00{ua}".encode(), digest_size=12).hexdigest()
-        return f"{self._prefix}:uniq:{offer_id}:{visitor}"
+    def __init__(self) -> None:
+        self._known: dict[date, bytes] = {}
 
-    async def judge(self, items: list[tuple[str, int, str, str]]) -> list[bool]:
-        """items: (click_id, offer_id, ip, ua) → unique or not, atomically per visitor."""
-        if not items:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for click_id, offer_id, ip, ua in items:
-                await self._script(
-                    keys=[self.key(offer_id, ip, ua)], args=[click_id, self._window], client=pipe
-                )
-            results = await pipe.execute()
-        return [bool(r) for r in results]
+    async def load(self, conn: asyncpg.Connection | asyncpg.Pool, days: set[date]) -> None:
+        for day in days - self._known.keys():
+            salt = await conn.fetchval(
+                """WITH ins AS (INSERT INTO ip_salts (day, salt) VALUES ($1, $2)
+                                ON CONFLICT (day) DO NOTHING RETURNING salt)
+                   SELECT salt FROM ins UNION ALL SELECT salt FROM ip_salts WHERE day = $1""",
+                day,
+                os.urandom(16),
+            )
+            self._known[day] = bytes(salt)
+        if len(self._known) > 8:
+            for old in sorted(self._known)[:-8]:
+                del self._known[old]
+
+    def get(self, day: date) -> bytes:
+        return self._known[day]
+
+    @staticmethod
+    async def forget_old(conn: asyncpg.Connection | asyncpg.Pool, today: date) -> None:
+        await conn.execute(
+            "DELETE FROM ip_salts WHERE day < $1", today - timedelta(days=SALT_KEEP_DAYS)
+        )
+
+
+class Enricher:
+    """Enrichment as ready-made COPY text blocks, cached per address and per agent.
+
+    ``ip_block`` → (``ip_trunc, ip_hash, country, region, city`` as COPY text, country);
+    ``agent_block`` → (``user_agent, device, os, browser`` as COPY text, class, device).
+    Visitors and agents come back, so most clicks are two dictionary hits.
+    """
+
+    def __init__(self, geo: Geo, salts: DailySalts) -> None:
+        self.geo = geo
+        self.salts = salts
+        self._ips: dict[tuple[str, date], tuple[str, str]] = {}
+        self._agents: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+    def ip_block(self, ip: str, day: date) -> tuple[str, str]:
+        key = (ip, day)
+        hit = self._ips.get(key)
+        if hit is None:
+            if len(self._ips) >= 200_000:
+                self._ips.clear()
+            place = self.geo.lookup(ip) if ip else NOWHERE
+            hashed = ip_hash(ip, self.salts.get(day))
+            block = "\t".join((
+                opt(truncate_ip(ip) if ip else None), "\\\\x" + hashed if hashed else NULL,
+                escape(place.country), escape(place.region), escape(place.city),
+            ))  # fmt: skip
+            hit = self._ips[key] = (block, place.country)
+        return hit
+
+    def agent_block(self, ua: str, cls: str) -> tuple[str, str, str]:
+        key = (ua, cls)
+        hit = self._agents.get(key)
+        if hit is None:
+            if len(self._agents) >= 50_000:
+                self._agents.clear()
+            agent = parse_agent(ua)
+            # Confirm the redirect's class: a known crawler the quick rules missed is a bot.
+            final = "bot" if cls == "human" and agent.crawler else cls
+            device = "bot" if final in ("bot", "preview") and not agent.device else agent.device
+            block = "\t".join((opt(ua), device, escape(agent.os), escape(agent.browser)))
+            hit = self._agents[key] = (block, final, device)
+        return hit

@@ -1,8 +1,11 @@
 """The ingest worker: consumer groups on every shard, write, commit, then XACK.
 
-Acknowledge only after commit: a crash between the two replays the batch,
-and the idempotent inserts make the replay a no-op. Entries left pending by
-a dead consumer are claimed back by a periodic sweep (XAUTOCLAIM).
+Two tasks joined by a one-slot queue: the reader reads the next entries and
+prepares them (parse, enrich, judge uniqueness, format COPY text) while the
+writer commits the previous batch, so Python and Postgres work at the same
+time. Acknowledge only after commit: a crash between the two replays the
+batch, and the idempotent inserts make the replay a no-op. Entries left
+pending by a dead consumer are claimed back by a periodic sweep.
 """
 
 from __future__ import annotations
@@ -12,26 +15,30 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ingest.clicks import ClickWriter, parse_entries
+from ingest import health, streams
+from ingest.batch import Work, WorkBuilder
+from ingest.clicks import ClickWriter
 from ingest.conversions import ConversionWriter, parse_conversion
-from ingest.dead_letter import dead_letter
-from ingest.enrich import UniqueJudge
+from ingest.dead_letter import Reject, ack
+from ingest.enrich import DailySalts, Enricher
+from ingest.errors import POISON, TRANSIENT
+from ingest.faults import Faults
+from ingest.geo import Geo
+from ingest.sweep import Sweeper
+from ingest.unique import UniqueJudge
 from schemas.events import ConversionEvent
 from tracker import metrics
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.ingest")
 
-Entries = list[tuple[bytes, dict[bytes, bytes]]]
+BATCH_BYTES = 2_000_000  # about 5,000 clicks of the wire format
 
 
 class Worker:
@@ -42,177 +49,231 @@ class Worker:
         redis: Redis,
         *,
         consumer: str | None = None,
-        claim_idle_ms: int = 30_000,
+        claim_idle_ms: int | None = None,
     ) -> None:
         self.settings = settings
+        self.pool = pool
         self.redis = redis
         self.group = settings.consumer_group
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.claim_idle_ms = claim_idle_ms
+        self.claim_idle_ms = (
+            settings.ingest_claim_idle_ms if claim_idle_ms is None else claim_idle_ms
+        )
+        self.geo = Geo(settings.geoip_db)
         self.clicks = ClickWriter(
-            pool, UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s)
+            pool,
+            UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s),
+            Enricher(self.geo, DailySalts()),
+            settings.db_timeout_s,
         )
         self.conversions = ConversionWriter(pool, redis, settings)
-        self.click_streams = settings.click_streams()
-        self.conversion_streams = settings.conversion_streams()
+        self.streams = settings.click_streams() + settings.conversion_streams()
+        self.builder = WorkBuilder(self, settings.click_streams())
+        self.sweeper = Sweeper(self)
+        self.faults = Faults()
         self._stop = asyncio.Event()
         self.last_progress = time.monotonic()
-        self._handlers: dict[str, Callable[[str, Entries], Awaitable[None]]] = {
-            **{s: self._handle_clicks for s in self.click_streams},
-            **{s: self._handle_conversions for s in self.conversion_streams},
-        }
+        self.rows_written = 0
+        self._last_beat = 0.0
+        self.inflight: set[bytes] = set()  # entry ids read or claimed, not yet acknowledged
 
     # -- lifecycle -------------------------------------------------------------
     def stop(self) -> None:
         """Stop reading; the batch in hand is finished and committed."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def ensure_groups(self) -> None:
-        for stream in self._handlers:
-            try:
-                await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        for stream in self.streams:
+            await streams.ensure_group(self.redis, stream, self.group)
 
     async def run(self, *, burst: bool = False) -> None:
         """Consume until stopped; with ``burst``, until every stream is drained."""
-        backoff = 0.1
-        await self._until_redis(self.ensure_groups)
-        # Our own pending entries first (this consumer name crashed before XACK).
-        await self._until_redis(lambda: self._read("0"))
-        next_sweep = 0.0
-        while not self._stop.is_set():
-            try:
-                if time.monotonic() >= next_sweep:
-                    await self.sweep()
-                    next_sweep = time.monotonic() + max(self.claim_idle_ms / 2000, 1.0)
-                got = await self._read(">")
-                backoff = 0.1
-                if burst and got == 0 and await self._drained():
-                    return
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    log.warning("consumer group lost (Redis restarted without AOF?): re-creating")
-                    await self.ensure_groups()
-                    continue
-                raise
-            except (RedisConnectionError, RedisTimeoutError, OSError, asyncpg.PostgresConnectionStatusError,
-                    asyncpg.CannotConnectNowError, asyncpg.InterfaceError, TimeoutError) as exc:  # fmt: skip
-                log.warning("ingest paused, retrying in %.1fs: %r", backoff, exc)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    async def _until_redis(self, fn: Callable[[], Awaitable[object]]) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                await fn()
-                return
-            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("ingest waiting for its servers: %r", exc)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    async def _sleep(self, seconds: float) -> None:
+        await self.retrying(self.ensure_groups)
+        queue: asyncio.Queue[Work | None] = asyncio.Queue(maxsize=1)
+        reader = asyncio.create_task(self._reader(queue, burst), name="ingest-reader")
+        writer = asyncio.create_task(self._writer(queue), name="ingest-writer")
         try:
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            reader.cancel()
+            writer.cancel()
+            raise
+        if writer.done():  # the writer only ends early by failing: stop reading too
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            writer.result()
+            return
+        try:
+            reader.result()
+        finally:
+            await queue.put(None)  # the writer commits what it has, then ends
+            await writer
+
+    async def retrying(self, fn: Any, *, until_stopped: bool = True) -> Any:
+        """Call ``fn`` until it succeeds, backing off on transient failures."""
+        backoff = 0.05
+        while True:
+            try:
+                return await fn()
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("consumer group lost (Redis restarted without AOF?): re-creating")
+                await self.retrying(self.ensure_groups, until_stopped=until_stopped)
+            except TRANSIENT as exc:
+                if until_stopped and self.stopping:
+                    return None
+                log.warning("ingest waiting for its servers (%.1fs): %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     # -- reading ---------------------------------------------------------------
-    async def _read(self, start: str) -> int:
-        block = None if start == "0" else self.settings.ingest_block_ms
+    async def _reader(self, queue: asyncio.Queue[Work | None], burst: bool) -> None:
+        await self._own_pending(queue)
+        next_sweep = 0.0
+        while not self.stopping:
+            if time.monotonic() >= next_sweep:
+                for work in await self.retrying(self.sweeper.sweep) or []:
+                    await queue.put(work)
+                next_sweep = time.monotonic() + self.settings.ingest_sweep_s
+            resp = await self.retrying(self._read_batch)
+            if resp is None:
+                continue
+            work = await self.retrying(lambda r=resp: self.builder.build(r, False))
+            if work is None:
+                continue
+            if work.entries:
+                await queue.put(work)
+            elif queue.empty():
+                await self.progress(idle=True)
+                if burst and await self.retrying(self._drained):
+                    return
+
+    async def _read_batch(self) -> list[tuple[bytes, Any]]:
+        """New entries, cut by time (the first read blocks up to ingest_block_ms) or by
+        size: while reads come back full, read again at once, up to BATCH_BYTES of payload
+        (small entries, or bad ones among good, would otherwise make many small batches)."""
+        new = dict.fromkeys(self.streams, ">")
+        resp = await self._read(new)
+        size = sum(len(f.get(b"clicks", b"")) for _, es in resp for _, f in es if f)
+        full = self.settings.ingest_batch_entries
+        for _ in range(20):  # bounded
+            if size >= BATCH_BYTES or not any(
+                len(es) >= full for _, es in resp[-len(self.streams) :]
+            ):
+                break
+            more = await self._read(new, block=False)
+            if not any(es for _, es in more):
+                break
+            resp += more
+            size += sum(len(f.get(b"clicks", b"")) for _, es in more for _, f in es if f)
+        return resp
+
+    async def _own_pending(self, queue: asyncio.Queue[Work | None]) -> None:
+        """Entries already pending under our name (a process of that name died), page by
+        page, once, before anything new is read or claimed."""
+        cursors = dict.fromkeys(self.streams, "0-0")
+        for _ in range(100_000):  # bounded; every page moves a cursor forward
+            if not cursors or self.stopping:
+                return
+            resp = await self.retrying(lambda c=dict(cursors): self._read(c))
+            if resp is None:
+                return
+            done = set(cursors)
+            for raw_stream, entries in resp:
+                stream = raw_stream.decode() if isinstance(raw_stream, bytes) else raw_stream
+                if entries:
+                    cursors[stream] = entries[-1][0].decode()
+                    done.discard(stream)
+            for stream in done:
+                cursors.pop(stream, None)
+            work = await self.retrying(lambda r=resp: self.builder.build(r, True))
+            if work is not None and work.entries:
+                await queue.put(work)
+
+    async def _read(self, start: dict[str, str], block: bool = True) -> list[tuple[bytes, Any]]:
+        new = block and ">" in start.values()
+        where: Any = start
         resp: Any = await self.redis.xreadgroup(
-            self.group,
-            self.consumer,
-            dict.fromkeys(self._handlers, start),
-            count=self.settings.ingest_batch_entries,
-            block=block,
-        )
-        total = 0
-        for raw_stream, entries in resp or []:
-            stream = raw_stream.decode()
-            if entries:
-                total += len(entries)
-                await self._process(stream, entries)
-        return total
+            self.group, self.consumer, where, count=self.settings.ingest_batch_entries,
+            block=self.settings.ingest_block_ms if new else None,
+        )  # fmt: skip
+        return list(resp or [])
 
-    async def _process(self, stream: str, entries: Entries) -> None:
-        # Entries re-read from the PEL whose payload is gone come back as (id, None).
-        entries = [(i, f) for i, f in entries if f is not None]
-        if not entries:
-            return
-        t0 = time.perf_counter()
-        await self._handlers[stream](stream, entries)
-        await self.redis.xack(stream, self.group, *[i for i, _ in entries])
-        metrics.INGEST_BATCH_SECONDS.labels(stream).observe(time.perf_counter() - t0)
-        self.last_progress = time.monotonic()
+    async def _drained(self) -> bool:
+        for stream in self.streams:
+            st = await streams.state(self.redis, stream, self.group)
+            if st.lag or st.pending:
+                return False
+        return True
 
-    async def _handle_clicks(self, stream: str, entries: Entries) -> None:
-        parsed = parse_entries(entries)
-        await self.clicks.write(parsed.clicks)
-        for entry_id, reason, payload in parsed.rejects:
-            await dead_letter(
-                self.redis, self.settings.dead_letter_stream(),
-                source=stream, entry_id=entry_id, reason=reason, payload=payload,
-            )  # fmt: skip
+    # -- writing ---------------------------------------------------------------
+    async def _writer(self, queue: asyncio.Queue[Work | None]) -> None:
+        while True:
+            work = await queue.get()
+            if work is None:
+                return
+            t0 = time.perf_counter()
+            await self._commit(work)
+            self.faults.after_commit()
+            await self.retrying(
+                lambda w=work: ack(
+                    self.redis, self.group, self.settings.dead_letter_stream(), w.acks, w.rejects
+                ),
+                until_stopped=False,
+            )
+            for ids in work.acks.values():
+                self.inflight.difference_update(ids)
+            metrics.INGEST_BATCH_SECONDS.labels("all").observe(time.perf_counter() - t0)
+            metrics.INGEST_BATCH_ROWS.observe(work.prepared.rows)
+            self.rows_written += work.prepared.rows
+            await self.progress()
 
-    async def _handle_conversions(self, stream: str, entries: Entries) -> None:
+    async def _commit(self, work: Work) -> None:
+        """Write the batch; retry while the servers are away; split it on bad data."""
+        backoff = 0.05
+        while True:
+            try:
+                await self.clicks.write(work.prepared)
+                rejects: list[Reject] = []
+                for stream, entries in work.conversions:
+                    rejects += await self.handle_conversions(stream, entries)
+                work.rejects += rejects
+                return
+            except POISON as exc:
+                log.warning("batch refused by Postgres (%r): writing entry by entry", exc)
+                await self.retrying(lambda: self.builder.split(work), until_stopped=False)
+                return
+            except TRANSIENT as exc:
+                log.warning("ingest write failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def handle_conversions(self, stream: str, entries: streams.Entries) -> list[Reject]:
+        """The one seam for conversion entries (issue 5 replaces what is inside):
+        write them, return what must be dead-lettered (added with the XACK)."""
         good: list[ConversionEvent] = []
+        rejects: list[Reject] = []
         for raw_id, fields in entries:
             try:
                 good.append(parse_conversion(fields))
             except ValueError as exc:
-                await dead_letter(
-                    self.redis, self.settings.dead_letter_stream(), source=stream,
-                    entry_id=raw_id.decode(), reason=str(exc), payload=fields.get(b"conversion", b""),
-                )  # fmt: skip
+                payload = fields.get(b"conversion", b"")
+                rejects.append(Reject(stream, raw_id.decode(), str(exc), payload))
         await self.conversions.write(good)
+        return rejects
 
-    # -- recovery and state ------------------------------------------------------
-    async def sweep(self) -> int:
-        """Claim entries another consumer left pending too long, and process them."""
-        claimed = 0
-        for stream in self._handlers:
-            cursor = "0-0"
-            for _ in range(100):  # bounded: at most 100 pages per sweep
-                reply: Any = await self.redis.xautoclaim(
-                    stream, self.group, self.consumer, self.claim_idle_ms, cursor,
-                    count=self.settings.ingest_batch_entries,
-                )  # fmt: skip
-                cursor_b, entries = reply[0], reply[1]
-                if entries:
-                    claimed += len(entries)
-                    metrics.CLAIMED.labels(stream).inc(len(entries))
-                    await self._process(stream, entries)
-                cursor = cursor_b.decode() if isinstance(cursor_b, bytes) else cursor_b
-                if cursor == "0-0":
-                    break
-        return claimed
-
-    async def _drained(self) -> bool:
-        drained = True
-        for stream in self._handlers:
-            lag, pending = await self.group_state(stream)
-            if lag or pending:
-                drained = False
-        return drained
-
-    async def group_state(self, stream: str) -> tuple[int, int]:
-        """(entries not yet delivered, entries pending) for our group; updates the gauges."""
-        lag = pending = 0
-        for group in await self.redis.xinfo_groups(stream):
-            if group["name"].decode() != self.group:
-                continue
-            pending = int(group["pending"])
-            lag_value = group.get("lag")  # Redis >= 7
-            if lag_value is None:  # Redis 6.2: compare ids instead of counting
-                info = await self.redis.xinfo_stream(stream)
-                last = info["last-generated-id"]
-                lag = int(info["length"] > 0 and group["last-delivered-id"] != last)
-            else:
-                lag = int(lag_value)
-        metrics.STREAM_LAG.labels(stream).set(lag)
-        metrics.STREAM_PENDING.labels(stream).set(pending)
-        return lag, pending
+    async def progress(self, *, idle: bool = False) -> None:
+        self.last_progress = time.monotonic()
+        metrics.INGEST_LAST_PROGRESS.set(time.time())
+        if self.last_progress - self._last_beat >= 1.0:
+            self._last_beat = self.last_progress
+            try:
+                await health.beat(self.redis, self.settings.stream_prefix, self.consumer,
+                                  self.settings.ingest_health_ttl_s, self.rows_written)  # fmt: skip
+            except RedisError as exc:
+                log.debug("heartbeat not written: %r", exc)

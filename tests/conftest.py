@@ -20,6 +20,11 @@ from tracker.settings import Settings
 from tracker.store.keys import create_key
 from tracker.store.migrate import migrate_dsn
 
+# Tests write clicks dated months back (time-zone and recurring-goal cases) into one shared
+# database; the worker's retention sweep (default 90 days) would drop their partitions
+# under another test's feet. Retention itself is tested with explicit values.
+os.environ.setdefault("TRACKER_RETENTION_DAYS", "3650")
+
 
 @pytest.fixture(scope="session")
 def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:

@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--burst", action="store_true", help="drain the streams, then exit")
     ing.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
     ing.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
+    ing.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 1 unless a worker made progress within TRACKER_INGEST_HEALTH_TTL_S",
+    )
+    ing.add_argument("--consumer", default=None, help="with --check: only this worker")
     sub.add_parser("migrate", help="apply database migrations")
     demo = sub.add_parser("demo", help="create demo data through the running service's API")
     demo.add_argument("--base-url", default=None, help="default: http://127.0.0.1:8000")
@@ -69,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 burst=args.burst,
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
+                check=args.check,
+                consumer=args.consumer,
             )
         case "migrate":
             return commands.migrate(settings)

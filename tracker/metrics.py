@@ -82,3 +82,24 @@ CONVERSIONS_DEFERRED = Counter(
 POSTBACKS_REFUSED = Counter("tracker_postbacks_refused_total", "Postbacks refused", ["reason"])
 # Postbacks accepted at intake, by outcome (queued, repeat).
 POSTBACKS = Counter("tracker_postbacks_total", "Postbacks accepted", ["outcome"])
+
+# Clicks and impressions per committed ingest batch.
+INGEST_BATCH_ROWS = Histogram(
+    "tracker_ingest_batch_rows",
+    "Rows per ingest batch",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
+)
+# Entries in a stream (what trimming has not yet removed).
+STREAM_LENGTH = Gauge("tracker_stream_length", "Entries in the stream", ["stream"])
+# Age in seconds of the oldest entry delivered but not acknowledged.
+OLDEST_PENDING_SECONDS = Gauge(
+    "tracker_stream_oldest_pending_seconds", "Age of the oldest pending entry", ["stream"]
+)
+# Age in seconds of the oldest entry not yet read by the group (consumer lag in time).
+STREAM_LAG_SECONDS = Gauge(
+    "tracker_stream_lag_seconds", "Age of the oldest undelivered entry", ["stream"]
+)
+# Entries removed by trimming below the oldest pending entry.
+STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["stream"])
+# Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
+INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")

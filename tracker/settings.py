@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
     trusted_proxies: list[str] = []
     click_cookie: str = Field("trk_cid", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    ingest_claim_idle_ms: int = Field(30_000, ge=0)  # pending this long → claimed by the sweep
+    ingest_sweep_s: float = Field(5.0, gt=0)  # how often the (lock-guarded) sweep runs
+    ingest_grace_s: float = Field(10.0, gt=0)  # SIGTERM: time to commit the batch in hand
+    ingest_health_ttl_s: int = Field(60, ge=5)  # `tracker ingest --check`: max heartbeat age
+    geoip_db: Path | None = None  # MaxMind-format .mmdb (country, region, city)
+    retention_days: int = Field(90, ge=1)  # raw clicks/impressions; rollups are kept
+    partitions_ahead_days: int = Field(2, ge=0, le=60)
 
     # Timeouts (seconds) for every network call
     redis_timeout_s: float = Field(1.0, gt=0)

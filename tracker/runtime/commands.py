@@ -40,15 +40,25 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str) -> int:
+def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str,
+           check: bool = False, consumer: str | None = None) -> int:  # fmt: skip
     from tracker.runtime import compose
 
+    if check:
+        with servers(settings) as urls:
+            return asyncio.run(compose.ingest_check(settings, urls.redis_url, consumer))
     if metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr=metrics_host)
     with servers(settings) as urls:
-        asyncio.run(compose.ingest(settings, urls.database_url, urls.redis_url, burst=burst))
+        run = compose.ingest(settings, urls.database_url, urls.redis_url, burst=burst)
+        try:
+            import uvloop
+
+            uvloop.run(run)
+        except ImportError:  # uvloop is not built for every platform
+            asyncio.run(run)
     return 0
 
 

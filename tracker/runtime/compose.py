@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Any
 
+import asyncpg
 import uvicorn
 
+from ingest import health
 from ingest.component import WorkerComponent
 from ingest.postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
@@ -68,28 +71,79 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
 
 
 async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst: bool) -> None:
-    pool = await open_pool(settings, database_url, max_size=4)
+    """Run one worker until SIGTERM/SIGINT (or, with ``burst``, until drained).
+
+    A signal stops reading; the batch in hand is committed within
+    ``ingest_grace_s``, after which the worker is cancelled (its entries stay
+    pending and another worker claims them).
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    pool = None
+    backoff = 0.1
+    while pool is None and not stopping.is_set():  # Postgres may be (re)starting: wait for it
+        try:
+            pool = await open_pool(settings, database_url, max_size=4)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("ingest: waiting for Postgres: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), backoff)
+            backoff = min(backoff * 2, 2.0)
+    if pool is None:
+        return
     redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
-    worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else 30_000)
+    worker = Worker(settings, pool, redis, claim_idle_ms=1_000 if burst else None)
+    if stopping.is_set():
+        worker.stop()
+    # Long-lived objects (modules, caches' first entries) out of the collector's way;
+    # batches allocate many short-lived objects, so young collections run less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
     sender = make_sender(settings, pool)
 
-    def stop() -> None:
-        worker.stop()
-        sender.stop()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    try:
+    async def run() -> None:
         if burst:
             await worker.run(burst=True)
             while await sender.run_once():  # what is due now; retries stay queued
                 pass
         else:
             await asyncio.gather(worker.run(), sender.run())
+
+    task = asyncio.create_task(run(), name="ingest")
+
+    def on_signal() -> None:
+        log.info("ingest: stopping (grace %.0fs)", settings.ingest_grace_s)
+        worker.stop()
+        sender.stop()
+        loop.call_later(settings.ingest_grace_s, task.cancel)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.error("ingest: batch not committed within the grace period; left pending")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+        worker.geo.close()
         await redis.aclose()
         await pool.close()
+
+
+async def ingest_check(settings: Settings, redis_url: str, consumer: str | None) -> int:
+    """Exit status of `tracker ingest --check`: 0 when a worker made progress recently."""
+    redis = open_redis(settings, redis_url)
+    try:
+        ok, lines = await health.check(
+            redis, settings.stream_prefix, settings.ingest_health_ttl_s, consumer
+        )
+    finally:
+        await redis.aclose()
+    for line in lines or ["no ingest worker heartbeat found"]:
+        print(line)
+    return 0 if ok else 1

@@ -1,0 +1,46 @@
+"""Worker heartbeat in Redis, and the check behind ``tracker ingest --check``.
+
+A worker writes its heartbeat when it commits a batch or finds nothing to
+do; a worker stuck on a backlog it cannot write (Postgres down, a batch
+failing over and over) stops beating, and the check fails once every
+heartbeat is older than the allowed age. Keys expire on their own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+
+def key(prefix: str, consumer: str) -> str:
+    return f"{prefix}:ingest:health:{consumer}"
+
+
+async def beat(redis: Redis, prefix: str, consumer: str, ttl_s: int, rows: int) -> None:
+    value = orjson.dumps({"at": time.time(), "rows": rows})
+    await redis.set(key(prefix, consumer), value, ex=ttl_s * 2)
+
+
+async def check(redis: Redis, prefix: str, max_age_s: float, consumer: str | None = None
+                ) -> tuple[bool, list[str]]:  # fmt: skip
+    """(healthy, one line per worker seen): healthy when a heartbeat is recent enough."""
+    pattern = key(prefix, consumer or "*")
+    now = time.time()
+    lines: list[str] = []
+    healthy = False
+    async for k in redis.scan_iter(match=pattern, count=200):
+        raw: Any = await redis.get(k)
+        if raw is None:
+            continue
+        data = orjson.loads(raw)
+        age = now - float(data["at"])
+        ok = age <= max_age_s
+        healthy |= ok
+        name = (k.decode() if isinstance(k, bytes) else str(k)).rsplit(":", 1)[-1]
+        lines.append(
+            f"{name}: last progress {age:.1f}s ago, {data['rows']} rows ({'ok' if ok else 'STALE'})"
+        )
+    return healthy, lines

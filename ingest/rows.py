@@ -1,0 +1,90 @@
+"""Checked clicks → COPY text rows in the column order below.
+
+Formatting text ourselves is the fast path (asyncpg's binary
+``copy_records_to_table`` is bound by the client at about 73k rows/s; a
+pre-formatted ``copy_to_table`` reached 117k). Enrichment arrives as
+ready-made blocks (ingest.enrich), so a row is one f-string; the values
+that come from the visitor are checked in one scan and escaped only when
+they hold a tab, a newline, a backslash or a control character.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+
+from ingest.copytext import NULL, escape, needs_escape
+from ingest.parse import Wire
+
+CLICK_COLUMNS = (
+    "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",
+    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
+    "source", "params", "referer",
+    "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
+    "user_agent", "device", "os", "browser",  # Enricher.agent_block
+    "click_class", "is_unique",
+)  # fmt: skip
+IMPRESSION_COLUMNS = (
+    "impression_id", "created_at", "link_id", "offer_id", "affiliate_id",
+    "click_class", "country", "device",
+)  # fmt: skip
+
+_NULLS = [NULL] * 10
+_NO_SUBS = "\t".join(_NULLS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).date()
+_days: dict[int, date] = {}
+_seconds: dict[int, str] = {}
+
+
+def day_of(ts: float) -> date:
+    n = int(ts // 86400)
+    d = _days.get(n)
+    if d is None:
+        d = _days[n] = _EPOCH + timedelta(days=n)
+    return d
+
+
+def ts_text(ts: float) -> str:
+    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
+    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+    base = _seconds.get(sec)
+    if base is None:
+        if len(_seconds) > 100_000:
+            _seconds.clear()
+        base = _seconds[sec] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
+    return f"{base}.{us:06d}+00"
+
+
+def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
+    subs = c.subs
+    code, source, referer = c.link_code, c.source, c.referer
+    params = orjson.dumps(c.params).decode() if c.params else ""
+    plain = [s for s in subs if s]
+    if needs_escape(f"{code}{source}{referer}{params}{''.join(plain)}"):
+        code, source, referer, params = (
+            escape(code),
+            escape(source),
+            escape(referer),
+            escape(params),
+        )
+        subs = [escape(s) if s else s for s in subs]
+    if subs:
+        sub_text = "\t".join([s or NULL for s in subs] + _NULLS[len(subs) :])
+    else:
+        sub_text = _NO_SUBS
+    link = c.link_id
+    return (
+        f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{code or NULL}\t"
+        f"{c.offer_id}\t{c.aff_id}\t{sub_text}\t{source or NULL}\t{params or NULL}\t"
+        f"{referer or NULL}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
+    )
+
+
+def impression_row(c: Wire, cls: str, country: str, device: str) -> str:
+    link = c.link_id
+    return (
+        f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{c.offer_id}\t"
+        f"{c.aff_id}\t{cls}\t{escape(country)}\t{device}"
+    )
