@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the scrape for nothing
 
-# Redirects answered, by outcome (redirect, not_found, fallback) and click class.
+# Redirects answered, by outcome (redirect, deep_link, fallback, not_found, gone, unavailable,
+# pixel) and click class (human, bot, preview, head, prefetch; '-' when nothing was recorded).
 REDIRECTS = Counter("tracker_redirects_total", "Redirects answered", ["outcome", "cls"])
 # Seconds spent in the redirect handler (our own time, not the network's).
 REDIRECT_SECONDS = Histogram(
@@ -18,7 +19,7 @@ REDIRECT_SECONDS = Histogram(
 STREAM_EVENTS_WRITTEN = Counter(
     "tracker_stream_events_written_total", "Events written to streams", ["stream"]
 )
-# Clicks dropped because the in-process buffer was full (Redis away too long).
+# Clicks dropped: in-process buffer full, or spool full (Redis away too long).
 CLICKS_DROPPED = Counter("tracker_clicks_dropped_total", "Clicks dropped: buffer full")
 # Clicks waiting in the in-process buffer of this process.
 CLICK_BUFFER = Gauge("tracker_click_buffer", "Clicks buffered in process")
@@ -28,8 +29,14 @@ SINK_BATCH = Histogram(
 )
 # Seconds to write one batch to Redis.
 SINK_FLUSH_SECONDS = Histogram("tracker_sink_flush_seconds", "Sink flush latency")
-# Failed flushes to Redis (the batch is kept and retried).
+# Failed flushes to Redis (the batch goes to the local spool).
 SINK_FLUSH_ERRORS = Counter("tracker_sink_flush_errors_total", "Sink flush failures")
+# Clicks written to the local spool because Redis was away.
+CLICKS_SPOOLED = Counter("tracker_clicks_spooled_total", "Clicks written to the local spool")
+# Clicks replayed from the spool into the streams once Redis was back.
+CLICKS_REPLAYED = Counter("tracker_clicks_replayed_total", "Clicks replayed from the spool")
+# Bytes in the spool not yet replayed (own segments and adopted ones).
+SPOOL_BYTES = Gauge("tracker_spool_bytes", "Bytes waiting in the click spool")
 
 # Rows inserted into Postgres by the ingest worker (duplicates excluded).
 ROWS_INGESTED = Counter(

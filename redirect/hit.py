@@ -1,0 +1,139 @@
+"""One hit as the redirect reads it: query parameters, headers, the click event.
+
+Nothing here can fail for the visitor: values are cropped, surplus
+parameters ignored, undecodable bytes replaced. The event dict is built by
+hand in the shape of ``schemas.events.ClickEvent`` (wire format v1).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from tracker.domain.classify import classify, device_of
+from tracker.domain.ids import uuid7, uuid7_time_ms
+
+MAX_PARAMS = 20  # custom parameters kept per hit (wire format bound)
+MAX_NAME = 64
+MAX_VALUE = 255  # sub-ids, source and custom values are cropped to this
+MAX_QUERY = 8192  # characters of the query string looked at
+_SUBS = {f"sub{i}": i - 1 for i in range(1, 11)}
+RESERVED = frozenset({*_SUBS, "source", "url"})  # not custom parameters
+FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_id=…&aff_id=…
+
+
+class Hit:
+    """What the request carries, parsed once."""
+
+    __slots__ = ("cls", "country", "deep_url", "lang", "method", "params", "query",
+                 "referer", "source", "subs", "ua")  # fmt: skip
+
+    def __init__(self, scope: dict[str, Any], country_header: bytes | None) -> None:
+        method = scope["method"]
+        ua = referer = purpose = lang = country = ""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                ua = value.decode("latin-1")[:1024]
+            elif name == b"referer":
+                referer = value.decode("latin-1")[:1024]
+            elif name == b"purpose" or name == b"sec-purpose":
+                purpose = value.decode("latin-1")[:64]
+            elif name == b"accept-language":
+                lang = value.decode("latin-1")[:64]
+            elif name == country_header:
+                country = value.decode("latin-1")[:2].upper()
+        self.method = method
+        self.ua, self.referer, self.lang, self.country = ua, referer, lang, country
+        self.cls = classify(method, ua, purpose)
+        self.subs: list[str | None] = [None] * 10
+        self.source = ""
+        self.deep_url = ""
+        self.params: dict[str, str] = {}
+        self.query: dict[str, str] = {}  # the /click form's own parameters
+        qs = scope["query_string"]
+        if qs:
+            self._parse(qs.decode("latin-1")[:MAX_QUERY])
+
+    def _parse(self, qs: str) -> None:
+        params = self.params
+        for name, value in parse_qsl(qs, keep_blank_values=False):
+            i = _SUBS.get(name)
+            if i is not None:
+                if self.subs[i] is None:
+                    self.subs[i] = value[:MAX_VALUE]
+            elif name == "source":
+                self.source = self.source or value[:MAX_VALUE]
+            elif name == "url":
+                self.deep_url = self.deep_url or value[:4096]
+            elif name in FORM_PARAMS:
+                self.query.setdefault(name, value[:32])
+            elif len(params) < MAX_PARAMS:
+                params.setdefault(name[:MAX_NAME], value[:MAX_VALUE])
+
+    def event(self, kind: str, link_id: int | None, link_code: str, offer_id: int, aff_id: int,
+              defaults: tuple[str | None, ...], client: Any) -> dict[str, Any]:  # fmt: skip
+        """The hit as a wire-format v1 event, with a fresh UUIDv7 id."""
+        subs = self.subs
+        for i, default in enumerate(defaults):
+            if subs[i] is None and default:
+                subs[i] = default
+        click_id = uuid7()
+        return {
+            "click_id": str(click_id),
+            "ts": uuid7_time_ms(click_id) / 1000,
+            "kind": kind,
+            "link_id": link_id,
+            "link_code": link_code,
+            "offer_id": offer_id,
+            "aff_id": aff_id,
+            "subs": subs,
+            "source": self.source,
+            "params": self.params,
+            "ip": client[0] if client else "",
+            "ua": self.ua,
+            "referer": self.referer,
+            "lang": self.lang,
+            "cls": self.cls,
+        }
+
+    def macros(self, event: dict[str, Any]) -> dict[str, str | None]:
+        """Values of the landing URL's macros; the template percent-encodes them."""
+        values: dict[str, str | None] = {
+            "click_id": event["click_id"],
+            "aff_id": str(event["aff_id"]),
+            "offer_id": str(event["offer_id"]),
+            "link_code": event["link_code"],
+            "source": self.source,
+            "country": self.country,
+            "device": device_of(self.ua),
+            "timestamp": str(int(event["ts"])),
+        }
+        for i, sub in enumerate(self.subs, start=1):
+            values[f"sub{i}"] = sub
+        for name, value in self.params.items():
+            if not name.startswith("trk_"):
+                values["p:" + name] = value
+        return values
+
+    def fallback_macros(self, offer_id: int, aff_id: int, link_code: str) -> dict[str, str | None]:
+        """Macros of a fallback URL: the same values, no click id (nothing was recorded)."""
+        event = {"click_id": "", "aff_id": aff_id, "offer_id": offer_id, "link_code": link_code,
+                 "ts": time.time()}  # fmt: skip
+        return self.macros(event)
+
+
+def append_params(url: str, params: dict[str, str]) -> str:
+    """Pass the visitor's custom parameters on (never ``trk_*``), before any fragment."""
+    extra = "&".join(
+        f"{quote(k, safe='')}={quote(v, safe='')}"
+        for k, v in params.items()
+        if not k.startswith("trk_")
+    )
+    if not extra:
+        return url
+    base, sep, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        joiner = ""
+    return f"{base}{joiner}{extra}{sep}{fragment}"
