@@ -30,6 +30,15 @@ _NOT_FOUND = pages.page(404, pages.NOT_FOUND)
 _UNAVAILABLE = pages.page(404, pages.UNAVAILABLE)
 _GONE = pages.page(410, pages.GONE)
 _MAX_CODE = 64
+_COUNTERS: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
+
+
+def _observe(outcome: str, cls: str, t0: float) -> None:
+    counter = _COUNTERS.get((outcome, cls))
+    if counter is None:
+        counter = _COUNTERS[(outcome, cls)] = metrics.REDIRECTS.labels(outcome, cls)
+    counter.inc()
+    metrics.REDIRECT_SECONDS.observe(time.perf_counter() - t0)
 
 
 class _Target:
@@ -124,8 +133,7 @@ class RedirectFront:
                     outcome = "gone" if start["status"] == 410 else "unavailable"
         await send(start)
         await send(body)
-        metrics.REDIRECTS.labels(outcome, cls).inc()
-        metrics.REDIRECT_SECONDS.observe(time.perf_counter() - t0)
+        _observe(outcome, cls, t0)
 
     def _redirect(self, scope: Scope, hit: Hit, t: _Target) -> tuple[tuple[Any, Any], str]:
         offer = t.offer
@@ -175,5 +183,4 @@ class RedirectFront:
         start, body = pages.pixel()
         await send(start)
         await send(body)
-        metrics.REDIRECTS.labels(outcome, cls).inc()
-        metrics.REDIRECT_SECONDS.observe(time.perf_counter() - t0)
+        _observe(outcome, cls, t0)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import unquote_plus
 
+from redirect.clickid import ClickIds
 from tracker.domain.classify import classify, device_of
-from tracker.domain.ids import uuid7, uuid7_time_ms
+from tracker.domain.macros import encode
 
 MAX_PARAMS = 20  # custom parameters kept per hit (wire format bound)
 MAX_NAME = 64
 MAX_VALUE = 255  # sub-ids, source and custom values are cropped to this
 MAX_QUERY = 8192  # characters of the query string looked at
+MAX_FIELDS = 64  # name=value pairs looked at
+_IDS = ClickIds()
 _SUBS = {f"sub{i}": i - 1 for i in range(1, 11)}
 RESERVED = frozenset({*_SUBS, "source", "url"})  # not custom parameters
 FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_id=…&aff_id=…
@@ -56,8 +59,17 @@ class Hit:
             self._parse(qs.decode("latin-1")[:MAX_QUERY])
 
     def _parse(self, qs: str) -> None:
+        # parse_qsl's rules (``&`` only, ``+`` is a space, bad UTF-8 replaced,
+        # blank values dropped), without its cost when nothing is escaped.
         params = self.params
-        for name, value in parse_qsl(qs, keep_blank_values=False):
+        for field in qs.split("&", MAX_FIELDS)[:MAX_FIELDS]:
+            name, _, value = field.partition("=")
+            if "%" in value or "+" in value:
+                value = unquote_plus(value)
+            if not value:
+                continue
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
             i = _SUBS.get(name)
             if i is not None:
                 if self.subs[i] is None:
@@ -78,10 +90,10 @@ class Hit:
         for i, default in enumerate(defaults):
             if subs[i] is None and default:
                 subs[i] = default
-        click_id = uuid7()
+        click_id, ms = _IDS.new()
         return {
-            "click_id": str(click_id),
-            "ts": uuid7_time_ms(click_id) / 1000,
+            "click_id": click_id,
+            "ts": ms / 1000,
             "kind": kind,
             "link_id": link_id,
             "link_code": link_code,
@@ -97,38 +109,54 @@ class Hit:
             "cls": self.cls,
         }
 
-    def macros(self, event: dict[str, Any]) -> dict[str, str | None]:
+    def macros(self, event: dict[str, Any]) -> Macros:
         """Values of the landing URL's macros; the template percent-encodes them."""
-        values: dict[str, str | None] = {
-            "click_id": event["click_id"],
-            "aff_id": str(event["aff_id"]),
-            "offer_id": str(event["offer_id"]),
-            "link_code": event["link_code"],
-            "source": self.source,
-            "country": self.country,
-            "device": device_of(self.ua),
-            "timestamp": str(int(event["ts"])),
-        }
-        for i, sub in enumerate(self.subs, start=1):
-            values[f"sub{i}"] = sub
-        for name, value in self.params.items():
-            if not name.startswith("trk_"):
-                values["p:" + name] = value
-        return values
+        return Macros(self, event)
 
-    def fallback_macros(self, offer_id: int, aff_id: int, link_code: str) -> dict[str, str | None]:
+    def fallback_macros(self, offer_id: int, aff_id: int, link_code: str) -> Macros:
         """Macros of a fallback URL: the same values, no click id (nothing was recorded)."""
         event = {"click_id": "", "aff_id": aff_id, "offer_id": offer_id, "link_code": link_code,
                  "ts": time.time()}  # fmt: skip
-        return self.macros(event)
+        return Macros(self, event)
+
+
+class Macros:
+    """Macro values computed on demand: a template asks only for the names it has."""
+
+    __slots__ = ("event", "hit")
+
+    def __init__(self, hit: Hit, event: dict[str, Any]) -> None:
+        self.hit, self.event = hit, event
+
+    def get(self, name: str, /) -> str | None:
+        hit = self.hit
+        if name in _EVENT_FIELDS:
+            return str(self.event[_EVENT_FIELDS[name]])
+        i = _SUBS.get(name)
+        if i is not None:
+            return hit.subs[i]
+        if name.startswith("p:"):
+            key = name[2:]
+            return None if key.startswith("trk_") else hit.params.get(key)
+        if name == "source":
+            return hit.source
+        if name == "country":
+            return hit.country
+        if name == "device":
+            return device_of(hit.ua)
+        if name == "timestamp":
+            return str(int(self.event["ts"]))
+        return None
+
+
+_EVENT_FIELDS = {"click_id": "click_id", "aff_id": "aff_id", "offer_id": "offer_id",
+                 "link_code": "link_code"}  # fmt: skip
 
 
 def append_params(url: str, params: dict[str, str]) -> str:
     """Pass the visitor's custom parameters on (never ``trk_*``), before any fragment."""
     extra = "&".join(
-        f"{quote(k, safe='')}={quote(v, safe='')}"
-        for k, v in params.items()
-        if not k.startswith("trk_")
+        f"{encode(k)}={encode(v)}" for k, v in params.items() if not k.startswith("trk_")
     )
     if not extra:
         return url

@@ -10,8 +10,8 @@ change the URL's scheme, host or path. Unknown macros are left empty.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote
 
 _MACRO = re.compile(r"\{([a-z][a-z0-9_]*(?::[A-Za-z0-9_.-]+)?)\}")
@@ -22,18 +22,36 @@ KNOWN = frozenset(
 )
 
 
+# Values made only of unreserved characters need no encoding (the common case).
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def encode(value: str) -> str:
+    """Percent-encode a value for any part of a URL: only unreserved characters stay."""
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="")
+
+
+class Values(Protocol):
+    def get(self, name: str, /) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     parts: tuple[str, ...]  # literal, macro, literal, macro, ..., literal
     names: tuple[str, ...]
 
-    def fill(self, values: Mapping[str, str | None]) -> str:
+    def fill(self, values: Values) -> str:
+        """The URL with each macro replaced by its encoded value ('' when unknown or empty).
+
+        ``values`` is any object with ``get(name)``: a dict, or a lazy lookup
+        that computes only the macros this template uses.
+        """
         parts = self.parts
         out = [parts[0]]
         for i, name in enumerate(self.names):
             v = values.get(name)
             if v:
-                out.append(quote(v, safe=""))
+                out.append(v if _PLAIN.fullmatch(v) else quote(v, safe=""))
             out.append(parts[i + 1])
         return "".join(out)
 
