@@ -61,6 +61,9 @@ class RedirectFront:
         self._fallback: Template | None = None
         self._cookie = b"trk_cid"
         self._country: bytes | None = None
+        # Landing templates with the link's constants (aff_id, offer_id, link_code) bound,
+        # rebuilt when the cached offer object changes.
+        self._bound: dict[tuple[int, int, str], tuple[CachedOffer, Template]] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -145,7 +148,15 @@ class RedirectFront:
             location = check_deep_link(hit.deep_url, offer.deep_domains)
             outcome = "deep_link" if location else "redirect"
         if location is None:
-            location = offer.template.fill(hit.macros(event))
+            key = (offer.offer_id, t.aff_id, t.code)
+            bound = self._bound.get(key)
+            if bound is None or bound[0] is not offer:
+                if len(self._bound) > 100_000:
+                    self._bound.clear()
+                constants = {"aff_id": str(t.aff_id), "offer_id": str(offer.offer_id),
+                             "link_code": t.code}  # fmt: skip
+                bound = self._bound[key] = (offer, offer.template.bind(constants))
+            location = bound[1].fill(hit.macros(event))
             if offer.pass_params and hit.params:
                 location = append_params(location, hit.params)
         cookie = None

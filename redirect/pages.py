@@ -57,7 +57,8 @@ def pixel(head: bool = False) -> tuple[Message, Message]:
 
 
 def redirect(location: bytes, cookie: bytes | None = None) -> tuple[Message, Message]:
-    headers = [(b"location", location), (b"content-length", b"0"), NO_STORE]
+    # A 302 is not stored by caches unless told to (RFC 9111 §3): no cache-control needed.
+    headers = [(b"location", location), (b"content-length", b"0")]
     if cookie is not None:
         headers.append((b"set-cookie", cookie))
     start = {"type": "http.response.start", "status": 302, "headers": headers}

@@ -11,6 +11,7 @@ Postgres, where each click id must be found exactly once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -61,6 +62,8 @@ async def _client(port: int, code: str, k: int, t0: float, ids: list[str], lat: 
                          f"User-Agent: {CHROME}\r\n\r\n".encode())  # fmt: skip
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             lat.append(loop.time() - start)
+            if lat[-1] > 0.02 and os.environ.get("OUTAGE_DEBUG"):
+                print(f"slow t={start - t0:.3f} {lat[-1] * 1000:.1f} ms")
             lines = head.decode("latin-1").split("\r\n")
             statuses.append(int(lines[0].split()[1]))
             for line in lines[1:]:
@@ -68,6 +71,18 @@ async def _client(port: int, code: str, k: int, t0: float, ids: list[str], lat: 
                     ids.append(parse_qs(urlsplit(line.split(":", 1)[1].strip()).query)["cid"][0])
     finally:
         writer.close()
+
+
+async def _lag(loop: asyncio.AbstractEventLoop) -> None:
+    """Debug aid (OUTAGE_DEBUG=1): report stalls of this client's own event loop."""
+    if not os.environ.get("OUTAGE_DEBUG"):
+        return
+    end = loop.time() + CLICKS / RATE
+    while loop.time() < end:
+        t = loop.time()
+        await asyncio.sleep(0.005)
+        if loop.time() - t > 0.02:
+            print(f"client loop stalled {(loop.time() - t) * 1000:.1f} ms")
 
 
 def _metric(text: str, name: str) -> float:
@@ -117,15 +132,23 @@ async def test_redis_outage_during_20k_clicks(
                 await asyncio.to_thread(redis_server.start, redis_server.port)
 
             clients = [_client(port, code, k, t0, ids, lat, statuses) for k in range(CONNECTIONS)]
-            await asyncio.gather(outage(), *clients)
-
+            # The client measures the server: keep this (large) test process's own
+            # garbage collector from pausing it in the middle of a request.
+            gc.collect()
+            gc.disable()
+            try:
+                await asyncio.gather(outage(), _lag(loop), *clients)
+            finally:
+                gc.enable()
+            handler = (await http.get("/metrics")).text
             assert statuses == [302] * CLICKS
             assert len(ids) == CLICKS and len(set(ids)) == CLICKS
-            slow = sorted(lat)[-5:]
-            print(
-                f"p50 {sorted(lat)[CLICKS // 2] * 1000:.2f} ms, slowest {[f'{x * 1000:.1f}' for x in slow]}"
+            # The handler itself (server side): every click well under 50 ms.
+            assert _metric(handler, 'tracker_redirect_seconds_bucket{le="0.05"}') == _metric(
+                handler, "tracker_redirect_seconds_count"
             )
-            assert max(lat) < 0.050, f"slowest answers: {[f'{x * 1000:.1f} ms' for x in slow]}"
+            slow = [f"{x * 1000:.1f} ms" for x in sorted(lat)[-5:]]
+            assert max(lat) < 0.050, f"slowest answers: {slow}"
 
             # The spool is replayed once Redis answers again; wait for it to empty.
             for _ in range(300):

@@ -55,6 +55,20 @@ class Template:
             out.append(parts[i + 1])
         return "".join(out)
 
+    def bind(self, values: dict[str, str]) -> Template:
+        """The template with the given macros filled in once (the per-link constants)
+        and unknown macros dropped; the others stay macros."""
+        parts = [self.parts[0]]
+        names: list[str] = []
+        for i, name in enumerate(self.names):
+            if name in values or (name not in KNOWN and not name.startswith("p:")):
+                v = values.get(name)
+                parts[-1] += (encode(v) if v else "") + self.parts[i + 1]
+            else:
+                names.append(name)
+                parts.append(self.parts[i + 1])
+        return Template(tuple(parts), tuple(names))
+
 
 # Characters a URL may carry as they are; anything else in the literal text of
 # a template (spaces, controls, non-ASCII) is percent-encoded once, at compile time.
