@@ -25,6 +25,7 @@ class CachedOffer:
     pass_params: bool
     daily_cap: int | None
     total_cap: int | None
+    plain: bool = False  # active, no expiry, no cap: runs whatever the time or the counts
 
     @property
     def capped(self) -> bool:
@@ -37,7 +38,7 @@ class CachedLink:
     code: str
     offer_id: int
     aff_id: int
-    subs: tuple[str | None, ...]  # defaults for sub1..sub5
+    subs: tuple[str | None, ...]  # defaults for sub1..sub5; () when there are none
     active: bool
 
 
@@ -45,6 +46,7 @@ def offer_from_row(row: dict[str, Any]) -> CachedOffer:
     fallback = row.get("fallback_url")
     expires = row.get("expires_at")
     domains = tuple(d.lower().rstrip(".") for d in row.get("deep_link_domains") or ())
+    daily, total = row.get("daily_click_cap"), row.get("total_click_cap")
     return CachedOffer(
         offer_id=row["id"],
         template=compile_template(row["landing_url"]),
@@ -56,18 +58,20 @@ def offer_from_row(row: dict[str, Any]) -> CachedOffer:
         if row.get("cookieless")
         else int(row.get("attribution_window_days") or 30) * 86_400,
         pass_params=bool(row.get("pass_params")),
-        daily_cap=row.get("daily_click_cap"),
-        total_cap=row.get("total_click_cap"),
+        daily_cap=daily,
+        total_cap=total,
+        plain=row["status"] == "active" and expires is None and daily is None and total is None,
     )
 
 
 def link_from_row(row: dict[str, Any]) -> CachedLink:
+    subs = (row["sub1"], row["sub2"], row["sub3"], row["sub4"], row["sub5"])
     return CachedLink(
         link_id=row["id"],
         code=row["code"],
         offer_id=row["offer_id"],
         aff_id=row["affiliate_id"],
-        subs=(row["sub1"], row["sub2"], row["sub3"], row["sub4"], row["sub5"]),
+        subs=subs if any(subs) else (),
         active=row["status"] == "active",
     )
 

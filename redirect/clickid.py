@@ -13,32 +13,37 @@ import os
 import time
 
 _POOL_BYTES = 4096
-_MASK62 = 0x3FFF_FFFF_FFFF_FFFF
+_POOL_HEX = 2 * _POOL_BYTES
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class ClickIds:
-    __slots__ = ("_last_ms", "_pool", "_pos", "_seq")
+    __slots__ = ("_last_ms", "_ms_hex", "_pool", "_pos", "_seq")
 
     def __init__(self) -> None:
         self._last_ms = 0
+        self._ms_hex = ""
         self._seq = 0
-        self._pool = b""
-        self._pos = _POOL_BYTES
+        self._pool = ""
+        self._pos = _POOL_HEX
 
     def new(self) -> tuple[str, int]:
         """(UUIDv7 text, its Unix milliseconds)."""
         ms = time.time_ns() // 1_000_000
         if ms > self._last_ms:
             self._last_ms, self._seq = ms, 0
+            h = self._ms_hex = f"{ms:012x}"
         else:
             self._seq += 1
             if self._seq > 0xFFF:  # counter exhausted: borrow the next millisecond
                 self._last_ms, self._seq = self._last_ms + 1, 0
-            ms = self._last_ms
+                self._ms_hex = f"{self._last_ms:012x}"
+            ms, h = self._last_ms, self._ms_hex
         pos = self._pos
-        if pos >= _POOL_BYTES:
-            self._pool, pos = os.urandom(_POOL_BYTES), 0
-        self._pos = pos + 8
-        rand = int.from_bytes(self._pool[pos : pos + 8], "big") & _MASK62
-        h = "%032x" % ((ms << 80) | (0x7 << 76) | (self._seq << 64) | (0b10 << 62) | rand)
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", ms
+        if pos >= _POOL_HEX:
+            self._pool, pos = os.urandom(_POOL_BYTES).hex(), 0
+        self._pos = pos + 16
+        r = self._pool[pos : pos + 16]  # 64 random bits as hex; 62 are kept
+        return f"{h[:8]}-{h[8:]}-7{self._seq:03x}-{_VARIANT[r[0]]}{r[1:4]}-{r[4:]}", ms

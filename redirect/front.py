@@ -125,7 +125,10 @@ class RedirectFront:
             (start, body), outcome, cls = _NOT_FOUND, "not_found", "-"
         else:
             offer = target.offer
-            state = offer_state(offer, time.time(), self.links.over_cap(offer))
+            if offer.plain:  # active, no expiry, no cap: nothing to decide
+                state = "running"
+            else:
+                state = offer_state(offer, time.time(), self.links.over_cap(offer))
             if state == "running" and target.usable:
                 (start, body), outcome = self._redirect(scope, hit, target)
                 cls = hit.cls
@@ -156,7 +159,7 @@ class RedirectFront:
                 constants = {"aff_id": str(t.aff_id), "offer_id": str(offer.offer_id),
                              "link_code": t.code}  # fmt: skip
                 bound = self._bound[key] = (offer, offer.template.bind(constants))
-            location = bound[1].fill(hit.macros(event))
+            location = bound[1].fill(hit)
             if offer.pass_params and hit.params:
                 location = append_params(location, hit.params)
         cookie = None
@@ -170,8 +173,8 @@ class RedirectFront:
     def _not_running(self, hit: Hit, t: _Target, state: str) -> tuple[Any, Any]:
         fallback = t.offer.fallback or self._fallback
         if fallback is not None:
-            macros = hit.fallback_macros(t.offer.offer_id, t.aff_id, t.code)
-            return pages.redirect(fallback.fill(macros).encode("ascii"))
+            values = hit.fallback(t.offer.offer_id, t.aff_id, t.code)
+            return pages.redirect(fallback.fill(values).encode("ascii"))
         return _GONE if state in ("expired", "archived") else _UNAVAILABLE
 
     async def impression(self, scope: Scope, send: Any, code: str) -> None:

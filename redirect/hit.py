@@ -29,7 +29,7 @@ FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_
 class Hit:
     """What the request carries, parsed once."""
 
-    __slots__ = ("cls", "country", "deep_url", "lang", "method", "params", "query",
+    __slots__ = ("cls", "country", "deep_url", "ev", "lang", "method", "params", "query",
                  "referer", "source", "subs", "ua")  # fmt: skip
 
     def __init__(self, scope: dict[str, Any], country_header: bytes | None) -> None:
@@ -54,6 +54,7 @@ class Hit:
         self.deep_url = ""
         self.params: dict[str, str] = {}
         self.query: dict[str, str] = {}  # the /click form's own parameters
+        self.ev: dict[str, Any] = {}  # the event made of this hit (for macros)
         qs = scope["query_string"]
         if qs:
             self._parse(qs.decode("latin-1")[:MAX_QUERY])
@@ -87,11 +88,11 @@ class Hit:
               defaults: tuple[str | None, ...], client: Any) -> dict[str, Any]:  # fmt: skip
         """The hit as a wire-format v1 event, with a fresh UUIDv7 id."""
         subs = self.subs
-        for i, default in enumerate(defaults):
+        for i, default in enumerate(defaults):  # empty unless the link has default sub-ids
             if subs[i] is None and default:
                 subs[i] = default
         click_id, ms = _IDS.new()
-        return {
+        self.ev = ev = {
             "click_id": click_id,
             "ts": ms / 1000,
             "kind": kind,
@@ -108,44 +109,33 @@ class Hit:
             "lang": self.lang,
             "cls": self.cls,
         }
+        return ev
 
-    def macros(self, event: dict[str, Any]) -> Macros:
-        """Values of the landing URL's macros; the template percent-encodes them."""
-        return Macros(self, event)
-
-    def fallback_macros(self, offer_id: int, aff_id: int, link_code: str) -> Macros:
-        """Macros of a fallback URL: the same values, no click id (nothing was recorded)."""
-        event = {"click_id": "", "aff_id": aff_id, "offer_id": offer_id, "link_code": link_code,
-                 "ts": time.time()}  # fmt: skip
-        return Macros(self, event)
-
-
-class Macros:
-    """Macro values computed on demand: a template asks only for the names it has."""
-
-    __slots__ = ("event", "hit")
-
-    def __init__(self, hit: Hit, event: dict[str, Any]) -> None:
-        self.hit, self.event = hit, event
+    def fallback(self, offer_id: int, aff_id: int, link_code: str) -> Hit:
+        """Ready to fill a fallback URL: the same values, no click id (nothing recorded)."""
+        self.ev = {"click_id": "", "aff_id": aff_id, "offer_id": offer_id,
+                   "link_code": link_code, "ts": time.time()}  # fmt: skip
+        return self
 
     def get(self, name: str, /) -> str | None:
-        hit = self.hit
-        if name in _EVENT_FIELDS:
-            return str(self.event[_EVENT_FIELDS[name]])
+        """A macro's value (after ``event`` or ``fallback``); templates encode it."""
+        field = _EVENT_FIELDS.get(name)
+        if field is not None:
+            return str(self.ev[field])
         i = _SUBS.get(name)
         if i is not None:
-            return hit.subs[i]
+            return self.subs[i]
+        if name == "device":
+            return device_of(self.ua)
         if name.startswith("p:"):
             key = name[2:]
-            return None if key.startswith("trk_") else hit.params.get(key)
+            return None if key.startswith("trk_") else self.params.get(key)
         if name == "source":
-            return hit.source
+            return self.source
         if name == "country":
-            return hit.country
-        if name == "device":
-            return device_of(hit.ua)
+            return self.country
         if name == "timestamp":
-            return str(int(self.event["ts"]))
+            return str(int(self.ev["ts"]))
         return None
 
 
