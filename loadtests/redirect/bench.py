@@ -1,9 +1,11 @@
 """Redirect benchmark: the tracker against two baselines, same server, same run.
 
-    flock /tmp/tracker-bench.lock .venv/bin/python -m loadtests.redirect.bench   # ~1 min, wrk
+    flock /tmp/tracker-bench.lock .venv/bin/python -m loadtests.redirect.bench   # ~2 min, wrk
 
 One uvicorn process per server (pinned to CPU 0), wrk on CPU 1 with 64
-connections, loopback only. Rows: a raw ASGI 302 with no I/O, a naive
+connections, loopback only; the rows are measured in interleaved rounds
+(default 3 rounds of 5 s each) and the medians reported, so that noise from other
+work on the machine falls on every row alike. Rows: a raw ASGI 302 with no I/O, a naive
 FastAPI handler awaiting one XADD per click, and ``tracker serve`` (clicks
 recorded, logging at info). Then ``tracker ingest --burst`` moves the
 tracker's clicks to Postgres and the script checks that every 302 the
@@ -151,7 +153,7 @@ def _answered(port: int) -> int:
     return int(total)
 
 
-def run(seconds: int, warmup: int, connections: int, granian: bool) -> int:
+def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool) -> int:
     work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     base = Settings(data_dir=work, database_url=os.environ.get("TRACKER_DATABASE_URL"),
                     redis_url=os.environ.get("TRACKER_REDIS_URL"))  # fmt: skip
@@ -163,29 +165,32 @@ def run(seconds: int, warmup: int, connections: int, granian: bool) -> int:
             path = f"/c/{code}?sub1=bench&sub2=wrk"
             env = _env(urls, work)
 
-            def measure(name: str, args: list[str], ready: str) -> int:
-                port = free_port()
-                with process([*args, "--port", str(port)], env, port, ready):
+            rows = [("raw ASGI 302 (no I/O)", [*UVICORN, "loadtests.redirect.baselines:raw_app"], "/"),
+                    ("naive FastAPI + XADD", [*UVICORN, "loadtests.redirect.baselines:naive_app"], "/docs"),
+                    ("tracker (uvicorn)", ["-m", "tracker.cli", "serve"], "/healthz")]  # fmt: skip
+            if granian:
+                rows.append(("tracker (granian)", GRANIAN, "/healthz"))
+            with contextlib.ExitStack() as stack:
+                ports = []
+                for _name, args, ready in rows:  # all up at once, idle unless measured
+                    port = free_port()
+                    stack.enter_context(process([*args, "--port", str(port)], env, port, ready))
+                    ports.append(port)
+                for port in ports:
                     if warmup:
                         wrk(f"http://127.0.0.1:{port}{path}", warmup, connections)
-                    r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
-                    r.name = name
-                    results.append(r)
-                    print(f"  {name}: {r.rps:,.0f}/s p50 {r.p50_ms:.2f} ms p99 {r.p99_ms:.2f} ms",
-                          flush=True)  # fmt: skip
-                    return _answered(port) if name.startswith("tracker") else 0
-
-            measure(
-                "raw ASGI 302 (no I/O)", [*UVICORN, "loadtests.redirect.baselines:raw_app"], "/"
-            )
-            measure(
-                "naive FastAPI + XADD",
-                [*UVICORN, "loadtests.redirect.baselines:naive_app"],
-                "/docs",
-            )
-            answered = measure("tracker (uvicorn)", ["-m", "tracker.cli", "serve"], "/healthz")
-            if granian:
-                answered += measure("tracker (granian)", GRANIAN, "/healthz")
+                # Interleaved rounds: noise from other work on the machine falls on every row.
+                runs: list[list[Result]] = [[] for _ in rows]
+                for rnd in range(rounds):
+                    for i, port in enumerate(ports):
+                        r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
+                        runs[i].append(r)
+                        print(f"  round {rnd + 1} {rows[i][0]}: {r.rps:,.0f}/s p50 {r.p50_ms:.2f} "
+                              f"ms p99 {r.p99_ms:.2f} ms", flush=True)  # fmt: skip
+                for (name, _a, _r), rs in zip(rows, runs, strict=True):
+                    results.append(_median(name, rs))
+                answered = sum(_answered(p) for (n, _a, _r), p in zip(rows, ports, strict=True)
+                               if n.startswith("tracker"))  # fmt: skip
             t0 = time.monotonic()
             subprocess.run([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env,
                            cwd=ROOT, check=True, timeout=300)  # fmt: skip
@@ -194,6 +199,14 @@ def run(seconds: int, warmup: int, connections: int, granian: bool) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _report(results, answered, stored, ingest_s, connections, seconds)
+
+
+def _median(name: str, rs: list[Result]) -> Result:
+    def med(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return Result(name, med([r.rps for r in rs]), med([r.p50_ms for r in rs]),
+                  med([r.p99_ms for r in rs]), sum(r.requests for r in rs), sum(r.bad for r in rs))  # fmt: skip
 
 
 def _env(urls: ServerUrls, work: Path) -> dict[str, str]:
@@ -210,7 +223,8 @@ def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
             connections: int, seconds: int) -> int:  # fmt: skip
     raw, naive, *ours = results
     print(
-        f"\n{connections} connections, {seconds} s per row, one server process on CPU 0, wrk on CPU 1\n"
+        f"\n{connections} connections, median of interleaved rounds of {seconds} s per row, "
+        "one server process on CPU 0, wrk on CPU 1\n"
     )
     print("| server | clicks/s | p50 ms | p99 ms | vs naive | vs raw ASGI | errors |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -235,7 +249,8 @@ def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--seconds", type=int, default=10, help="measured seconds per row (max 30)")
+    p.add_argument("--seconds", type=int, default=5, help="seconds per row and round (max 30)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--granian", action="store_true", help="add a row for the tracker under granian")
@@ -243,7 +258,7 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    return run(min(a.seconds, 30), min(a.warmup, 10), a.connections, a.granian)
+    return run(min(a.seconds, 30), min(a.rounds, 9), min(a.warmup, 10), a.connections, a.granian)
 
 
 if __name__ == "__main__":
