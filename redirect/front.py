@@ -86,6 +86,17 @@ class RedirectFront:
         self._country = s.country_header.lower().encode() if s.country_header else None
         self._ready = True
 
+    def _cached(self, code: str) -> _Target | None:
+        """The common case, without a coroutine: link, offer and partner all cached."""
+        links = self.links
+        link = links.get(code)
+        if link is None:
+            return None
+        offer = links.offer(link.offer_id)
+        if offer is None or not links.affiliate_active(link.aff_id):
+            return None
+        return _Target(offer, link.aff_id, link.active, link.link_id, link.code, link.subs)
+
     async def _target(self, code: str | None, hit: Hit) -> _Target | None:
         links = self.links
         if code is not None:
@@ -120,7 +131,9 @@ class RedirectFront:
         if not self._ready:
             self._configure()
         hit = Hit(scope, self._country)
-        target = await self._target(code, hit)
+        target = self._cached(code) if code is not None else None
+        if target is None:  # not all in the cache (or the /click form): may read Postgres
+            target = await self._target(code, hit)
         if target is None:
             (start, body), outcome, cls = _NOT_FOUND, "not_found", "-"
         else:

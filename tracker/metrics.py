@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+import math
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the scrape for nothing
 
 # Redirects answered, by outcome (redirect, deep_link, fallback, not_found, gone, unavailable,
 # pixel) and click class (human, bot, preview, head, prefetch; '-' when nothing was recorded).
 REDIRECTS = Counter("tracker_redirects_total", "Redirects answered", ["outcome", "cls"])
+
+
+class LoopHistogram:
+    """A histogram observed from one event loop only: no lock, a bisect and two adds
+    (a third of ``Histogram.observe``), for the per-request path; exported as usual."""
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
+        self.name, self.documentation = name, documentation
+        self._bounds = buckets
+        self._counts = [0] * (len(buckets) + 1)
+        self._sum = 0.0
+        REGISTRY.register(self)  # type: ignore[arg-type]
+
+    def observe(self, value: float) -> None:
+        self._counts[bisect_left(self._bounds, value)] += 1
+        self._sum += value
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        acc, buckets = 0, []
+        for bound, count in zip((*self._bounds, math.inf), self._counts, strict=True):
+            acc += count
+            buckets.append((floatToGoString(bound), acc))  # type: ignore[no-untyped-call]
+        yield HistogramMetricFamily(
+            self.name, self.documentation, buckets=buckets, sum_value=self._sum
+        )
+
+
 # Seconds spent in the redirect handler (our own time, not the network's).
-REDIRECT_SECONDS = Histogram(
+REDIRECT_SECONDS = LoopHistogram(
     "tracker_redirect_seconds",
     "Redirect handler latency",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25),

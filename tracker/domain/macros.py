@@ -10,7 +10,7 @@ change the URL's scheme, host or path. Unknown macros are left empty.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
 
@@ -28,7 +28,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9._~-]*")
 
 def encode(value: str) -> str:
     """Percent-encode a value for any part of a URL: only unreserved characters stay."""
-    return value if _PLAIN.fullmatch(value) else quote(value, safe="")
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="", errors="replace")
 
 
 class Values(Protocol):
@@ -39,6 +39,7 @@ class Values(Protocol):
 class Template:
     parts: tuple[str, ...]  # literal, macro, literal, macro, ..., literal
     names: tuple[str, ...]
+    _pairs: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False, compare=False)
 
     def fill(self, values: Values) -> str:
         """The URL with each macro replaced by its encoded value ('' when unknown or empty).
@@ -46,14 +47,22 @@ class Template:
         ``values`` is any object with ``get(name)``: a dict, or a lazy lookup
         that computes only the macros this template uses.
         """
-        parts = self.parts
-        out = [parts[0]]
-        for i, name in enumerate(self.names):
+        out = [self.parts[0]]
+        append, plain = out.append, _PLAIN.fullmatch
+        for name, literal in self._pairs:
             v = values.get(name)
             if v:
-                out.append(v if _PLAIN.fullmatch(v) else quote(v, safe=""))
-            out.append(parts[i + 1])
+                append(v if plain(v) else quote(v, safe="", errors="replace"))
+            append(literal)
         return "".join(out)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """(macro name, literal text after it), in order."""
+        return self._pairs
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pairs", tuple(zip(self.names, self.parts[1:], strict=True)))
 
     def bind(self, values: dict[str, str]) -> Template:
         """The template with the given macros filled in once (the per-link constants)
