@@ -57,6 +57,7 @@ class RedirectFront:
         self.api = api
         self.links = links
         self.sink = sink
+        links.flushed = sink.flushed  # click caps count what the sink has not written yet
         self._ready = False
         self._fallback: Template | None = None
         self._cookie = b"trk_cid"

@@ -42,8 +42,12 @@ class LinkCache:
         self._offers: dict[int, CachedOffer] = {}
         self._affiliates: dict[int, bool] = {}
         self._unknown: dict[str, float] = {}
-        self._room: dict[int, int] = {}  # capped offers: clicks left at the last count
-        self._local: Counter[int] = Counter()  # capped offers' clicks since the last count
+        # Click caps: clicks this process let through per capped offer (ever), and at
+        # the last count of the counters: that count (base) and the room left then.
+        self._allowed: Counter[int] = Counter()
+        self._base: dict[int, int] = {}
+        self._room: dict[int, int] = {}
+        self.flushed: Counter[int] = Counter()  # the sink's: allowed clicks now in Redis
         self._pool: asyncpg.Pool | None = None
         self._redis: Redis | None = None
         self._since: datetime | None = None
@@ -89,10 +93,10 @@ class LinkCache:
         room = self._room.get(oid)
         if room is None:  # not counted yet (just created, or Redis never answered)
             return False
-        used = self._local[oid]
-        if used >= room:
+        allowed = self._allowed[oid]
+        if allowed - self._base[oid] >= room:
             return True
-        self._local[oid] = used + 1
+        self._allowed[oid] = allowed + 1
         return False
 
     async def load(self, code: str) -> CachedLink | None:
@@ -163,12 +167,17 @@ class LinkCache:
     async def _count_caps(self) -> None:
         capped = [o for o in self._offers.values() if o.capped]
         if not capped or self._redis is None:
-            self._room = {}
+            self._room, self._base = {}, {}
             return
         ids = [o.offer_id for o in capped]
         s = self.settings
         keys = [(s.click_count_key(i, utc_day()), s.click_count_key(i, "total"))
                 for i in range(s.stream_shards)]  # fmt: skip
+        # Clicks let through but not yet in Redis (in the sink's batch, or spooled) are
+        # added to the counts; snapshot before the read, so that a batch landing during
+        # it is counted twice at worst (a cap met early, until the next count).
+        base = {i: self._allowed[i] for i in ids}
+        unflushed = {i: base[i] - self.flushed[i] for i in ids}
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for day_key, total_key in keys:
@@ -189,12 +198,11 @@ class LinkCache:
                 target[offer_id] += int(value or 0)
         room: dict[int, int] = {}
         for o in capped:
-            left = [cap - used for cap, used in ((o.daily_cap, daily[o.offer_id]),
-                                                 (o.total_cap, total[o.offer_id])) if cap]  # fmt: skip
+            pending = max(0, unflushed[o.offer_id])
+            left = [cap - used - pending for cap, used in ((o.daily_cap, daily[o.offer_id]),
+                                                           (o.total_cap, total[o.offer_id])) if cap]  # fmt: skip
             room[o.offer_id] = max(0, min(left))
-        # Clicks counted locally so far have been flushed into the counters just read
-        # (batches leave within click_batch_ms): start counting afresh.
-        self._room, self._local = room, Counter()
+        self._base, self._room = base, room
 
     async def _refresh_loop(self) -> None:
         while True:

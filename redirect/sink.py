@@ -46,6 +46,8 @@ class ClickSink:
         self._buffer_max = buffer_max
         self._buffer: list[bytes] = []  # each click as JSON
         self._offers: list[int] = []  # offer id per click counting toward a cap, else 0
+        # Clicks per offer written to the cap counters in Redis by this process, ever.
+        self.flushed: Counter[int] = Counter()
         self._full = asyncio.Event()
         self._redis: Redis | None = None
         self._settings = Settings.model_construct()
@@ -189,6 +191,7 @@ class ClickSink:
             return False
         metrics.SINK_FLUSH_SECONDS.observe(time.perf_counter() - t0)
         metrics.STREAM_EVENTS_WRITTEN.labels(stream).inc(n)
+        self.flushed.update(counts)
         return True
 
     async def _ping(self) -> bool:

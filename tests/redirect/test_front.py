@@ -168,11 +168,15 @@ async def test_click_cap_sends_visitors_to_the_fallback(
     await asyncio.sleep(settings.link_refresh_s * 2)  # counted once: room 5
     async with httpx.AsyncClient(base_url=service, headers={"User-Agent": CHROME}) as http:
         firsts = [await http.get(f"/c/{link['code']}") for _ in range(8)]
-        assert [r.headers["location"].startswith("https://shop.example/") for r in firsts] == [
-            True] * 5 + [False] * 3  # fmt: skip
-        await asyncio.sleep(settings.link_refresh_s * 3)  # counters re-read: still over the cap
-        r = await http.get(f"/c/{link['code']}")
-        assert r.headers["location"] == "https://full.example/"
+        landed = [r.headers["location"].startswith("https://shop.example/") for r in firsts]
+        # Never over the cap; a count taken while a batch lands may close it early
+        # until the next count (docs/adr/0012), so the exact total shows after that.
+        assert sum(landed) <= 5 and landed[:4] == [True] * 4
+        await asyncio.sleep(settings.link_refresh_s * 3)
+        more = [await http.get(f"/c/{link['code']}") for _ in range(3)]
+        landed += [r.headers["location"].startswith("https://shop.example/") for r in more]
+        assert sum(landed) == 5 and not landed[-1]
+        assert more[-1].headers["location"] == "https://full.example/"
     assert len(await stream_events(redis, settings, 5)) == 5  # fallbacks are not clicks
 
 
