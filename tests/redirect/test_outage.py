@@ -3,7 +3,8 @@
 The service runs as ``tracker serve`` in its own process against a Redis
 server of this test's own (the bundled binary), which is really stopped
 (SIGTERM) and started again on the same port and data folder. A paced
-keep-alive client records each Location's click id and each latency; after
+keep-alive client (``outage_client.py``, a process of its own) records each
+Location's click id and each latency; after
 the spool is replayed, ``tracker ingest --burst`` moves everything to
 Postgres, where each click id must be found exactly once.
 """
@@ -11,18 +12,17 @@ Postgres, where each click id must be found exactly once.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+import orjson
 
-from tests.redirect.helpers import CHROME
 from tests.servers import free_port
 from tracker.runtime.embedded_redis import EmbeddedRedis
 from tracker.runtime.servers import ServerUrls
@@ -48,43 +48,6 @@ async def _world(pool: asyncpg.Pool) -> tuple[int, str]:
     return int(aff), code
 
 
-async def _client(port: int, code: str, k: int, t0: float, ids: list[str], lat: list[float],
-                  statuses: list[int]) -> None:  # fmt: skip
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    loop = asyncio.get_running_loop()
-    try:
-        for i in range(k, CLICKS, CONNECTIONS):
-            delay = t0 + i / RATE - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            start = loop.time()
-            writer.write(f"GET /c/{code}?sub1={i} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"User-Agent: {CHROME}\r\n\r\n".encode())  # fmt: skip
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            lat.append(loop.time() - start)
-            if lat[-1] > 0.02 and os.environ.get("OUTAGE_DEBUG"):
-                print(f"slow t={start - t0:.3f} {lat[-1] * 1000:.1f} ms")
-            lines = head.decode("latin-1").split("\r\n")
-            statuses.append(int(lines[0].split()[1]))
-            for line in lines[1:]:
-                if line.lower().startswith("location:"):
-                    ids.append(parse_qs(urlsplit(line.split(":", 1)[1].strip()).query)["cid"][0])
-    finally:
-        writer.close()
-
-
-async def _lag(loop: asyncio.AbstractEventLoop) -> None:
-    """Debug aid (OUTAGE_DEBUG=1): report stalls of this client's own event loop."""
-    if not os.environ.get("OUTAGE_DEBUG"):
-        return
-    end = loop.time() + CLICKS / RATE
-    while loop.time() < end:
-        t = loop.time()
-        await asyncio.sleep(0.005)
-        if loop.time() - t > 0.02:
-            print(f"client loop stalled {(loop.time() - t) * 1000:.1f} ms")
-
-
 def _metric(text: str, name: str) -> float:
     total = 0.0
     for line in text.splitlines():
@@ -106,6 +69,7 @@ async def test_redis_outage_during_20k_clicks(
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+    client: asyncio.subprocess.Process | None = None
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             for _ in range(300):
@@ -119,27 +83,22 @@ async def test_redis_outage_during_20k_clicks(
                 assert server.poll() is None, (tmp_path / "serve.log").read_text()
                 await asyncio.sleep(0.1)
 
-            ids: list[str] = []
-            lat: list[float] = []
-            statuses: list[int] = []
-            loop = asyncio.get_running_loop()
-            t0 = loop.time() + 0.2
-
-            async def outage() -> None:
-                await asyncio.sleep(t0 + STOP_AT - loop.time())
-                await asyncio.to_thread(redis_server.stop)  # SIGTERM, waits until it is gone
-                await asyncio.sleep(OUTAGE_S)
-                await asyncio.to_thread(redis_server.start, redis_server.port)
-
-            clients = [_client(port, code, k, t0, ids, lat, statuses) for k in range(CONNECTIONS)]
-            # The client measures the server: keep this (large) test process's own
-            # garbage collector from pausing it in the middle of a request.
-            gc.collect()
-            gc.disable()
-            try:
-                await asyncio.gather(outage(), _lag(loop), *clients)
-            finally:
-                gc.enable()
+            # The client runs in a process of its own: its latencies are the server's,
+            # not pauses of this (large) test process.
+            start = time.time() + 1.0
+            client = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tests.redirect.outage_client", str(port), code,
+                str(CLICKS), str(RATE), str(CONNECTIONS), str(start),
+                stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2],
+            )  # fmt: skip
+            await asyncio.sleep(start + STOP_AT - time.time())
+            await asyncio.to_thread(redis_server.stop)  # SIGTERM, waits until it is gone
+            await asyncio.sleep(OUTAGE_S)
+            await asyncio.to_thread(redis_server.start, redis_server.port)
+            out, _ = await asyncio.wait_for(client.communicate(), CLICKS / RATE + 60)
+            assert client.returncode == 0
+            result = orjson.loads(out)
+            ids, lat, statuses = result["ids"], result["lat"], result["statuses"]
             handler = (await http.get("/metrics")).text
             assert statuses == [302] * CLICKS
             assert len(ids) == CLICKS and len(set(ids)) == CLICKS
@@ -162,6 +121,9 @@ async def test_redis_outage_during_20k_clicks(
             assert replayed == spooled  # each spooled click replayed once
             assert _metric(text, "tracker_clicks_dropped_total") == 0
     finally:
+        if client is not None and client.returncode is None:
+            client.kill()
+            await client.wait()
         server.terminate()
         server.wait(30)
         log.close()
