@@ -1,9 +1,15 @@
-"""The click sink: an in-process batch flushed to the Redis stream.
+"""The click sink: an in-process batch flushed to the Redis stream, or to the spool.
 
-``add`` is a list append (no I/O); a background task writes the buffer as
-one packed stream entry when it holds ``click_batch_max`` clicks or is
-``click_batch_ms`` old. A failed write keeps the batch for the next try;
-the buffer is bounded and what overflows it is counted as dropped.
+``add`` serialises the click (orjson) and appends the bytes (no I/O, no
+await): the visitor never waits, and buffered clicks are bytes, not dicts,
+so they give the garbage collector nothing to walk. A background task takes the buffer when it holds ``click_batch_max`` clicks or
+is ``click_batch_ms`` old, packs it into one stream entry (wire format v1)
+and writes it, with the offers' click counters, to the next shard, bounded
+by ``sink_deadline_s``. A write that fails or misses its deadline sends the
+batch to the local spool, and the sink stays on the spool until a PING
+answers again; then the spool is replayed into the streams in the
+background while new batches go to Redis directly. Clicks are dropped (and
+counted) only when both the in-process buffer and the spool are full.
 """
 
 from __future__ import annotations
@@ -11,17 +17,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from redirect.caps import counted, counter_commands, utc_day
+from redirect.spool import Segment, Spool
 from schemas.events import WIRE_VERSION
 from tracker import metrics
 from tracker.services import Services
+from tracker.settings import Settings
 
 log = logging.getLogger("tracker.redirect")
+T = TypeVar("T")
+
+_PROBE_S = 0.2  # how often a PING checks whether Redis is back
+_ADOPT_S = 10.0  # how often to look for spool folders of dead processes
 
 
 class ClickSink:
@@ -30,19 +44,29 @@ class ClickSink:
         self._batch_max = batch_max
         self._batch_s = batch_ms / 1000
         self._buffer_max = buffer_max
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[bytes] = []  # each click as JSON
+        self._offers: list[int] = []  # offer id per click counting toward a cap, else 0
+        # Clicks per offer written to the cap counters in Redis by this process, ever.
+        self.flushed: Counter[int] = Counter()
         self._full = asyncio.Event()
         self._redis: Redis | None = None
+        self._settings = Settings.model_construct()
+        self._spool: Spool | None = None
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="click-spool")
         self._task: asyncio.Task[None] | None = None
+        self._replay_task: asyncio.Task[None] | None = None
         self._next_shard = 0
         self._closing = False
+        self.redis_up = True
 
     def add(self, click: dict[str, Any]) -> None:
         buf = self._buffer
         if len(buf) >= self._buffer_max:
             metrics.CLICKS_DROPPED.inc()
             return
-        buf.append(click)
+        buf.append(orjson.dumps(click))
+        counts = click["kind"] == "click" and click["cls"] != "head"
+        self._offers.append(click["offer_id"] if counts else 0)
         if len(buf) >= self._batch_max:
             self._full.set()
 
@@ -50,14 +74,25 @@ class ClickSink:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def spool(self) -> Spool | None:
+        return self._spool
+
     async def start_with(self, services: Services) -> None:
         self._redis = services.redis
+        self._settings = s = services.settings
+        self._spool = Spool(s.spool_path, s.spool_max_bytes)
+        await self._in_thread(self._spool.open)
+        metrics.SPOOL_BYTES.set(self._spool.bytes)
         self._task = asyncio.create_task(self._run(), name="click-sink")
 
     async def stop(self, deadline_s: float = 5.0) -> None:
-        """Flush what is buffered, bounded by a deadline; count what is left."""
+        """Flush what is buffered (to Redis, else to the spool), bounded by a deadline."""
         self._closing = True
         self._full.set()
+        if self._replay_task:
+            self._replay_task.cancel()
+            await asyncio.gather(self._replay_task, return_exceptions=True)
         if self._task:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), deadline_s)
@@ -67,9 +102,16 @@ class ClickSink:
         if left:
             metrics.CLICKS_DROPPED.inc(left)
             log.error("click sink: %d clicks not flushed before shutdown", left)
+        if self._spool is not None:
+            await self._in_thread(self._spool.close)
+        self._io.shutdown(wait=True)
 
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    # -- the flush loop ---------------------------------------------------------------
     async def _run(self) -> None:
-        backoff = 0.05
+        next_probe = next_adopt = 0.0
         while True:
             try:
                 await asyncio.wait_for(self._full.wait(), self._batch_s)
@@ -77,35 +119,113 @@ class ClickSink:
                 pass
             self._full.clear()
             while self._buffer:
-                if await self.flush_once():
-                    backoff = 0.05
-                else:
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 1.0)
-                    if self._closing and backoff >= 1.0:
-                        return  # Redis is away and we are closing: stop() counts the rest
+                await self._flush_one()
+            metrics.CLICK_BUFFER.set(len(self._buffer))
             if self._closing:
                 return
+            now = time.monotonic()
+            if not self.redis_up and now >= next_probe:
+                next_probe = now + _PROBE_S
+                self.redis_up = await self._ping()
+            if now >= next_adopt and self._spool is not None:
+                next_adopt = now + _ADOPT_S
+                await self._in_thread(self._spool.adopt_orphans)
+            if self.redis_up and self._spool is not None and self._spool.has_pending:
+                if self._replay_task is None or self._replay_task.done():
+                    self._replay_task = asyncio.create_task(self._replay(), name="spool-replay")
 
-    async def flush_once(self) -> bool:
-        """Write up to one batch; on failure the clicks stay at the head of the buffer."""
+    def _take(self) -> tuple[list[bytes], list[int]]:
+        buf, offers, n = self._buffer, self._offers, self._batch_max
+        if len(buf) <= n:
+            self._buffer, self._offers = [], []
+            return buf, offers
+        batch, batch_offers = buf[:n], offers[:n]
+        del buf[:n], offers[:n]
+        return batch, batch_offers
+
+    async def _flush_one(self) -> None:
+        batch, offers = self._take()
+        payload = b"[" + b",".join(batch) + b"]"  # the packed entry: a JSON array of clicks
+        counts = Counter(o for o in offers if o)
+        if self.redis_up and await self._write(payload, len(batch), counts):
+            metrics.SINK_BATCH.observe(len(batch))
+            return
+        self.redis_up = False
+        await self._to_spool(len(batch), payload)
+
+    async def _to_spool(self, count: int, payload: bytes) -> None:
+        assert self._spool is not None
+        try:
+            ok = await self._in_thread(self._spool.append, count, payload)
+        except OSError as exc:
+            log.error("click spool: write failed: %r", exc)
+            ok = False
+        if ok:
+            metrics.CLICKS_SPOOLED.inc(count)
+        else:
+            metrics.CLICKS_DROPPED.inc(count)
+            log.error("click spool full or failing: %d clicks dropped", count)
+        metrics.SPOOL_BYTES.set(self._spool.bytes)
+
+    async def _write(self, payload: bytes, n: int, counts: Counter[int]) -> bool:
+        """One packed entry plus the cap counters, in one round trip, within the deadline."""
         assert self._redis is not None
-        batch = self._buffer[: self._batch_max]
-        if not batch:
-            return True
-        stream = self._streams[self._next_shard]
-        self._next_shard = (self._next_shard + 1) % len(self._streams)
-        payload = orjson.dumps(batch)
+        shard = self._next_shard
+        self._next_shard = (shard + 1) % len(self._streams)
+        stream = self._streams[shard]
+        s = self._settings
+        cmds = counter_commands(
+            s.click_count_key(shard, utc_day()), s.click_count_key(shard, "total"), counts
+        )
         t0 = time.perf_counter()
         try:
-            await self._redis.xadd(stream, {"v": WIRE_VERSION, "clicks": payload})
-        except (RedisError, OSError) as exc:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(stream, {"v": WIRE_VERSION, "clicks": payload})
+                for cmd in cmds:
+                    pipe.execute_command(*cmd)
+                await asyncio.wait_for(pipe.execute(), s.sink_deadline_s)
+        except Exception as exc:  # any failure: the batch goes to the spool
             metrics.SINK_FLUSH_ERRORS.inc()
-            log.warning("click sink: Redis write failed, keeping %d clicks: %r", len(batch), exc)
+            if self.redis_up:
+                log.warning("click sink: Redis write failed, spooling: %r", exc)
             return False
-        del self._buffer[: len(batch)]
         metrics.SINK_FLUSH_SECONDS.observe(time.perf_counter() - t0)
-        metrics.SINK_BATCH.observe(len(batch))
-        metrics.STREAM_EVENTS_WRITTEN.labels(stream).inc(len(batch))
-        metrics.CLICK_BUFFER.set(len(self._buffer))
+        metrics.STREAM_EVENTS_WRITTEN.labels(stream).inc(n)
+        self.flushed.update(counts)
         return True
+
+    async def _ping(self) -> bool:
+        assert self._redis is not None
+        try:
+            await asyncio.wait_for(self._redis.ping(), self._settings.sink_deadline_s)
+        except Exception:
+            return False
+        log.info("click sink: Redis is back")
+        return True
+
+    # -- replay -----------------------------------------------------------------------
+    async def _replay(self) -> None:
+        """Write spooled batches to the streams, oldest first, until done or Redis fails."""
+        assert self._spool is not None
+        spool = self._spool
+        while self.redis_up and not self._closing:
+            seg: Segment | None = await self._in_thread(spool.next_segment)
+            if seg is None:
+                return
+            lines = await self._in_thread(spool.read_lines, seg)
+            if not lines:
+                await self._in_thread(spool.done, seg)
+                metrics.SPOOL_BYTES.set(spool.bytes)
+                continue
+            for count, payload, end in lines:
+                try:
+                    batch = orjson.loads(payload) if count else []
+                except orjson.JSONDecodeError:
+                    log.error("click spool: unreadable batch of %d clicks dropped", count)
+                    metrics.CLICKS_DROPPED.inc(count)
+                    batch, count = [], 0
+                if batch and not await self._write(payload, len(batch), counted(batch)):
+                    self.redis_up = False
+                    return
+                seg.offset = end
+                metrics.CLICKS_REPLAYED.inc(count)

@@ -41,18 +41,71 @@ class Affiliate(BaseModel):
     created_at: datetime
 
 
-class OfferIn(_In):
+def _check_url_template(v: str | None) -> str | None:
+    """An absolute http(s) URL once macros are blanked out."""
+    if v is None:
+        return v
+    probe = v
+    for token in ("{", "}"):
+        probe = probe.replace(token, "")
+    AnyHttpUrl(probe)
+    if not (v.startswith("https://") or v.startswith("http://")):
+        raise ValueError("must start with http:// or https://")
+    return v
+
+
+_HOST = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+Domain = Annotated[
+    str, Field(pattern=_HOST, description="a host name in lower case (IDN as punycode)")
+]
+UrlTemplate = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=2048,
+        description="http(s) URL; macros {click_id} {aff_id} {offer_id} {link_code} {sub1}..{sub10} "
+        "{source} {country} {device} {timestamp} {p:NAME} are filled in, percent-encoded.",
+        examples=["https://shop.example/landing?cid={click_id}&s1={sub1}"],
+    ),
+]
+
+
+class _OfferFields(_In):
+    """Settings of an offer that the redirect applies."""
+
+    fallback_url: UrlTemplate | None = Field(
+        None, description="Where visitors go while the offer is paused, expired or capped."
+    )
+    deep_links: bool = Field(False, description="Allow `url=` deep links to the domains below.")
+    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] = Field(
+        default_factory=list, description="Hosts a deep link may go to (exact or subdomain)."
+    )
+    expires_at: datetime | None = None
+    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
+    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
+    cookieless: bool = Field(False, description="Set no click-id cookie on the visitor.")
+    pass_params: bool = Field(
+        False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
+    )
+    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+
+    @field_validator("fallback_url")
+    @classmethod
+    def _fallback(cls, v: str | None) -> str | None:
+        return _check_url_template(v)
+
+    @field_validator("deep_link_domains", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [d.strip().lower().rstrip(".") if isinstance(d, str) else d for d in v]
+        return v
+
+
+class OfferIn(_OfferFields):
     advertiser_id: int
     name: Name
-    landing_url: Annotated[
-        str,
-        Field(
-            min_length=8,
-            max_length=2048,
-            description="http(s) URL; macros {click_id} {aff_id} {offer_id} {sub1}..{sub5} are filled in.",
-            examples=["https://shop.example/landing?cid={click_id}&s1={sub1}"],
-        ),
-    ]
+    landing_url: UrlTemplate
     status: Literal["active", "paused"] = "active"
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     default_payout: Money = Decimal("0")
@@ -61,14 +114,36 @@ class OfferIn(_In):
     @field_validator("landing_url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        # The template must be an absolute http(s) URL once macros are blanked out.
-        probe = v
-        for token in ("{", "}"):
-            probe = probe.replace(token, "")
-        AnyHttpUrl(probe)
-        if not (v.startswith("https://") or v.startswith("http://")):
-            raise ValueError("landing_url must start with http:// or https://")
-        return v
+        checked = _check_url_template(v)
+        assert checked is not None
+        return checked
+
+
+class OfferPatch(_In):
+    """Change some settings of an offer; fields left out stay as they are."""
+
+    name: Name | None = None
+    landing_url: UrlTemplate | None = None
+    status: Literal["active", "paused", "archived"] | None = None
+    fallback_url: UrlTemplate | None = None
+    deep_links: bool | None = None
+    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] | None = None
+    expires_at: datetime | None = None
+    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
+    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
+    cookieless: bool | None = None
+    pass_params: bool | None = None
+    attribution_window_days: Annotated[int | None, Field(None, ge=1, le=365)] = None
+
+    @field_validator("landing_url", "fallback_url")
+    @classmethod
+    def _urls(cls, v: str | None) -> str | None:
+        return _check_url_template(v)
+
+    @field_validator("deep_link_domains", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return _OfferFields._lower(v)
 
 
 class Offer(BaseModel):
@@ -80,7 +155,17 @@ class Offer(BaseModel):
     currency: str
     default_payout: Decimal
     default_revenue: Decimal
+    fallback_url: str | None = None
+    deep_links: bool = False
+    deep_link_domains: list[str] = []
+    expires_at: datetime | None = None
+    daily_click_cap: int | None = None
+    total_click_cap: int | None = None
+    cookieless: bool = False
+    pass_params: bool = False
+    attribution_window_days: int = 30
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class LinkIn(_In):
@@ -94,18 +179,31 @@ class LinkIn(_In):
     sub5: SubId | None = None
 
 
+class LinkPatch(_In):
+    """Pause or resume a link, or change its default sub-ids; fields left out stay."""
+
+    status: Literal["active", "paused"] | None = None
+    sub1: SubId | None = None
+    sub2: SubId | None = None
+    sub3: SubId | None = None
+    sub4: SubId | None = None
+    sub5: SubId | None = None
+
+
 class Link(BaseModel):
     id: int
     code: str
     url: str = Field(description="The full tracking URL to hand to the partner.")
     offer_id: int
     affiliate_id: int
+    status: str = "active"
     sub1: str | None = None
     sub2: str | None = None
     sub3: str | None = None
     sub4: str | None = None
     sub5: str | None = None
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class Click(BaseModel):

@@ -37,6 +37,23 @@ class Settings(BaseSettings):
     click_buffer_max: int = Field(200_000, ge=1_000)
     link_refresh_s: float = Field(1.0, gt=0, le=60)
 
+    # Redirect
+    fallback_url: str | None = Field(
+        None,
+        description="Network default for offers without a fallback_url (paused, expired, capped)",
+    )
+    click_cookie: str = Field("trk_cid", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    country_header: str | None = Field(
+        None,
+        description="Request header with the visitor's country set by a trusted proxy (CF-IPCountry)",
+    )
+    # Deadline of one sink write to Redis; past it the batch goes to the spool.
+    sink_deadline_s: float = Field(1.0, gt=0, le=10)
+    spool_dir: Path | None = Field(
+        None, description="Click spool while Redis is away; default data_dir/spool"
+    )
+    spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
+
     # Ingest
     ingest_batch_entries: int = Field(50, ge=1, le=1_000)
     ingest_block_ms: int = Field(200, ge=1, le=10_000)
@@ -49,7 +66,6 @@ class Settings(BaseSettings):
     postback_auth_cache_s: float = Field(2.0, ge=0, le=60)
     # Proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
     trusted_proxies: list[str] = []
-    click_cookie: str = Field("trk_cid", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ingest_claim_idle_ms: int = Field(30_000, ge=0)  # pending this long → claimed by the sweep
     ingest_sweep_s: float = Field(5.0, gt=0)  # how often the (lock-guarded) sweep runs
     ingest_grace_s: float = Field(10.0, gt=0)  # SIGTERM: time to commit the batch in hand
@@ -97,6 +113,21 @@ class Settings(BaseSettings):
                 "or redis+cluster://host:port,host:port"
             )
         return v
+
+    @field_validator("fallback_url")
+    @classmethod
+    def _fallback_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError("TRACKER_FALLBACK_URL must start with http:// or https://")
+        return v
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
+
+    def click_count_key(self, shard: int, day: str) -> str:
+        """Per-shard click counters of one UTC day (``total`` for all time), for click caps."""
+        return f"{self.stream_prefix}:clickcount:{{{shard}}}:{day}"
 
     @property
     def base_url(self) -> str:

@@ -10,8 +10,8 @@ change the URL's scheme, host or path. Unknown macros are left empty.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import quote
 
 _MACRO = re.compile(r"\{([a-z][a-z0-9_]*(?::[A-Za-z0-9_.-]+)?)\}")
@@ -22,21 +22,61 @@ KNOWN = frozenset(
 )
 
 
+# Values made only of unreserved characters need no encoding (the common case).
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def encode(value: str) -> str:
+    """Percent-encode a value for any part of a URL: only unreserved characters stay."""
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="", errors="replace")
+
+
+class Values(Protocol):
+    def get(self, name: str, /) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     parts: tuple[str, ...]  # literal, macro, literal, macro, ..., literal
     names: tuple[str, ...]
+    _pairs: tuple[tuple[str, str], ...] = field(default=(), init=False, repr=False, compare=False)
 
-    def fill(self, values: Mapping[str, str | None]) -> str:
-        parts = self.parts
-        out = [parts[0]]
-        for i, name in enumerate(self.names):
+    def fill(self, values: Values) -> str:
+        """The URL with each macro replaced by its encoded value ('' when unknown or empty).
+
+        ``values`` is any object with ``get(name)``: a dict, or a lazy lookup
+        that computes only the macros this template uses.
+        """
+        out = [self.parts[0]]
+        append, plain = out.append, _PLAIN.fullmatch
+        for name, literal in self._pairs:
             v = values.get(name)
             if v:
-                # errors="replace": a lone surrogate cannot be UTF-8; it must not crash a redirect
-                out.append(quote(v, safe="", errors="replace"))
-            out.append(parts[i + 1])
+                append(v if plain(v) else quote(v, safe="", errors="replace"))
+            append(literal)
         return "".join(out)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """(macro name, literal text after it), in order."""
+        return self._pairs
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pairs", tuple(zip(self.names, self.parts[1:], strict=True)))
+
+    def bind(self, values: dict[str, str]) -> Template:
+        """The template with the given macros filled in once (the per-link constants)
+        and unknown macros dropped; the others stay macros."""
+        parts = [self.parts[0]]
+        names: list[str] = []
+        for i, name in enumerate(self.names):
+            if name in values or (name not in KNOWN and not name.startswith("p:")):
+                v = values.get(name)
+                parts[-1] += (encode(v) if v else "") + self.parts[i + 1]
+            else:
+                names.append(name)
+                parts.append(self.parts[i + 1])
+        return Template(tuple(parts), tuple(names))
 
 
 # Characters a URL may carry as they are; anything else in the literal text of

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.api import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
+from schemas.api import AdvertiserIn, AffiliateIn, LinkIn, LinkPatch, OfferIn, OfferPatch
 
 
 class Conflict(Exception):
@@ -51,22 +51,51 @@ async def get_affiliate(pool: asyncpg.Pool, affiliate_id: int) -> Row | None:
     return dict(row) if row else None
 
 
+_OFFER_COLUMNS = (
+    "advertiser_id", "name", "landing_url", "status", "currency", "default_payout",
+    "default_revenue", "fallback_url", "deep_links", "deep_link_domains", "expires_at",
+    "daily_click_cap", "total_click_cap", "cookieless", "pass_params", "attribution_window_days",
+)  # fmt: skip
+
+
 async def create_offer(pool: asyncpg.Pool, data: OfferIn) -> Row:
     if await get_advertiser(pool, data.advertiser_id) is None:
         raise Missing("advertiser_id", f"advertiser {data.advertiser_id} does not exist")
+    values = [getattr(data, c) for c in _OFFER_COLUMNS]
+    marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     row = await pool.fetchrow(
-        """INSERT INTO offers (advertiser_id, name, landing_url, status, currency,
-                               default_payout, default_revenue)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-        data.advertiser_id,
-        data.name,
-        data.landing_url,
-        data.status,
-        data.currency,
-        data.default_payout,
-        data.default_revenue,
+        f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}) VALUES ({marks}) RETURNING *", *values
     )
     return dict(row)
+
+
+async def _update(
+    pool: asyncpg.Pool, table: str, ident: int, changes: dict[str, Any]
+) -> Row | None:
+    """UPDATE the given columns (names come from our models, never from callers)."""
+    cols = list(changes)
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(cols, start=2))
+    sets = f"{sets}, updated_at = now()" if sets else "updated_at = now()"
+    row = await pool.fetchrow(
+        f"UPDATE {table} SET {sets} WHERE id = $1 RETURNING *", ident, *changes.values()
+    )
+    return dict(row) if row else None
+
+
+async def update_offer(pool: asyncpg.Pool, offer_id: int, data: OfferPatch) -> Row | None:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "landing_url", "status", "deep_links", "deep_link_domains",
+                     "cookieless", "pass_params", "attribution_window_days"):  # fmt: skip
+        if required in changes and changes[required] is None:
+            raise Missing(required, f"{required} cannot be null")
+    return await _update(pool, "offers", offer_id, changes)
+
+
+async def update_link(pool: asyncpg.Pool, link_id: int, data: LinkPatch) -> Row | None:
+    changes = data.model_dump(exclude_unset=True)
+    if "status" in changes and changes["status"] is None:
+        raise Missing("status", "status cannot be null")
+    return await _update(pool, "tracking_links", link_id, changes)
 
 
 async def get_offer(pool: asyncpg.Pool, offer_id: int) -> Row | None:
@@ -110,27 +139,38 @@ async def get_link(pool: asyncpg.Pool, link_id: int) -> Row | None:
     return dict(row) if row else None
 
 
-# What the redirect needs to resolve a code, in one round trip.
-RESOLVE_SQL = """
-SELECT l.id AS link_id, l.code, l.offer_id, l.affiliate_id, l.status AS link_status,
-       l.sub1, l.sub2, l.sub3, l.sub4, l.sub5,
-       o.landing_url, o.status AS offer_status,
-       greatest(l.updated_at, o.updated_at) AS changed_at
-  FROM tracking_links l JOIN offers o ON o.id = l.offer_id
-"""
+# What the redirect caches: links (by code, loaded on first use), offers and
+# affiliates (all of them, re-read when they change).
+_LINK_SQL = """SELECT id, code, offer_id, affiliate_id, status, sub1, sub2, sub3, sub4, sub5
+                 FROM tracking_links"""
+_OFFER_SQL = f"SELECT id, {', '.join(_OFFER_COLUMNS)} FROM offers"
 
 
 async def resolve_link(pool: asyncpg.Pool, code: str) -> Row | None:
-    row = await pool.fetchrow(RESOLVE_SQL + " WHERE l.code = $1", code)
+    row = await pool.fetchrow(_LINK_SQL + " WHERE code = $1", code)
     return dict(row) if row else None
 
 
 async def links_changed_since(pool: asyncpg.Pool, since: Any, codes: list[str]) -> list[Row]:
-    """Links among ``codes`` whose link or offer changed after ``since``."""
+    """Links among ``codes`` changed after ``since``."""
     rows = await pool.fetch(
-        RESOLVE_SQL
-        + " WHERE l.code = ANY($2::text[]) AND (l.updated_at > $1 OR o.updated_at > $1)",
-        since,
-        codes,
+        _LINK_SQL + " WHERE code = ANY($2::text[]) AND updated_at > $1", since, codes
     )
+    return [dict(r) for r in rows]
+
+
+async def offers_changed_since(pool: asyncpg.Pool, since: Any) -> list[Row]:
+    """Every offer changed after ``since`` (all of them when ``since`` is None)."""
+    if since is None:
+        rows = await pool.fetch(_OFFER_SQL)
+    else:
+        rows = await pool.fetch(_OFFER_SQL + " WHERE updated_at > $1", since)
+    return [dict(r) for r in rows]
+
+
+async def affiliates_changed_since(pool: asyncpg.Pool, since: Any) -> list[Row]:
+    if since is None:
+        rows = await pool.fetch("SELECT id, status FROM affiliates")
+    else:
+        rows = await pool.fetch("SELECT id, status FROM affiliates WHERE updated_at > $1", since)
     return [dict(r) for r in rows]

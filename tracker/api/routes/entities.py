@@ -13,8 +13,10 @@ from schemas.api import (
     AffiliateIn,
     Link,
     LinkIn,
+    LinkPatch,
     Offer,
     OfferIn,
+    OfferPatch,
 )
 from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
 from tracker.api.errors import ApiProblem
@@ -67,6 +69,14 @@ async def get_offer(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
     return _found(await entities.get_offer(services.pool, offer_id), "offer", offer_id)
 
 
+@router.patch("/offers/{offer_id}", response_model=Offer)
+async def update_offer(
+    offer_id: int, body: OfferPatch, services: ServicesDep, _: AdminWrite
+) -> Any:
+    """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s)."""
+    return _found(await entities.update_offer(services.pool, offer_id, body), "offer", offer_id)
+
+
 @router.post("/links", status_code=201, response_model=Link)
 async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any:
     return _link(services, await entities.create_link(services.pool, body))
@@ -75,3 +85,9 @@ async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any
 @router.get("/links/{link_id}", response_model=Link)
 async def get_link(link_id: int, services: ServicesDep, _: AdminRead) -> Any:
     return _link(services, _found(await entities.get_link(services.pool, link_id), "link", link_id))
+
+
+@router.patch("/links/{link_id}", response_model=Link)
+async def update_link(link_id: int, body: LinkPatch, services: ServicesDep, _: AdminWrite) -> Any:
+    row = _found(await entities.update_link(services.pool, link_id, body), "link", link_id)
+    return _link(services, row)

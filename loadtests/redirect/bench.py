@@ -1,0 +1,265 @@
+"""Redirect benchmark: the tracker against two baselines, same server, same run.
+
+    flock /tmp/tracker-bench.lock .venv/bin/python -m loadtests.redirect.bench   # ~2 min, wrk
+
+One uvicorn process per server (pinned to CPU 0), wrk on CPU 1 with 64
+connections, loopback only; the rows are measured in interleaved rounds
+(default 3 rounds of 5 s each) and the medians reported, so that noise from other
+work on the machine falls on every row alike. Rows: a raw ASGI 302 with no I/O, a naive
+FastAPI handler awaiting one XADD per click, and ``tracker serve`` (clicks
+recorded, logging at info). Then ``tracker ingest --burst`` moves the
+tracker's clicks to Postgres and the script checks that every 302 the
+tracker answered (its own counter) is one row there. Run it under
+``flock /tmp/tracker-bench.lock`` so that no two benchmarks share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tracker.runtime.embedded_pg import free_port
+from tracker.runtime.servers import ServerUrls, servers
+from tracker.settings import Settings
+from tracker.store.migrate import migrate_dsn
+
+ROOT = Path(__file__).resolve().parents[2]
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--loop", "uvloop", "--http", "httptools",
+           "--no-access-log", "--log-level", "warning", "--lifespan", "on"]  # fmt: skip
+
+GRANIAN = ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--workers", "1",
+           "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--factory",
+           "loadtests.redirect.granian_app:app"]  # fmt: skip
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad: int
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    v = float(m.group(1))
+    return {"us": v / 1000, "ms": v, "s": v * 1000}[m.group(2)]
+
+
+def _pin(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() != 1 else []
+
+
+def wrk(url: str, seconds: int, connections: int) -> Result:
+    cmd = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+           "-H", f"User-Agent: {UA}", url]  # fmt: skip
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 30, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad_m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    err_m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    bad = int(bad_m.group(1)) if bad_m else 0
+    if err_m:
+        bad += sum(int(x) for x in err_m.groups())
+    return Result("", rps, p50, p99, n, bad)
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[None]:
+    proc = subprocess.Popen([*_pin(0), sys.executable, *args], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{args} exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args} did not start")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _world(dsn: str) -> tuple[int, str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        adv = await conn.fetchval(
+            "INSERT INTO advertisers (name, postback_token) VALUES ('bench', 'x') RETURNING id"
+        )
+        aff = await conn.fetchval("INSERT INTO affiliates (name) VALUES ('bench') RETURNING id")
+        offer = await conn.fetchval(
+            "INSERT INTO offers (advertiser_id, name, landing_url) VALUES ($1, 'bench', $2) RETURNING id",
+            adv, "https://shop.example/landing?cid={click_id}&a={aff_id}&s1={sub1}&s2={sub2}&d={device}",
+        )  # fmt: skip
+        code = f"bench{aff}"
+        await conn.execute(
+            "INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3)",
+            code, offer, aff,
+        )  # fmt: skip
+        return int(aff), code
+    finally:
+        await conn.close()
+
+
+async def _count(dsn: str, aff: int) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff))
+    finally:
+        await conn.close()
+
+
+def _answered(port: int) -> int:
+    """302s the tracker says it answered (its own Prometheus counter)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("tracker_redirects_total{") and 'outcome="redirect"' in line:
+            if 'cls="head"' not in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool) -> int:
+    work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    base = Settings(data_dir=work, database_url=os.environ.get("TRACKER_DATABASE_URL"),
+                    redis_url=os.environ.get("TRACKER_REDIS_URL"))  # fmt: skip
+    results: list[Result] = []
+    try:
+        with servers(base, owner=True) as urls:
+            asyncio.run(migrate_dsn(urls.database_url))
+            aff, code = asyncio.run(_world(urls.database_url))
+            path = f"/c/{code}?sub1=bench&sub2=wrk"
+            env = _env(urls, work)
+
+            rows = [("raw ASGI 302 (no I/O)", [*UVICORN, "loadtests.redirect.baselines:raw_app"], "/"),
+                    ("naive FastAPI + XADD", [*UVICORN, "loadtests.redirect.baselines:naive_app"], "/docs"),
+                    ("tracker (uvicorn)", ["-m", "tracker.cli", "serve"], "/healthz")]  # fmt: skip
+            if granian:
+                rows.append(("tracker (granian)", GRANIAN, "/healthz"))
+            with contextlib.ExitStack() as stack:
+                ports = []
+                for _name, args, ready in rows:  # all up at once, idle unless measured
+                    port = free_port()
+                    stack.enter_context(process([*args, "--port", str(port)], env, port, ready))
+                    ports.append(port)
+                for port in ports:
+                    if warmup:
+                        wrk(f"http://127.0.0.1:{port}{path}", warmup, connections)
+                # Interleaved rounds: noise from other work on the machine falls on every row.
+                runs: list[list[Result]] = [[] for _ in rows]
+                for rnd in range(rounds):
+                    for i, port in enumerate(ports):
+                        r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
+                        runs[i].append(r)
+                        print(f"  round {rnd + 1} {rows[i][0]}: {r.rps:,.0f}/s p50 {r.p50_ms:.2f} "
+                              f"ms p99 {r.p99_ms:.2f} ms", flush=True)  # fmt: skip
+                for (name, _a, _r), rs in zip(rows, runs, strict=True):
+                    results.append(_median(name, rs))
+                answered = sum(_answered(p) for (n, _a, _r), p in zip(rows, ports, strict=True)
+                               if n.startswith("tracker"))  # fmt: skip
+            t0 = time.monotonic()
+            subprocess.run([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env,
+                           cwd=ROOT, check=True, timeout=300)  # fmt: skip
+            stored = asyncio.run(_count(urls.database_url, aff))
+            ingest_s = time.monotonic() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _report(results, answered, stored, ingest_s, connections, seconds)
+
+
+def _median(name: str, rs: list[Result]) -> Result:
+    def med(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return Result(name, med([r.rps for r in rs]), med([r.p50_ms for r in rs]),
+                  med([r.p99_ms for r in rs]), sum(r.requests for r in rs), sum(r.bad for r in rs))  # fmt: skip
+
+
+def _env(urls: ServerUrls, work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        TRACKER_DATABASE_URL=urls.database_url, TRACKER_REDIS_URL=urls.redis_url,
+        TRACKER_DATA_DIR=str(work), TRACKER_STREAM_PREFIX="bench", TRACKER_LOG_LEVEL="info",
+        BENCH_REDIS_URL=urls.redis_url, PYTHONPATH=str(ROOT),
+    )  # fmt: skip
+    return env
+
+
+def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
+            connections: int, seconds: int) -> int:  # fmt: skip
+    raw, naive, *ours = results
+    print(
+        f"\n{connections} connections, median of interleaved rounds of {seconds} s per row, "
+        "one server process on CPU 0, wrk on CPU 1\n"
+    )
+    print("| server | clicks/s | p50 ms | p99 ms | vs naive | vs raw ASGI | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+              f"{r.rps / naive.rps:.2f}x | {r.rps / raw.rps:.2f}x | {r.bad} |")  # fmt: skip
+    tracker = ours[0]
+    checks = {
+        ">= 6x naive FastAPI": tracker.rps >= 6 * naive.rps,
+        ">= 0.7x raw ASGI": tracker.rps >= 0.7 * raw.rps,
+        "p99 <= 5 ms": tracker.p99_ms <= 5.0,
+        "no errors": all(r.bad == 0 for r in results),
+        f"every 302 in Postgres ({answered} answered, {stored} rows)": answered == stored,
+    }
+    print(f"\ningest --burst took {ingest_s:.1f} s for {stored} clicks")
+    for what, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {what}")
+    return 0 if all(checks.values()) else 1
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--seconds", type=int, default=5, help="seconds per row and round (max 30)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--granian", action="store_true", help="add a row for the tracker under granian")
+    a = p.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    return run(min(a.seconds, 30), min(a.rounds, 9), min(a.warmup, 10), a.connections, a.granian)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
