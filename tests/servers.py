@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
+
+from tracker.settings import Settings
 
 
 def free_port() -> int:
@@ -20,9 +24,12 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def run_server(app: Any, port: int) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 in this event loop."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1 in this event loop, configured as
+    `tracker serve` is (proxy headers off: X-Forwarded-For is believed only where
+    TRACKER_TRUSTED_PROXIES says)."""
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                            access_log=False, loop="asyncio", http="httptools")  # fmt: skip
+                            access_log=False, loop="asyncio", http="httptools", proxy_headers=False,
+                            timeout_keep_alive=60)  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
@@ -39,5 +46,26 @@ async def run_server(app: Any, port: int) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 15)
 
 
-def env_urls() -> tuple[str | None, str | None]:
-    return os.environ.get("TRACKER_DATABASE_URL"), os.environ.get("TRACKER_REDIS_URL")
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `tracker` subprocess that uses this test's servers and streams."""
+    env = dict(os.environ)
+    env.update(
+        TRACKER_DATABASE_URL=settings.database_url or "",
+        TRACKER_REDIS_URL=settings.redis_url or "",
+        TRACKER_STREAM_PREFIX=settings.stream_prefix,
+        TRACKER_STREAM_SHARDS=str(settings.stream_shards),
+        TRACKER_DATA_DIR=str(settings.data_dir),
+        TRACKER_LOG_LEVEL="warning",
+    )
+    env.update(extra)
+    return env
+
+
+async def ingest_burst(settings: Settings, timeout_s: float = 180, **extra: str) -> None:
+    """`tracker ingest --burst`, the real command in its own process."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tracker.cli", "ingest", "--burst", env=cli_env(settings, **extra),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode == 0, err.decode()

@@ -11,10 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from ingest.worker import Worker
-from tests.servers import free_port
 from tracker.redis_client import open_redis
 from tracker.settings import Settings
 from tracker.store.db import open_pool
@@ -85,33 +83,6 @@ async def world(api: httpx.AsyncClient, *, partners: int = 1, offers: int = 1,
         for a in affs
     }
     return {"advertiser": adv, "affiliates": affs, "offers": offs, "links": links}
-
-
-@pytest.fixture
-async def service(settings: Settings) -> AsyncIterator[str]:
-    """The real app served as `tracker serve` does: uvicorn with proxy headers off, so that
-    X-Forwarded-For is believed only where TRACKER_TRUSTED_PROXIES says."""
-    from tracker.runtime.compose import build_app
-
-    port = free_port()
-    settings.port = port
-    assert settings.database_url and settings.redis_url
-    app = build_app(settings, settings.database_url, settings.redis_url, with_worker=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                            access_log=False, loop="asyncio", http="httptools", proxy_headers=False,
-                            timeout_keep_alive=60)  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,29 +10,12 @@ import asyncpg
 import httpx
 
 from tests.conftest import create_world
+from tests.servers import ingest_burst
 from tracker.settings import Settings
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        TRACKER_DATABASE_URL=settings.database_url or "",
-        TRACKER_REDIS_URL=settings.redis_url or "",
-        TRACKER_STREAM_PREFIX=settings.stream_prefix,
-        TRACKER_DATA_DIR=str(settings.data_dir),
-        TRACKER_LOG_LEVEL="warning",
-    )
-    return env
-
-
 async def _burst(settings: Settings) -> None:
-    """`tracker ingest --burst`, the real command in its own process."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tracker.cli", "ingest", "--burst", env=_env(settings),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode()
+    await ingest_burst(settings)
 
 
 async def _click_ids(service: str, code: str, n: int, concurrency: int = 20) -> list[str]:

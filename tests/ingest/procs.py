@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,25 +15,20 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from schemas.events import WIRE_VERSION
+from tests.servers import cli_env
 from tracker.settings import Settings
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        TRACKER_DATABASE_URL=settings.database_url or "",
-        TRACKER_REDIS_URL=settings.redis_url or "",
-        TRACKER_STREAM_PREFIX=settings.stream_prefix,
-        TRACKER_STREAM_SHARDS=str(settings.stream_shards),
-        TRACKER_DATA_DIR=str(settings.data_dir),
-        TRACKER_LOG_LEVEL="warning",
+    env = cli_env(
+        settings,
         TRACKER_INGEST_BLOCK_MS="50",
         TRACKER_INGEST_CLAIM_IDLE_MS="1000",
         TRACKER_INGEST_SWEEP_S="0.5",
         TRACKER_INGEST_GRACE_S="10",
         TRACKER_DB_TIMEOUT_S="3",
+        **extra,
     )
-    env.update(extra)
     return env
 
 

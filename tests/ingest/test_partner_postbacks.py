@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +15,7 @@ from ingest.postbacks.http import HttpClient
 from ingest.postbacks.sender import PostbackSender
 from tests.conftest import create_world
 from tests.receiver import receiver
+from tests.servers import ingest_burst
 from tracker.settings import Settings
 
 
@@ -29,19 +27,8 @@ class Clock:
         return self.now
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "TRACKER_DATABASE_URL": settings.database_url or "",
-            "TRACKER_REDIS_URL": settings.redis_url or "", "TRACKER_STREAM_PREFIX": settings.stream_prefix,
-            "TRACKER_LOG_LEVEL": "warning", "TRACKER_POSTBACK_ALLOW_LOOPBACK": "true"}  # fmt: skip
-
-
 async def _burst(settings: Settings) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tracker.cli", "ingest", "--burst", env=_env(settings),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), 180)
-    assert proc.returncode == 0, err.decode()
+    await ingest_burst(settings, TRACKER_POSTBACK_ALLOW_LOOPBACK="true")
 
 
 async def _clicks(service: str, world: dict, n: int, prefix: str) -> list[str]:  # type: ignore[type-arg]
