@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
@@ -175,3 +176,31 @@ async def test_rules_read_back(api: httpx.AsyncClient) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "timezone"
     missing = await api.post("/api/v1/offers/999999/caps", json={"period": "day", "limit": "1"})
     assert missing.status_code == 404
+
+
+async def test_cpm_and_cpc_reach_the_report_end_to_end(
+    settings: Settings, service: str, api: httpx.AsyncClient
+) -> None:
+    """Real impression pixels and redirects → the worker → the rollup's pricing → the report."""
+    w = await world(api)
+    o, a = w["offers"][0]["id"], w["affiliates"][0]["id"]
+    code = w["links"][(o, a)]["code"]
+    await make(api, f"/api/v1/offers/{o}/conversion-settings",
+               {"cpm_payout": "2.00", "cpm_revenue": "3.00", "cpc_basis": "gross_human",
+                "cpc_payout": "0.10", "cpc_revenue": "0.25"}, "PUT")  # fmt: skip
+    ua = {
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
+    }
+    async with httpx.AsyncClient(base_url=service, timeout=10, headers=ua) as http:
+        for _ in range(250):
+            r = await http.get(f"/i/{code}")
+            assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+        for _ in range(4):
+            assert (await http.get(f"/c/{code}")).status_code == 302
+    await asyncio.sleep(0.2)
+    await burst(settings)
+    r = await api.get("/api/v1/reports", params={"group_by": "offer"})
+    row = next(x for x in r.json()["rows"] if x["key"] == o)
+    assert row["human_clicks"] == 4
+    # 250 impressions at 2.00/3.00 per thousand + 4 human clicks at 0.10/0.25
+    assert (row["payout"], row["revenue"]) == ("0.9000", "1.7500")
