@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from ingest.convert import _months_later
 from tests.conversions.conftest import burst, make, world
-from tests.conversions.test_ground_truth import uuid7_at
+from tests.conversions.ground_truth_model import uuid7_at
 from tracker.api.routes.postback import conversion_id
 from tracker.settings import Settings
 
