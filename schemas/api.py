@@ -253,11 +253,6 @@ class Report(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class PostbackAccepted(BaseModel):
-    conversion_id: UUID
-    status: Literal["accepted"] = "accepted"
-
-
 class ApiError(BaseModel):
     code: str
     message: str

@@ -22,7 +22,7 @@ import asyncpg
 
 from ingest.postbacks.http import HttpClient, Outcome
 from tracker import metrics
-from tracker.domain.postback_signing import sign, sign_url
+from tracker.domain.postback_signing import signed_request
 from tracker.domain.retry import Breaker, backoff_delay
 
 log = logging.getLogger("tracker.postbacks")
@@ -111,15 +111,9 @@ class PostbackSender:
             )  # fmt: skip
             metrics.POSTBACKS_POSTPONED.inc()
             return
-        delivery_id = str(row["id"])
-        ts = int(now.timestamp())
         body: bytes | None = row["body"]
-        url = row["url"]
-        headers = {"X-Tracker-Id": delivery_id, "X-Tracker-Timestamp": str(ts)}
-        if row["method"] == "POST":
-            headers["X-Tracker-Signature"] = sign(row["secret"], delivery_id, ts, body or b"")
-        elif row["sign_get"]:
-            url = sign_url(row["secret"], delivery_id, ts, url)
+        url, headers = signed_request(row["method"], row["url"], body, row["secret"],
+                                      row["sign_get"], str(row["id"]), int(now.timestamp()))  # fmt: skip
         async with self._sem:
             outcome = await self.http.send(row["method"], url, headers, body)
         breaker.record(outcome.ok, now)

@@ -26,3 +26,17 @@ def sign_url(secret: str, delivery_id: str, timestamp: int, url: str) -> str:
     sig = sign(secret, delivery_id, timestamp, url.encode())
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}trk_id={delivery_id}&trk_ts={timestamp}&trk_sig={sig[7:]}"
+
+
+def signed_request(
+    method: str, url: str, body: bytes | None, secret: str, sign_get: bool, delivery_id: str,
+    timestamp: int,
+) -> tuple[str, dict[str, str]]:  # fmt: skip
+    """The URL and headers a delivery goes out with: the sender uses this, and the API's
+    test mode shows exactly it."""
+    headers = {"X-Tracker-Id": delivery_id, "X-Tracker-Timestamp": str(timestamp)}
+    if method == "POST":
+        headers["X-Tracker-Signature"] = sign(secret, delivery_id, timestamp, body or b"")
+    elif sign_get:
+        url = sign_url(secret, delivery_id, timestamp, url)
+    return url, headers

@@ -53,7 +53,7 @@ async def announce(
     facts = ConversionFacts(
         conversion_id=str(conversion["conversion_id"]), txn_id=conversion["txn_id"],
         goal=conversion["goal"], status=status or conversion["status"], payout=conversion["payout"],
-        currency=_get(conversion, "offer_currency") or conversion["currency"], offer_id=offer,
+        currency=conversion["offer_currency"] or conversion["currency"], offer_id=offer,
         aff_id=aff, click_id=str(conversion["click_id"]) if conversion["click_id"] else None,
         created_at=conversion["created_at"],
         subs=tuple(click[f"sub{i}"] for i in range(1, 11)) if click else (),
@@ -71,10 +71,3 @@ async def announce(
         )  # fmt: skip
         queued += result.endswith(" 1")
     return queued
-
-
-def _get(row: Any, key: str) -> Any:
-    try:
-        return row[key]
-    except KeyError:
-        return None

@@ -26,7 +26,7 @@ from schemas.postbacks import (
 from tracker.api.deps import Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.domain.postback_render import ConversionFacts, render
-from tracker.domain.postback_signing import sign, sign_url
+from tracker.domain.postback_signing import signed_request
 from tracker.domain.ssrf import Refused, parse_target
 from tracker.store import entities
 from tracker.store import partner_postbacks as store
@@ -116,12 +116,8 @@ async def test_delivery(postback_id: int, services: ServicesDep, who: Reader) ->
         params={"test": "1"},
     )  # fmt: skip
     url, body = render(row["url_template"], row["method"], facts)
-    delivery_id, ts = "00000000-0000-4000-8000-000000000000", int(time.time())
-    headers = {"X-Tracker-Id": delivery_id, "X-Tracker-Timestamp": str(ts)}
-    if row["method"] == "POST":
-        headers["X-Tracker-Signature"] = sign(row["secret"], delivery_id, ts, body or b"")
-    elif row["sign_get"]:
-        url = sign_url(row["secret"], delivery_id, ts, url)
+    url, headers = signed_request(row["method"], url, body, row["secret"], row["sign_get"],
+                                  "00000000-0000-4000-8000-000000000000", int(time.time()))  # fmt: skip
     refusal = None
     try:
         parse_target(url, allow_loopback=services.settings.postback_allow_loopback)
