@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    server: Literal["uvicorn", "granian"] = Field(
+        "uvicorn",
+        description="HTTP server of `tracker serve`/`up`; granian needs `pip install 'tracker[granian]'`",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL of the redirect as partners see it; defaults to http://host:port",

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from typing import Any
 
@@ -48,6 +49,9 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
 
 
 def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> None:
+    if settings.server == "granian":
+        _serve_granian(settings, database_url, redis_url, with_worker=with_worker)
+        return
     app = build_app(settings, database_url, redis_url, with_worker=with_worker)
     config = uvicorn.Config(
         app,
@@ -68,6 +72,39 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     server.run()
+
+
+def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
+                   with_worker: bool) -> None:  # fmt: skip
+    """The same app under granian (docs/adr/0013-granian-option.md): one worker process,
+    which builds the app itself from the environment set here."""
+    try:
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+        from granian.log import LogLevels
+    except ImportError:
+        raise SystemExit(
+            "TRACKER_SERVER=granian needs granian: pip install 'tracker[granian]'"
+        ) from None
+    from tracker.runtime.granian_app import WITH_WORKER_ENV
+
+    os.environ.update(
+        TRACKER_DATABASE_URL=database_url, TRACKER_REDIS_URL=redis_url,
+        **{WITH_WORKER_ENV: "1" if with_worker else "0"},
+    )  # fmt: skip
+    Granian(
+        "tracker.runtime.granian_app:app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        loop=Loops.uvloop,
+        websockets=False,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_access=False,
+        workers_kill_timeout=15,  # past the sink's flush and the worker's grace
+    ).serve()
 
 
 async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst: bool) -> None:
