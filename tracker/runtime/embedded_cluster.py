@@ -98,11 +98,15 @@ class EmbeddedCluster:
     def wait_ok(self, timeout_s: float = 30) -> None:
         cli = redis_server_binary().parent / "redis-cli"
         deadline = time.monotonic() + timeout_s
+        waiting = list(self.procs)  # every running node, a restarted one too, must say ok
         while time.monotonic() < deadline:
-            out = subprocess.run([str(cli), "-p", str(self.ports[0]), "cluster", "info"],
+            out = subprocess.run([str(cli), "-p", str(waiting[0]), "cluster", "info"],
                                  capture_output=True, text=True, timeout=10).stdout  # fmt: skip
             if "cluster_state:ok" in out:
-                return
+                waiting.pop(0)
+                if not waiting:
+                    return
+                continue
             time.sleep(0.1)
         raise RuntimeError("the cluster did not reach cluster_state:ok")
 
