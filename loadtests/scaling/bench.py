@@ -137,19 +137,20 @@ async def _fill(settings: Settings, url: str, clicks: list[dict[str, Any]]) -> N
 
 
 async def drain(env: dict[str, str], dsn: str, workers: int, n: int) -> float:
-    """Clicks/s of ``workers`` burst processes between 5% and 95% of the rows."""
+    """Clicks/s of ``workers`` burst processes from about 5% to 95% of the rows (the
+    samples of the row count nearest those marks)."""
     conn = await asyncpg.connect(dsn)
     procs = [subprocess.Popen([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env,
                               cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
-    marks: dict[float, float] = {}
+    first: tuple[float, int] | None = None  # the first sample with rows, and the last
+    last = (0.0, 0)
     try:
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and len(marks) < 2:
+        while time.monotonic() < deadline and last[1] < 0.95 * n:
             got = int(await conn.fetchval("SELECT count(*) FROM clicks"))
-            now = time.monotonic()
-            for frac in (0.05, 0.95):
-                if frac not in marks and got >= frac * n:
-                    marks[frac] = now
+            last = (time.monotonic(), got)
+            if first is None and got >= 0.05 * n:
+                first = last
             await asyncio.sleep(0.05)
         for p in procs:
             p.wait(600)
@@ -161,7 +162,8 @@ async def drain(env: dict[str, str], dsn: str, workers: int, n: int) -> float:
             if p.poll() is None:
                 p.kill()
         await conn.close()
-    return 0.9 * n / (marks[0.95] - marks[0.05])
+    assert first is not None and last[0] > first[0], "too few clicks to see a rate: raise --clicks"
+    return (last[1] - first[1]) / (last[0] - first[0])
 
 
 async def ingest_rows(settings: Settings, env: dict[str, str], dsn: str, url: str,
