@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,7 @@ from tracker.store.migrate import migrate_dsn
 
 
 def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
+    return statistics.median(values)
 
 
 def _wrk_pair(urls: list[str], seconds: int, connections: int) -> Result:
