@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ingest import dead_letter, streams
+from ingest import dead_letter, health, streams
 from ingest.errors import TRANSIENT
 from ingest.reads import ShardReader
 from ingest.worker import Worker
@@ -122,3 +122,30 @@ async def _node_away(csettings: Settings, credis: Any, cluster: EmbeddedCluster)
             break
         await asyncio.sleep(0.1)  # the shards of the node are retried after their backoff
     assert got == away  # back by itself: the two shards are read, nothing twice
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+async def test_health_check_with_another_node_away(
+    csettings: Settings, cluster: EmbeddedCluster
+) -> None:
+    assert csettings.redis_url
+    r = open_redis(csettings, csettings.redis_url)
+    try:
+        prefix = csettings.stream_prefix
+        await health.beat(r, prefix, "w1", ttl_s=60, rows=5)
+        home = r.get_node_from_key(health.key(prefix, "w1")).port
+        other = next(p for p in cluster.ports if p != home)
+        cluster.stop_node(other, kill=True)
+        try:
+            ok, lines = await health.check(r, prefix, max_age_s=60)
+            assert ok and len(lines) == 1 and lines[0].startswith("w1:")
+            ok, _ = await health.check(r, prefix, max_age_s=60, consumer="nobody")
+            assert not ok
+        finally:
+            cluster.start_node(other)
+            cluster.wait_ok()
+    finally:
+        await r.aclose()
+        del r
+        await asyncio.sleep(0.2)
+        gc.collect()
