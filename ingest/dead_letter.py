@@ -1,18 +1,25 @@
-"""The dead-letter stream: what cannot be processed, with the reason, never lost.
+"""The dead-letter streams: what cannot be processed, with the reason, never lost.
 
 Dead letters are added in the same MULTI/EXEC as the XACK of their entries,
 so an entry is either still pending or acknowledged *and* dead-lettered: a
-crash in between never writes a dead letter twice.
+crash in between never writes a dead letter twice. A MULTI on Redis Cluster
+may touch one slot only, so each shard has its own dead-letter stream
+carrying the shard's hash tag (``<prefix>:dead-letter:{tag}``), and a batch
+that spans shards is acknowledged with one MULTI per slot (docs/adr/0050).
+Readers take the union of every dead-letter stream (``keys``, ``read_all``).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from tracker import metrics
+from tracker.domain.shards import by_slot, hash_tag
+from tracker.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,34 +30,69 @@ class Reject:
     payload: bytes
 
 
+def key_for(base: str, source: str) -> str:
+    """The dead-letter stream of entries from stream ``source``: in the source's slot."""
+    return f"{base}:{{{hash_tag(source)}}}"
+
+
+def keys(settings: Settings) -> list[str]:
+    """Every dead-letter stream: one per shard, and the base one (conversions that fail
+    on their own data at write time, outside any XACK)."""
+    base = settings.dead_letter_stream()
+    sources = settings.click_streams() + settings.conversion_streams()
+    return [base, *dict.fromkeys(key_for(base, s) for s in sources)]
+
+
+async def read_all(redis: Redis, settings: Settings, count: int = 10_000
+                   ) -> list[tuple[str, bytes, dict[bytes, bytes]]]:  # fmt: skip
+    """(dead-letter stream, entry id, fields) of up to ``count`` letters per stream."""
+    out: list[tuple[str, bytes, dict[bytes, bytes]]] = []
+    for key in keys(settings):
+        entries: Any = await redis.xrange(key, count=count)
+        out.extend((key, i, f) for i, f in entries)
+    return out
+
+
+async def count_all(redis: Redis, settings: Settings) -> int:
+    return sum([int(await redis.xlen(k)) for k in keys(settings)])
+
+
+def _fields(r: Reject, now: str) -> Any:
+    return {"source": r.source, "entry_id": r.entry_id, "reason": r.reason[:1000],
+            "payload": r.payload[:65536], "at_ms": now}  # fmt: skip
+
+
 async def ack(redis: Redis, group: str, dlq: str, acks: dict[str, list[bytes]],
               rejects: list[Reject]) -> None:  # fmt: skip
-    """XACK the entries and add the dead letters, atomically."""
-    if not rejects and not any(acks.values()):
-        return
+    """XACK the entries and add their dead letters: one MULTI per slot, each atomic.
+
+    A slot done is removed from ``acks`` and ``rejects``, so a retry after a failure
+    (a node away) redoes only the slots not yet done and never adds a letter twice.
+    """
+    streams = list(dict.fromkeys([s for s, ids in acks.items() if ids] +
+                                 [r.source for r in rejects]))  # fmt: skip
     now = str(int(time.time() * 1000))
-    async with redis.pipeline(transaction=True) as pipe:
-        for r in rejects:
-            pipe.xadd(
-                dlq,
-                {
-                    "source": r.source,
-                    "entry_id": r.entry_id,
-                    "reason": r.reason[:1000],
-                    "payload": r.payload[:65536],
-                    "at_ms": now,
-                },
-            )
-        for stream, ids in acks.items():
-            if ids:
-                pipe.xack(stream, group, *ids)
-        await pipe.execute()
-    for r in rejects:
-        metrics.DEAD_LETTERED.labels(r.reason.split(":", 1)[0]).inc()
+    for slot_streams in by_slot(streams):
+        mine = set(slot_streams)
+        letters = [r for r in rejects if r.source in mine]
+        async with redis.pipeline(transaction=True) as pipe:
+            for r in letters:
+                pipe.xadd(key_for(dlq, r.source), _fields(r, now))
+            for stream in slot_streams:
+                if acks.get(stream):
+                    pipe.xack(stream, group, *acks[stream])
+            await pipe.execute()
+        for stream in slot_streams:
+            acks.pop(stream, None)
+        rejects[:] = [r for r in rejects if r.source not in mine]
+        for r in letters:
+            metrics.DEAD_LETTERED.labels(r.reason.split(":", 1)[0]).inc()
 
 
 async def dead_letter(
     redis: Redis, dlq: str, *, source: str, entry_id: str, reason: str, payload: bytes
 ) -> None:
-    """One dead letter on its own (no acknowledgement with it)."""
-    await ack(redis, "", dlq, {}, [Reject(source, entry_id, reason, payload)])
+    """One dead letter on its own, into stream ``dlq`` as given (no acknowledgement)."""
+    now = str(int(time.time() * 1000))
+    await redis.xadd(dlq, _fields(Reject(source, entry_id, reason, payload), now))
+    metrics.DEAD_LETTERED.labels(reason.split(":", 1)[0]).inc()

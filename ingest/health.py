@@ -3,7 +3,9 @@
 A worker writes its heartbeat when it commits a batch or finds nothing to
 do; a worker stuck on a backlog it cannot write (Postgres down, a batch
 failing over and over) stops beating, and the check fails once every
-heartbeat is older than the allowed age. Keys expire on their own.
+heartbeat is older than the allowed age. Keys expire on their own. They
+share one hash tag, so on Redis Cluster they live on one node and the check
+scans only that node: another node away does not make the check fail.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import time
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 
 def key(prefix: str, consumer: str) -> str:
-    return f"{prefix}:ingest:health:{consumer}"
+    return f"{prefix}:ingest:health:{{{prefix}-health}}:{consumer}"
 
 
 async def beat(redis: Redis, prefix: str, consumer: str, ttl_s: int, rows: int) -> None:
@@ -28,10 +30,14 @@ async def check(redis: Redis, prefix: str, max_age_s: float, consumer: str | Non
                 ) -> tuple[bool, list[str]]:  # fmt: skip
     """(healthy, one line per worker seen): healthy when a heartbeat is recent enough."""
     pattern = key(prefix, consumer or "*")
+    where: dict[str, Any] = {}
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+        where["target_nodes"] = redis.get_node_from_key(key(prefix, "x"))
     now = time.time()
     lines: list[str] = []
     healthy = False
-    async for k in redis.scan_iter(match=pattern, count=200):
+    async for k in redis.scan_iter(match=pattern, count=200, **where):
         raw: Any = await redis.get(k)
         if raw is None:
             continue

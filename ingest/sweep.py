@@ -2,7 +2,9 @@
 
 Only one worker at a time claims and trims (a Redis lock with a TTL, freed
 by compare-and-delete); every worker refreshes its gauges. Claimed entries
-are checked against ``max_deliveries`` like any redelivered entry.
+are checked against ``max_deliveries`` like any redelivered entry. Every
+command names one stream (Redis Cluster: one slot), and a shard whose node
+is away is skipped until the next sweep while the others are swept.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncpg
 
 from ingest import partitions, streams
 from ingest.enrich import DailySalts
-from ingest.errors import TRANSIENT
+from ingest.errors import TRANSIENT, transient
 from tracker import metrics
 
 if TYPE_CHECKING:
@@ -67,21 +69,36 @@ class Sweeper:
     async def sweep(self) -> list[Work]:
         w = self._w
         await self.maintain()
-        states = {s: await streams.state(w.redis, s, w.group) for s in w.streams}
+        states = {}
+        for s in w.streams:
+            try:
+                states[s] = await streams.state(w.redis, s, w.group)
+            except TRANSIENT as exc:
+                _skip(s, exc)
         token = uuid.uuid4().hex
         ttl_ms = int(max(w.settings.ingest_sweep_s * 4, 10) * 1000)
-        if not await w.redis.set(self.lock_key, token, nx=True, px=ttl_ms):
+        try:
+            if not states or not await w.redis.set(self.lock_key, token, nx=True, px=ttl_ms):
+                return []
+        except TRANSIENT as exc:
+            _skip(self.lock_key, exc)
             return []
         try:
             works = []
             for stream, st in states.items():
-                if st.pending:
-                    works.extend(await self._claim(stream))
-                await streams.trim(w.redis, stream, st)
-                await self._forget_consumers(stream)
+                try:
+                    if st.pending:
+                        works.extend(await self._claim(stream))
+                    await streams.trim(w.redis, stream, st)
+                    await self._forget_consumers(stream)
+                except TRANSIENT as exc:
+                    _skip(stream, exc)
             return works
         finally:
-            await self._release(keys=[self.lock_key], args=[token])
+            try:
+                await self._release(keys=[self.lock_key], args=[token])
+            except TRANSIENT as exc:  # the lock expires by itself
+                _skip(self.lock_key, exc)
 
     async def _claim(self, stream: str) -> list[Work]:
         w = self._w
@@ -114,3 +131,10 @@ class Sweeper:
                 and int(c["idle"]) > CONSUMER_FORGET_MS
             ):
                 await w.redis.xgroup_delconsumer(stream, w.group, name)
+
+
+def _skip(key: str, exc: BaseException) -> None:
+    """A shard's node away: log, and sweep it next time. Any other error reply is a bug."""
+    if not transient(exc):
+        raise exc
+    log.warning("sweep: %s skipped this time: %r", key, exc)

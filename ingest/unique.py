@@ -13,10 +13,11 @@ by (``KEYS[1]``), so on Redis Cluster they all live in that one slot.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 TAGS = 16
 
@@ -45,6 +46,7 @@ class UniqueJudge:
         self._prefixes = [f"{prefix}:uniq:{{u{t}}}:" for t in range(TAGS)]
         self._window = window_s
         self._script = redis.register_script(_JUDGE_LUA)
+        self._cluster = isinstance(redis, RedisCluster)
 
     def key(self, offer_id: int, ip: str, ua: str) -> str:
         tag, suffix = self._locate(offer_id, ip, ua)
@@ -66,11 +68,17 @@ class UniqueJudge:
             groups[tag].append(i)
             records[tag].append(f"{suffix} {click_id}")
         used = [t for t in range(TAGS) if groups[t]]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for t in used:
-                await self._script(keys=[self._prefixes[t]],
-                                   args=[self._window, "\n".join(records[t])], client=pipe)  # fmt: skip
-            results: list[Any] = await pipe.execute()
+        results: list[Any]
+        if self._cluster:  # scripts cannot be pipelined on Redis Cluster: one call per tag
+            results = await asyncio.gather(*(
+                self._script(keys=[self._prefixes[t]], args=[self._window, "\n".join(records[t])])
+                for t in used))  # fmt: skip
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for t in used:
+                    await self._script(keys=[self._prefixes[t]],
+                                       args=[self._window, "\n".join(records[t])], client=pipe)  # fmt: skip
+                results = await pipe.execute()
         out = [False] * len(items)
         for t, verdicts in zip(used, results, strict=True):
             for i, v in zip(groups[t], verdicts, strict=True):

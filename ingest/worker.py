@@ -27,9 +27,10 @@ from ingest.clicks import ClickWriter
 from ingest.conversions import ConversionWriter, parse_conversion
 from ingest.dead_letter import Reject, ack
 from ingest.enrich import DailySalts, Enricher
-from ingest.errors import POISON, TRANSIENT
+from ingest.errors import POISON, TRANSIENT, transient
 from ingest.faults import Faults
 from ingest.geo import Geo
+from ingest.reads import Reply, ShardReader
 from ingest.sweep import Sweeper
 from ingest.unique import UniqueJudge
 from schemas.events import ConversionEvent
@@ -69,6 +70,8 @@ class Worker:
         self.conversions = ConversionWriter(pool, redis, settings)
         self.streams = settings.click_streams() + settings.conversion_streams()
         self.builder = WorkBuilder(self, settings.click_streams())
+        self.reader = ShardReader(redis, self.group, self.consumer, self.streams,
+                                  settings.ingest_batch_entries, settings.ingest_block_ms)  # fmt: skip
         self.sweeper = Sweeper(self)
         self.faults = Faults()
         self._stop = asyncio.Event()
@@ -119,12 +122,13 @@ class Worker:
         while True:
             try:
                 return await fn()
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+            except Exception as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    log.warning("consumer group lost (Redis restarted without AOF?): re-creating")
+                    await self.retrying(self.ensure_groups, until_stopped=until_stopped)
+                    continue
+                if not transient(exc):
                     raise
-                log.warning("consumer group lost (Redis restarted without AOF?): re-creating")
-                await self.retrying(self.ensure_groups, until_stopped=until_stopped)
-            except TRANSIENT as exc:
                 if until_stopped and self.stopping:
                     return None
                 log.warning("ingest waiting for its servers (%.1fs): %r", backoff, exc)
@@ -153,24 +157,22 @@ class Worker:
                 if burst and await self.retrying(self._drained):
                     return
 
-    async def _read_batch(self) -> list[tuple[bytes, Any]]:
+    async def _read_batch(self) -> Reply:
         """New entries, cut by time (the first read blocks up to ingest_block_ms) or by
         size: while reads come back full, read again at once, up to BATCH_BYTES of payload
         (small entries, or bad ones among good, would otherwise make many small batches)."""
         new = dict.fromkeys(self.streams, ">")
-        resp = await self._read(new)
+        resp = last = await self._read(new)
         size = sum(len(f.get(b"clicks", b"")) for _, es in resp for _, f in es if f)
         full = self.settings.ingest_batch_entries
         for _ in range(20):  # bounded
-            if size >= BATCH_BYTES or not any(
-                len(es) >= full for _, es in resp[-len(self.streams) :]
-            ):
+            if size >= BATCH_BYTES or not any(len(es) >= full for _, es in last):
                 break
-            more = await self._read(new, block=False)
-            if not any(es for _, es in more):
+            last = await self._read(new, block=False)
+            if not any(es for _, es in last):
                 break
-            resp += more
-            size += sum(len(f.get(b"clicks", b"")) for _, es in more for _, f in es if f)
+            resp += last
+            size += sum(len(f.get(b"clicks", b"")) for _, es in last for _, f in es if f)
         return resp
 
     async def _own_pending(self, queue: asyncio.Queue[Work | None]) -> None:
@@ -195,14 +197,8 @@ class Worker:
             if work is not None and work.entries:
                 await queue.put(work)
 
-    async def _read(self, start: dict[str, str], block: bool = True) -> list[tuple[bytes, Any]]:
-        new = block and ">" in start.values()
-        where: Any = start
-        resp: Any = await self.redis.xreadgroup(
-            self.group, self.consumer, where, count=self.settings.ingest_batch_entries,
-            block=self.settings.ingest_block_ms if new else None,
-        )  # fmt: skip
-        return list(resp or [])
+    async def _read(self, start: dict[str, str], block: bool = True) -> Reply:
+        return await self.reader.read(start, block)
 
     async def _drained(self) -> bool:
         for stream in self.streams:
@@ -220,14 +216,15 @@ class Worker:
             t0 = time.perf_counter()
             await self._commit(work)
             self.faults.after_commit()
+            acked = [i for ids in work.acks.values() for i in ids]
+            # ack() drops each slot it has done from work.acks: a retry redoes only the rest.
             await self.retrying(
                 lambda w=work: ack(
                     self.redis, self.group, self.settings.dead_letter_stream(), w.acks, w.rejects
                 ),
                 until_stopped=False,
             )
-            for ids in work.acks.values():
-                self.inflight.difference_update(ids)
+            self.inflight.difference_update(acked)
             metrics.INGEST_BATCH_SECONDS.labels("all").observe(time.perf_counter() - t0)
             metrics.INGEST_BATCH_ROWS.observe(work.prepared.rows)
             self.rows_written += work.prepared.rows

@@ -36,6 +36,7 @@ import orjson
 import uvloop
 from redis.asyncio import Redis
 
+from ingest import dead_letter
 from ingest.copytext import NULL
 from ingest.rows import CLICK_COLUMNS
 from ingest.worker import Worker
@@ -118,7 +119,6 @@ async def worker_rate(settings: Settings, pool: asyncpg.Pool, redis: Redis,
 async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: int, aff: int,
                  rounds: int) -> tuple[float, float, int]:  # fmt: skip
     """Median clicks/s of 10k good clicks, clean and with 100 malformed entries among them."""
-    dlq = settings.dead_letter_stream()
     stream = settings.click_streams()[0]
     clean, dirty, dead = [], [], 0
     worker = Worker(settings, pool, redis, consumer="poison")  # one worker: warm caches
@@ -127,7 +127,7 @@ async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: in
     for r in range(rounds):
         for bad in (False, True):
             good = make_clicks(10_000, offer, aff, seed=1000 + r * 2 + bad)
-            dead_before = await redis.xlen(dlq)
+            dead_before = await dead_letter.count_all(redis, settings)
             async with redis.pipeline(transaction=False) as pipe:
                 for i in range(100):
                     pipe.xadd(stream, {"v": WIRE_VERSION,
@@ -143,7 +143,7 @@ async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: in
             rate = 10_000 / (time.perf_counter() - t0)
             (dirty if bad else clean).append(rate)
             if bad:
-                dead += await redis.xlen(dlq) - dead_before
+                dead += await dead_letter.count_all(redis, settings) - dead_before
     return statistics.median(clean), statistics.median(dirty), dead
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
-from ingest import partitions, streams
+from ingest import dead_letter, partitions, streams
 from ingest.worker import Worker
 from tests.ingest.helpers import click, push, setup_offer
 from tracker.settings import Settings
@@ -42,7 +42,7 @@ async def test_an_entry_delivered_too_often_is_dead_lettered(
     for _ in range(settings.max_deliveries):  # it crashed its consumers every time
         await redis.xautoclaim(stream, group, "crashy", 0, "0-0")
     await Worker(settings, pool, redis, consumer="w", claim_idle_ms=0).run(burst=True)
-    dead = await redis.xrange(settings.dead_letter_stream())
+    dead = [(i, f) for _, i, f in await dead_letter.read_all(redis, settings)]
     assert len(dead) == 1 and dead[0][1][b"reason"].startswith(b"deliveries:")
     assert (await redis.xpending(stream, group))["pending"] == 0
     assert await pool.fetchval("SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff) == 0

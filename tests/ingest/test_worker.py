@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from ingest import dead_letter
 from ingest.faults import Faults
 from ingest.worker import Worker
 from schemas.events import WIRE_VERSION
@@ -95,7 +96,10 @@ async def test_bad_entries_go_to_the_dead_letter_stream(
     await Worker(settings, pool, redis, consumer="w").run(burst=True)
 
     assert await _count(pool, aff) == 51
-    dead = await redis.xrange(settings.dead_letter_stream())
+    dead = [(i, f) for _, i, f in await dead_letter.read_all(redis, settings)]
+    assert {k for k, _, _ in await dead_letter.read_all(redis, settings)} == {
+        dead_letter.key_for(settings.dead_letter_stream(), stream)
+    }  # the shard's own dead-letter stream, in its slot
     reasons = sorted(f[b"reason"].decode().split(":", 1)[0] for _, f in dead)
     assert reasons == ["db", "invalid", "json", "version", "version"]
     invalid = next(f for _, f in dead if f[b"reason"].startswith(b"invalid"))

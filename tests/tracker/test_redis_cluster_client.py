@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.crc import key_slot as redis_key_slot
 
+from tracker.domain.shards import by_slot, hash_tag, key_slot
 from tracker.redis_client import cluster_seeds, open_redis
 from tracker.runtime.embedded_cluster import EmbeddedCluster
 from tracker.settings import Settings
@@ -42,3 +44,15 @@ async def test_six_shards_two_per_master(cluster: EmbeddedCluster) -> None:
         assert sorted(nodes.values()) == [2, 2, 2] and set(nodes) == set(cluster.ports)
     finally:
         await r.aclose()
+
+
+def test_keys_grouped_by_slot_as_redis_cluster_hashes_them() -> None:
+    settings = Settings(stream_shards=6)
+    keys = settings.click_streams() + settings.conversion_streams()
+    for k in [*keys, "plain", "a{}b", "{x}{y}", "{only-open"]:
+        assert key_slot(k) == redis_key_slot(k.encode())
+    assert hash_tag("a{}b") == "a{}b" and hash_tag("{x}{y}") == "x"
+    groups = by_slot(keys)
+    # click shard i and conversion shard i share a tag: one read covers both
+    assert groups == [[c, v] for c, v in zip(settings.click_streams(),
+                                             settings.conversion_streams(), strict=True)]  # fmt: skip

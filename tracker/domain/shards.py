@@ -47,3 +47,27 @@ def shard_tag(i: int, n: int) -> str:
         if lo <= slot(tag) < hi:
             return tag
     raise RuntimeError(f"no tag found for shard {i} of {n}")  # unreachable for n <= 16384
+
+
+def hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes: the text between the first ``{`` and the
+    next ``}`` when it is not empty, else the whole key."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
+def key_slot(key: str) -> int:
+    return slot(hash_tag(key))
+
+
+def by_slot(keys: list[str]) -> list[list[str]]:
+    """Keys grouped by slot, in first-seen order: one multi-key command per group is
+    valid on Redis Cluster (several slots in one command fail with CROSSSLOT)."""
+    groups: dict[int, list[str]] = {}
+    for k in keys:
+        groups.setdefault(key_slot(k), []).append(k)
+    return list(groups.values())
