@@ -1,0 +1,111 @@
+"""Run a report: pick the source, query, derive ratios, total, sort, cut, hide.
+
+What a role may see (docs/adr/0061): a partner never sees revenue, profit or
+RPC (and only its own rows: the scope is a filter in the SQL); an advertiser
+sees revenue (its cost) but not our payout, profit or EPC; an admin sees all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from schemas.reports import COUNTS, TIME_DIMS
+from tracker.store.reports import plan, sql
+
+_HIDE: dict[str, tuple[str, ...]] = {
+    "admin": (),
+    "affiliate": ("revenue", "profit", "rpc"),
+    "advertiser": ("payout", "profit", "epc"),
+}
+_CENT4 = Decimal("0.0001")
+_RAW_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
+               "pending", "approved", "rejected", "reversed")  # fmt: skip
+
+
+@dataclass
+class Answer:
+    source: Literal["rollup", "raw"]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    total_rows: int
+
+
+def hidden(role: str) -> tuple[str, ...]:
+    """The metrics this role may not see."""
+    return _HIDE[role]
+
+
+def money(value: Decimal) -> Decimal:
+    """Exact, shown with 4 decimals unless a CPM price needs more."""
+    short = value.quantize(_CENT4)
+    return short if short == value else value.normalize()
+
+
+def _ratio(num: Decimal, den: int, scale: int = 1) -> Decimal | None:
+    return None if den == 0 else (num * scale / den).quantize(_CENT4, ROUND_HALF_UP)
+
+
+def _finish(row: dict[str, Any], role: str) -> dict[str, Any]:
+    row["conversions"] = row["pending"] + row["approved"]
+    rev, pay, gross = row["revenue"], row["payout"], row["gross_clicks"]
+    row.update(revenue=money(rev), payout=money(pay), profit=money(rev - pay),
+               cr=_ratio(Decimal(row["conversions"]), gross, 100), epc=_ratio(pay, gross),
+               rpc=_ratio(rev, gross))  # fmt: skip
+    for name in _HIDE[role]:
+        row[name] = None
+    return row
+
+
+def _key(values: list[Any]) -> str | int | None:
+    if len(values) == 1:
+        v = values[0]
+        return v if v is None or isinstance(v, int) else str(v)
+    return "|".join("" if v is None else str(v) for v in values)
+
+
+def _sorter(sort: str | None, dims: list[str]) -> tuple[list[str], bool]:
+    if sort is None:
+        return dims, False
+    return [sort.lstrip("-")], sort.startswith("-")
+
+
+async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,
+              limit: int) -> Answer:  # fmt: skip
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    pieces = None
+    if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
+        pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz))
+    if pieces is not None:
+        source: Literal["rollup", "raw"] = "rollup"
+        text, args = sql.rollup(spec, pieces)
+    else:
+        source, (text, args) = "raw", sql.raw(spec)
+    n = len(spec.dims)
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, Any] = dict.fromkeys(_RAW_COUNTS, 0) | {
+        "revenue": Decimal(0), "payout": Decimal(0)}  # fmt: skip
+    for rec in await pool.fetch(text, *args):
+        values = list(rec.values())
+        row: dict[str, Any] = {"key": _key(values[:n]), "group": dict(zip(spec.dims, values[:n],
+                                                                      strict=True))}  # fmt: skip
+        row.update(zip(_RAW_COUNTS, values[n : n + 9], strict=True))
+        row["revenue"], row["payout"] = Decimal(values[n + 9]), Decimal(values[n + 10])
+        for name in (*_RAW_COUNTS, "revenue", "payout"):
+            totals[name] += row[name]
+        rows.append(_finish(row, role))
+    names, desc = _sorter(sort, spec.dims)
+
+    def order(r: dict[str, Any]) -> tuple[Any, ...]:
+        vals = [r["group"][m] if m in r["group"] else r[m] for m in names]
+        # None sorts after every value, whichever the direction
+        return tuple(x for v in vals for x in ((v is None) != desc, 0 if v is None else v))
+
+    rows.sort(key=order, reverse=desc)
+    totals = _finish({"key": "total", "group": {}, **totals}, role)
+    assert set(COUNTS) <= set(totals)
+    return Answer(source, rows[:limit], totals, len(rows))

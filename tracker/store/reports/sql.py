@@ -1,0 +1,145 @@
+"""The SQL of a report, from the rollup or from raw rows.
+
+Both sources produce the same relation of *facts* per (grouped values, offer):
+counts, and the money of conversions in a counted status. The outer query
+prices clicks (CPC, on unique or gross human clicks) and impressions (CPM, per
+thousand) with the offer's rates and sums per group, so a report gives the same
+exact figures whichever source it reads (docs/adr/0060).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
+
+# Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
+_RAW: dict[str, tuple[str, str, str]] = {
+    "partner": ("c.affiliate_id", "i.affiliate_id", "v.affiliate_id"),
+    "offer": ("c.offer_id", "i.offer_id", "v.offer_id"),
+    "link": ("c.link_id", "i.link_id", "k.link_id"),
+    "goal": ("NULL::text", "NULL::text", "v.goal"),
+    **{s: (f"c.{s}", "NULL::text", f"k.{s}") for s in SUBS},
+    "source": ("c.source", "NULL::text", "k.source"),
+    "country": ("c.country", "i.country", "v.country"),
+    "device": ("c.device", "i.device", "v.device"),
+    "os": ("c.os", "NULL::text", "k.os"),
+    "browser": ("c.browser", "NULL::text", "k.browser"),
+}
+_ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
+ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
+_FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
+           "month": "YYYY-MM"}  # fmt: skip
+_ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
+_ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
+
+
+@dataclass
+class Spec:
+    dims: list[str]
+    start: datetime
+    end: datetime
+    tz: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    affiliate_id: int | None = None  # a partner's key
+    advertiser_id: int | None = None  # an advertiser's key
+
+
+class _Args:
+    def __init__(self, *first: Any) -> None:
+        self.values: list[Any] = list(first)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _time(col: str, unit: str) -> str:
+    return f"to_char(date_trunc('{unit}', {col} AT TIME ZONE $3::text), '{_FORMAT[unit]}')"
+
+
+def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
+    out = []
+    for dim, values in spec.filters.items():
+        if dim in INT_DIMS:
+            out.append(f"{expr[dim]} = ANY({args.add([int(v) for v in values])}::int8[])")
+        else:
+            out.append(f"{expr[dim]} = ANY({args.add(values)}::text[])")
+    if spec.affiliate_id is not None:
+        out.append(f"{expr['partner']} = {args.add(spec.affiliate_id)}")
+    if spec.advertiser_id is not None:
+        out.append(f"{expr['offer']} IN (SELECT id FROM offers WHERE advertiser_id = "
+                   f"{args.add(spec.advertiser_id)})")  # fmt: skip
+    return "".join(f" AND {w}" for w in out)
+
+
+def _outer(spec: Spec, facts: str) -> str:
+    names = [f"d{i}" for i in range(len(spec.dims))]
+    group = ", ".join(f"f.{n}" for n in names)
+
+    def money(kind: str, conv: str) -> str:
+        return (f"sum(f.{conv} + coalesce(s.cpc_{kind}, 0) * CASE WHEN s.cpc_basis = 'unique' "
+                f"THEN f.u ELSE f.h END + coalesce(s.cpm_{kind}, 0) * f.i * 0.001)")  # fmt: skip
+
+    return f"""
+SELECT {group}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
+       sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
+       {money("revenue", "rev")}, {money("payout", "pay")}
+  FROM ({facts}) AS f ({", ".join(names)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay)
+  LEFT JOIN offer_conversion_settings s ON s.offer_id = f.o
+ GROUP BY {group}"""
+
+
+def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
+    args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
+    cols = [_time("r.t", d) if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
+    n = len(cols)
+    facts = f"""
+    SELECT {", ".join(cols)}, r.offer_id, sum(r.gross_clicks), sum(r.unique_clicks),
+           sum(r.human_clicks), sum(r.bot_clicks), sum(r.impressions), sum(r.pending),
+           sum(r.approved), sum(r.rejected), sum(r.reversed), sum(r.revenue), sum(r.payout)
+      FROM unnest($4::int4[], $5::timestamptz[]) AS p (span, t)
+      JOIN rollup_spans r ON r.span = p.span AND r.t = p.t
+     WHERE $1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL{_where(spec, args, _ROLLUP)}
+     GROUP BY {", ".join(str(i) for i in range(1, n + 2))}"""
+    return _outer(spec, facts), args.values
+
+
+def raw(spec: Spec) -> tuple[str, list[Any]]:
+    args = _Args(spec.start, spec.end, spec.tz)
+    by = ", ".join(str(i) for i in range(1, len(spec.dims) + 2))
+    parts = []
+    for n, alias in enumerate("civ"):
+        expr = {d: e[n] for d, e in _RAW.items()}
+        cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
+        where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
+        where += _where(spec, args, expr)
+        if alias == "c":
+            metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
+                       "count(*) FILTER (WHERE c.is_unique), "
+                       "count(*) FILTER (WHERE c.click_class = 'human'), "
+                       "count(*) FILTER (WHERE c.click_class IN ('bot', 'preview', 'prefetch')), "
+                       f"0::int8, {_ZERO_CONV}")  # fmt: skip
+            source = "clicks c"
+        elif alias == "i":
+            metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
+                       f"{_ZERO_CONV}")  # fmt: skip
+            source = "impressions i"
+        else:
+            counted = "v.status IN ('pending', 'approved')"
+            metrics = (f"{_ZERO_COUNTS}, 0::int8, "
+                       + ", ".join(f"count(*) FILTER (WHERE v.status = '{s}')"
+                                   for s in ("pending", "approved", "rejected", "reversed"))
+                       + f", coalesce(sum(v.revenue) FILTER (WHERE {counted}), 0)"
+                       f", coalesce(sum(v.payout) FILTER (WHERE {counted}), 0)")  # fmt: skip
+            where += " AND v.offer_id IS NOT NULL AND v.affiliate_id IS NOT NULL"
+            source = "conversions v"
+            if "k." in " ".join([*cols, where]):
+                source += (
+                    " LEFT JOIN clicks k ON k.click_id = v.click_id AND k.created_at = v.click_at"
+                )
+        parts.append(f"SELECT {', '.join(cols)}, {alias}.offer_id, {metrics}"
+                     f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
+    return _outer(spec, "\n    UNION ALL\n    ".join(parts)), args.values
