@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from schemas.reports import Report
 from tests.tracker.reports_truth import Truth, assert_matches, rows_of
 from tests.tracker.reports_world import build
 from tracker.settings import Settings
@@ -36,6 +37,7 @@ async def _get(api: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     r = await api.get("/api/v1/reports", params=params)
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
+    Report.model_validate(out)  # the answer is what the OpenAPI document says
     return out
 
 

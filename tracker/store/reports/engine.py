@@ -89,7 +89,11 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
     rows: list[dict[str, Any]] = []
     totals: dict[str, Any] = dict.fromkeys(_RAW_COUNTS, 0) | {
         "revenue": Decimal(0), "payout": Decimal(0)}  # fmt: skip
-    for rec in await pool.fetch(text, *args):
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        # a grouping by sub-id holds tens of thousands of groups: keep them in memory
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        records = await conn.fetch(text, *args)
+    for rec in records:
         values = list(rec.values())
         row: dict[str, Any] = {"key": _key(values[:n]), "group": dict(zip(spec.dims, values[:n],
                                                                       strict=True))}  # fmt: skip

@@ -77,3 +77,14 @@ def cover(
     if not fill(int(a), int(b), len(SPANS) - 1):
         return None
     return [(s, datetime.fromtimestamp(t, UTC)) for s, t in out]
+
+
+_FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def label(t: datetime, unit: str, zone: ZoneInfo) -> str:
+    """The local bucket of ``t`` as reports name it (a week by its Monday)."""
+    d = t.astimezone(zone)
+    if unit == "week":
+        return (d.date() - timedelta(days=d.weekday())).isoformat()
+    return d.strftime(_FORMAT[unit])

@@ -62,12 +62,14 @@ def conversions_cte(rel: str) -> str:
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
     SELECT s.span, span_start(c.created_at, s.span), c.affiliate_id, c.offer_id,
-           (c.status = 'pending')::int, (c.status = 'approved')::int,
-           (c.status = 'rejected')::int, (c.status = 'reversed')::int,
-           CASE WHEN c.status IN ('pending', 'approved') THEN c.revenue ELSE 0 END,
-           CASE WHEN c.status IN ('pending', 'approved') THEN c.payout ELSE 0 END
+           count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
+           count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
+           coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
+           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
       FROM {rel} c CROSS JOIN unnest({_SPANS_SQL}) AS s (span)
      WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}"""
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
+from tracker.store.reports import plan
 
 # Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
 _RAW: dict[str, tuple[str, str, str]] = {
@@ -93,14 +95,21 @@ SELECT {group}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
 
 
 def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
+    """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
+    piece rather than once per rollup row (a zone conversion per row costs more than the sum)."""
+    zone = ZoneInfo(spec.tz)
+    units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
-    cols = [_time("r.t", d) if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
+    labels = [args.add([plan.label(t, u, zone) for _, t in pieces]) for u in units]
+    names = ", ".join(f"l{j}" for j in range(len(units)))
+    arrays = "".join(f", {a}::text[]" for a in labels)
+    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
     n = len(cols)
     facts = f"""
     SELECT {", ".join(cols)}, r.offer_id, sum(r.gross_clicks), sum(r.unique_clicks),
            sum(r.human_clicks), sum(r.bot_clicks), sum(r.impressions), sum(r.pending),
            sum(r.approved), sum(r.rejected), sum(r.reversed), sum(r.revenue), sum(r.payout)
-      FROM unnest($4::int4[], $5::timestamptz[]) AS p (span, t)
+      FROM unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{", " * bool(units)}{names})
       JOIN rollup_spans r ON r.span = p.span AND r.t = p.t
      WHERE $1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL{_where(spec, args, _ROLLUP)}
      GROUP BY {", ".join(str(i) for i in range(1, n + 2))}"""
