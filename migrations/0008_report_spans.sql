@@ -1,12 +1,12 @@
--- Reports (issue 6): a rollup by partner and offer at four nested spans, so that
+-- Reports (issue 6): a rollup by partner and offer at seven nested spans, so that
 -- any report whose local buckets start on a quarter hour (every zone in use:
 -- +05:30, +05:45, DST) is answered from a few hundred rollup rows (docs/adr/0060).
--- Rows: span (seconds: 900, 3600, 21600, 86400) × start (aligned in UTC) × partner
+-- Rows: span (seconds: 900, 1800, 3600, 10800, 21600, 43200, 86400) × start (aligned in UTC) × partner
 -- × offer. Conversion counts by status; revenue and payout of the counted
 -- statuses (pending, approved). CPC/CPM money is not stored: reports price the
 -- counts with the offer's rates, as raw reports do, so both agree exactly.
 CREATE TABLE rollup_spans (
-    span          integer NOT NULL CHECK (span IN (900, 3600, 21600, 86400)),
+    span          integer NOT NULL CHECK (span IN (900, 1800, 3600, 10800, 21600, 43200, 86400)),
     t             timestamptz NOT NULL,
     affiliate_id  bigint NOT NULL,
     offer_id      bigint NOT NULL,
@@ -53,5 +53,5 @@ SELECT s.span, span_start(q.t, s.span), q.affiliate_id, q.offer_id,
            coalesce(sum(revenue) FILTER (WHERE status IN ('pending', 'approved')), 0),
            coalesce(sum(payout) FILTER (WHERE status IN ('pending', 'approved')), 0)
       FROM conversions WHERE offer_id IS NOT NULL AND affiliate_id IS NOT NULL GROUP BY 1, 2, 3
-  ) q CROSS JOIN (VALUES (900), (3600), (21600), (86400)) AS s (span)
+  ) q CROSS JOIN (VALUES (900), (1800), (3600), (10800), (21600), (43200), (86400)) AS s (span)
  GROUP BY 1, 2, 3, 4;

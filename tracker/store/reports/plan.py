@@ -1,11 +1,11 @@
 """Which rollup rows answer a report exactly, or None when only raw rows can.
 
-``rollup_spans`` holds each fact at four nested spans aligned in UTC. A report
+``rollup_spans`` holds each fact at seven nested spans aligned in UTC. A report
 may read a rollup row only when the row lies inside one of its local buckets
 (hour, day, week, month in its time zone) and inside [from, to). ``cover``
 splits the range greedily into the coarsest rows that satisfy this: a local
-day in Asia/Kolkata (18:30 to 18:30 UTC) becomes 2 + 2 quarter hours, 5 hours and
-3 six-hour rows. A zone whose bucket edges are not on a UTC quarter hour
+day in Asia/Kolkata (18:30 to 18:30 UTC) becomes two half hours, two hours and
+rows of 3, 6 and 12 hours. A zone whose bucket edges are not on a UTC quarter hour
 (historical local mean time) gets None, and so does an unaligned range.
 """
 

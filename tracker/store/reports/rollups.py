@@ -1,7 +1,7 @@
 """Writing ``rollup_spans``: the SQL every writer of clicks and conversions uses.
 
-Each fact is added at four nested spans (a quarter hour, an hour, six hours, a
-UTC day) so that a report reads the coarsest rows that fit inside its local
+Each fact is added at seven nested spans (15 and 30 minutes, 1, 3, 6 and 12
+hours, a UTC day) so that a report reads the coarsest rows that fit inside its local
 buckets (docs/adr/0060). Writers add only rows their transaction inserted
 (invariant 4): clicks from the batch they COPY'd or the rows ``RETURNING``
 gave back, a conversion from its ``INSERT … RETURNING``, a status change once.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-SPANS = (900, 3600, 21600, 86400)
-_SPANS_SQL = "'{900,3600,21600,86400}'::int4[]"
+SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
+_SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
 _CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
