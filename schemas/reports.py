@@ -29,6 +29,8 @@ def _list(value: str | None) -> list[str] | None:
     items = [v.strip() for v in value.split(",")]
     if not items or any(not v for v in items) or len(items) > 500:
         raise ValueError("a comma-separated list of 1 to 500 non-empty values")
+    if any(ord(ch) < 32 for v in items for ch in v):
+        raise ValueError("control characters are not allowed")
     return items
 
 

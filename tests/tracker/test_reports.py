@@ -180,6 +180,7 @@ async def test_bad_report_queries_are_422_naming_the_field(api: httpx.AsyncClien
         ({"partner": "1,x"}, "partner"), ({"offer": ""}, "offer"), ({"limit": "0"}, "limit"),
         ({"tz": "Mars/Olympus"}, "tz"), ({"to": "soon"}, "to"), ({"colour": "red"}, "colour"),
         ({"from": "2026-01-01T00:00:00Z", "to": "2027-06-01T00:00:00Z"}, "to"),
+        ({"sub1": "a\x00b"}, "sub1"), ({"to": "0001-01-02T00:00:00"}, "from"),
     ]  # fmt: skip
     for params, field in cases:
         r = await api.get("/api/v1/reports", params=params)

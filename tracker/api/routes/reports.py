@@ -38,12 +38,15 @@ def _aware(value: datetime, tz: ZoneInfo) -> datetime:
 async def get_report(services: ServicesDep, who: Reader, q: Annotated[ReportQuery, Query()]) -> Any:
     zone = ZoneInfo(q.tz)
     now = datetime.now(UTC)
-    end = (
-        _aware(q.date_to, zone)
-        if q.date_to
-        else now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    )
-    start = _aware(q.date_from, zone) if q.date_from else end - timedelta(days=7)
+    try:
+        end = (
+            _aware(q.date_to, zone)
+            if q.date_to
+            else now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        )
+        start = _aware(q.date_from, zone) if q.date_from else end - timedelta(days=7)
+    except OverflowError:
+        raise ApiProblem(422, "invalid", "a time out of range", "from") from None
     if start >= end:
         raise ApiProblem(422, "invalid", "'from' must be before 'to'", "from")
     if end - start > timedelta(days=400):
