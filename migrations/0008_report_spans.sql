@@ -5,6 +5,8 @@
 -- × offer. Conversion counts by status; revenue and payout of the counted
 -- statuses (pending, approved). CPC/CPM money is not stored: reports price the
 -- counts with the offer's rates, as raw reports do, so both agree exactly.
+-- offer_id 0: the partner's rows summed over its offers (a third of the rows to
+-- read for a report by partner and time).
 CREATE TABLE rollup_spans (
     span          integer NOT NULL CHECK (span IN (900, 1800, 3600, 10800, 21600, 43200, 86400)),
     t             timestamptz NOT NULL,
@@ -33,7 +35,8 @@ CREATE FUNCTION span_start(ts timestamptz, span integer) RETURNS timestamptz
 INSERT INTO rollup_spans (span, t, affiliate_id, offer_id, gross_clicks, unique_clicks,
                           human_clicks, bot_clicks, impressions, pending, approved, rejected,
                           reversed, revenue, payout)
-SELECT s.span, span_start(q.t, s.span), q.affiliate_id, q.offer_id,
+SELECT s.span, span_start(q.t, s.span), q.affiliate_id,
+       CASE WHEN w.total THEN 0 ELSE q.offer_id END,
        sum(g), sum(u), sum(h), sum(b), sum(i), sum(p), sum(a), sum(r), sum(v), sum(rev), sum(pay)
   FROM (
     SELECT span_start(created_at, 900) AS t, affiliate_id, offer_id,
@@ -54,4 +57,8 @@ SELECT s.span, span_start(q.t, s.span), q.affiliate_id, q.offer_id,
            coalesce(sum(payout) FILTER (WHERE status IN ('pending', 'approved')), 0)
       FROM conversions WHERE offer_id IS NOT NULL AND affiliate_id IS NOT NULL GROUP BY 1, 2, 3
   ) q CROSS JOIN (VALUES (900), (1800), (3600), (10800), (21600), (43200), (86400)) AS s (span)
+    CROSS JOIN (VALUES (false), (true)) AS w (total)
  GROUP BY 1, 2, 3, 4;
+
+-- Totals by partner (offer_id 0), and an offer's rows (priced offers, offer filters).
+CREATE INDEX rollup_spans_offer ON rollup_spans (offer_id, span, t);

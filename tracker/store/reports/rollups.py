@@ -17,6 +17,8 @@ _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
 _CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
+ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
+_BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
 
 
 def _add(cols: tuple[str, ...]) -> str:
@@ -38,7 +40,8 @@ def clicks_cte(clicks: str, impressions: str) -> str:
     affiliate_id, click_class, is_unique / created_at, offer_id, affiliate_id, click_class)."""
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CLICK_COUNTS)})
-    SELECT s.span, span_start(q.t, s.span), q.affiliate_id, q.offer_id, sum(q.g)::int8,
+    SELECT s.span, span_start(q.t, s.span), q.affiliate_id,
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE q.offer_id END, sum(q.g)::int8,
            sum(q.u)::int8, sum(q.h)::int8, sum(q.b)::int8, sum(q.i)::int8
       FROM (SELECT span_start(created_at, 900) AS t, affiliate_id, offer_id,
                    count(*) FILTER (WHERE click_class <> 'head') AS g,
@@ -51,7 +54,7 @@ def clicks_cte(clicks: str, impressions: str) -> str:
             SELECT span_start(created_at, 900), affiliate_id, offer_id, 0, 0, 0, 0,
                    count(*) FILTER (WHERE click_class <> 'head')
               FROM {impressions} GROUP BY 1, 2, 3) q
-     CROSS JOIN unnest({_SPANS_SQL}) AS s (span)
+     CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, 2, 3, 4  -- one lock order for every worker
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
@@ -61,12 +64,12 @@ def conversions_cte(rel: str) -> str:
     """A CTE body adding conversions just inserted (``RETURNING *`` of ``conversions``)."""
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-    SELECT s.span, span_start(c.created_at, s.span), c.affiliate_id, c.offer_id,
-           count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
+    SELECT s.span, span_start(c.created_at, s.span), c.affiliate_id,
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
            count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
            coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
-      FROM {rel} c CROSS JOIN unnest({_SPANS_SQL}) AS s (span)
+      FROM {rel} c CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
      WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, 2, 3, 4
@@ -76,8 +79,8 @@ def conversions_cte(rel: str) -> str:
 # A status change: $4…$7 move the counts by status, $8/$9 the counted money.
 STATUS = f"""
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-SELECT s.span, span_start($1::timestamptz, s.span), $2, $3, $4, $5, $6, $7, $8, $9
-  FROM unnest({_SPANS_SQL}) AS s (span)
+SELECT s.span, span_start($1::timestamptz, s.span), $2, o, $4, $5, $6, $7, $8, $9
+  FROM unnest({_SPANS_SQL}) AS s (span) CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 """
 
@@ -110,9 +113,10 @@ class QuarterCounts:
         )
         for (q, a, o), n in self.counts.items():
             for s in SPANS:
-                acc = spans[(s, q // s * s, a, o)]
-                for i in range(5):
-                    acc[i] += n[i]
+                for offer in (o, ALL_OFFERS):
+                    acc = spans[(s, q // s * s, a, offer)]
+                    for i in range(5):
+                        acc[i] += n[i]
         keys = sorted(spans)
         cols: list[list[int]] = [[k[i] for k in keys] for i in range(4)]
         cols += [[spans[k][i] for k in keys] for i in range(5)]

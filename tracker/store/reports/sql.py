@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
 from tracker.store.reports import plan
+from tracker.store.reports.rollups import ALL_OFFERS
 
 # Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
 _RAW: dict[str, tuple[str, str, str]] = {
@@ -77,19 +78,25 @@ def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
     return "".join(f" AND {w}" for w in out)
 
 
-def _outer(spec: Spec, facts: str) -> str:
-    names = [f"d{i}" for i in range(len(spec.dims))]
-    group = ", ".join(f"f.{n}" for n in names)
+def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None) -> str:
+    """``names``: for a grouped position holding a bucket number, the parameter with the
+    bucket names (grouping by numbers, naming only the answer's rows, is much cheaper)."""
+    cols = [f"d{i}" for i in range(len(spec.dims))]
+    group = ", ".join(f"f.{c}" for c in cols)
+    shown = ", ".join(
+        f"({(names or {})[i]}::text[])[f.{c}]" if i in (names or {}) else f"f.{c}"
+        for i, c in enumerate(cols)
+    )
 
     def money(kind: str, conv: str) -> str:
         return (f"sum(f.{conv} + coalesce(s.cpc_{kind}, 0) * CASE WHEN s.cpc_basis = 'unique' "
                 f"THEN f.u ELSE f.h END + coalesce(s.cpm_{kind}, 0) * f.i * 0.001)")  # fmt: skip
 
     return f"""
-SELECT {group}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
+SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
        sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
        {money("revenue", "rev")}, {money("payout", "pay")}
-  FROM ({facts}) AS f ({", ".join(names)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay)
+  FROM ({facts}) AS f ({", ".join(cols)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay)
   LEFT JOIN offer_conversion_settings s ON s.offer_id = f.o
  GROUP BY {group}"""
 
@@ -100,20 +107,53 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
-    labels = [args.add([plan.label(t, u, zone) for _, t in pieces]) for u in units]
-    names = ", ".join(f"l{j}" for j in range(len(units)))
-    arrays = "".join(f", {a}::text[]" for a in labels)
+    ids, names = [], {}
+    for u in units:
+        labels = [plan.label(t, u, zone) for _, t in pieces]
+        distinct = sorted(set(labels))
+        index = {name: i + 1 for i, name in enumerate(distinct)}
+        ids.append(args.add([index[name] for name in labels]))
+        names[spec.dims.index(u)] = args.add(distinct)
+    cols_p = ", ".join(f"l{j}" for j in range(len(units)))
+    arrays = "".join(f", {a}::int4[]" for a in ids)
+    names_sql = f", {cols_p}" if units else ""
     cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
-    n = len(cols)
+    pieces_sql = f"unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{names_sql})"
+    sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
+           sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
+           sum(r.revenue), sum(r.payout)"""
+    by = ", ".join(str(i) for i in range(1, len(cols) + 2))
+    check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+    where = _where(spec, args, _ROLLUP)
+    if "offer" in spec.dims or "offer" in spec.filters or spec.advertiser_id is not None:
+        facts = f"""
+    SELECT {", ".join(cols)}, r.offer_id, {sums}
+      FROM {pieces_sql}
+      JOIN rollup_spans r ON r.span = p.span AND r.t = p.t AND r.offer_id <> {ALL_OFFERS}
+     WHERE {check}{where}
+     GROUP BY {by}"""
+        return _outer(spec, facts, names), args.values
+
+    # By partner and time only: the partners' totals over their offers (offer_id 0), and the
+    # CPC/CPM money of the offers that have rates, priced here per offer.
+    def price(k: str) -> str:
+        return (f"sum(s.cpc_{k} * CASE WHEN s.cpc_basis = 'unique' THEN r.unique_clicks "
+                f"ELSE r.human_clicks END + s.cpm_{k} * r.impressions * 0.001)")  # fmt: skip
+
     facts = f"""
-    SELECT {", ".join(cols)}, r.offer_id, sum(r.gross_clicks), sum(r.unique_clicks),
-           sum(r.human_clicks), sum(r.bot_clicks), sum(r.impressions), sum(r.pending),
-           sum(r.approved), sum(r.rejected), sum(r.reversed), sum(r.revenue), sum(r.payout)
-      FROM unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{", " * bool(units)}{names})
-      JOIN rollup_spans r ON r.span = p.span AND r.t = p.t
-     WHERE $1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL{_where(spec, args, _ROLLUP)}
-     GROUP BY {", ".join(str(i) for i in range(1, n + 2))}"""
-    return _outer(spec, facts), args.values
+    SELECT {", ".join(cols)}, NULL::int8, {sums}
+      FROM {pieces_sql}
+      JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
+     WHERE {check}{where}
+     GROUP BY {by}
+    UNION ALL
+    SELECT {", ".join(cols)}, NULL::int8, 0, 0, 0, 0, 0, 0, 0, 0, 0, {price("revenue")},
+           {price("payout")}
+      FROM offer_conversion_settings s CROSS JOIN {pieces_sql}
+      JOIN rollup_spans r ON r.offer_id = s.offer_id AND r.span = p.span AND r.t = p.t
+     WHERE {check}{where}
+     GROUP BY {by}"""
+    return _outer(spec, facts, names), args.values
 
 
 def raw(spec: Spec) -> tuple[str, list[Any]]:
