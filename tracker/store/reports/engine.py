@@ -23,6 +23,7 @@ _HIDE: dict[str, tuple[str, ...]] = {
     "advertiser": ("payout", "profit", "epc"),
 }
 _CENT4 = Decimal("0.0001")
+_PRICED = "SELECT offer_id FROM offer_conversion_settings"
 _RAW_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
                "pending", "approved", "rejected", "reversed")  # fmt: skip
 
@@ -80,19 +81,22 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
     pieces = None
     if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
         pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz))
-    if pieces is not None:
-        source: Literal["rollup", "raw"] = "rollup"
-        text, args = sql.rollup(spec, pieces)
-    else:
-        source, (text, args) = "raw", sql.raw(spec)
+    source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        # a grouping by sub-id holds tens of thousands of groups: keep them in memory
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        if pieces is not None:
+            text, args = sql.rollup(spec, pieces)
+        else:
+            # raw rows: let the scan and the grouping of clicks run in parallel workers
+            await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
+            spec.priced = [r[0] for r in await conn.fetch(_PRICED)]
+            text, args = sql.raw(spec)
+        records = await conn.fetch(text, *args)
     n = len(spec.dims)
     rows: list[dict[str, Any]] = []
     totals: dict[str, Any] = dict.fromkeys(_RAW_COUNTS, 0) | {
         "revenue": Decimal(0), "payout": Decimal(0)}  # fmt: skip
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
-        # a grouping by sub-id holds tens of thousands of groups: keep them in memory
-        await conn.execute("SET LOCAL work_mem = '64MB'")
-        records = await conn.fetch(text, *args)
     for rec in records:
         values = list(rec.values())
         row: dict[str, Any] = {"key": _key(values[:n]), "group": dict(zip(spec.dims, values[:n],

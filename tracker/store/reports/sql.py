@@ -48,6 +48,7 @@ class Spec:
     filters: dict[str, list[str]] = field(default_factory=dict)
     affiliate_id: int | None = None  # a partner's key
     advertiser_id: int | None = None  # an advertiser's key
+    priced: list[int] | None = None  # offers with CPC/CPM rates; None: read them in the query
 
 
 class _Args:
@@ -78,25 +79,34 @@ def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
     return "".join(f" AND {w}" for w in out)
 
 
-def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None) -> str:
+def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
+           priced: bool = False) -> str:  # fmt: skip
     """``names``: for a grouped position holding a bucket number, the parameter with the
-    bucket names (grouping by numbers, naming only the answer's rows, is much cheaper)."""
+    bucket names (grouping by numbers, naming only the answer's rows, is much cheaper).
+    ``priced``: the facts carry the counts to price (unique, human, impressions) in
+    columns of their own; otherwise the counted ones are priced."""
     cols = [f"d{i}" for i in range(len(spec.dims))]
     group = ", ".join(f"f.{c}" for c in cols)
     shown = ", ".join(
         f"({(names or {})[i]}::text[])[f.{c}]" if i in (names or {}) else f"f.{c}"
         for i, c in enumerate(cols)
     )
+    base = f"{', '.join(cols)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay"
+    if priced:
+        source = f"({facts}) AS f ({base}, pu, ph, pi)"
+    else:
+        source = f"(SELECT *, u, h, i FROM ({facts}) AS x ({base})) AS f ({base}, pu, ph, pi)"
 
     def money(kind: str, conv: str) -> str:
-        return (f"sum(f.{conv} + coalesce(s.cpc_{kind}, 0) * CASE WHEN s.cpc_basis = 'unique' "
-                f"THEN f.u ELSE f.h END + coalesce(s.cpm_{kind}, 0) * f.i * 0.001)")  # fmt: skip
+        return (f"sum(CASE WHEN s.offer_id IS NULL THEN f.{conv} ELSE f.{conv} + s.cpc_{kind} * "
+                f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
+                f"f.pi * 0.001 END)")  # fmt: skip
 
     return f"""
 SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
        sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
        {money("revenue", "rev")}, {money("payout", "pay")}
-  FROM ({facts}) AS f ({", ".join(cols)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay)
+  FROM {source}
   LEFT JOIN offer_conversion_settings s ON s.offer_id = f.o
  GROUP BY {group}"""
 
@@ -136,30 +146,32 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
 
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
     # CPC/CPM money of the offers that have rates, priced here per offer.
-    def price(k: str) -> str:
-        return (f"sum(s.cpc_{k} * CASE WHEN s.cpc_basis = 'unique' THEN r.unique_clicks "
-                f"ELSE r.human_clicks END + s.cpm_{k} * r.impressions * 0.001)")  # fmt: skip
-
     facts = f"""
-    SELECT {", ".join(cols)}, NULL::int8, {sums}
+    SELECT {", ".join(cols)}, NULL::int8, {sums}, 0, 0, 0
       FROM {pieces_sql}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
      GROUP BY {by}
     UNION ALL
-    SELECT {", ".join(cols)}, NULL::int8, 0, 0, 0, 0, 0, 0, 0, 0, 0, {price("revenue")},
-           {price("payout")}
+    SELECT {", ".join(cols)}, r.offer_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
+           sum(r.human_clicks), sum(r.impressions)
       FROM offer_conversion_settings s CROSS JOIN {pieces_sql}
       JOIN rollup_spans r ON r.offer_id = s.offer_id AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
      GROUP BY {by}"""
-    return _outer(spec, facts, names), args.values
+    return _outer(spec, facts, names, priced=True), args.values
 
 
 def raw(spec: Spec) -> tuple[str, list[Any]]:
     args = _Args(spec.start, spec.end, spec.tz)
     by = ", ".join(str(i) for i in range(1, len(spec.dims) + 2))
     parts = []
+    # an array parameter, not a subquery: that keeps the scan of clicks parallel
+    priced = (
+        f"{args.add(spec.priced)}::int8[]"
+        if spec.priced is not None
+        else "ARRAY(SELECT offer_id FROM offer_conversion_settings)"
+    )
     for n, alias in enumerate("civ"):
         expr = {d: e[n] for d, e in _RAW.items()}
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
@@ -186,9 +198,14 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
             where += " AND v.offer_id IS NOT NULL AND v.affiliate_id IS NOT NULL"
             source = "conversions v"
             if "k." in " ".join([*cols, where]):
+                # one primary-key lookup per conversion (OFFSET 0 keeps the planner from
+                # turning it into a hash join over every click)
                 source += (
-                    " LEFT JOIN clicks k ON k.click_id = v.click_id AND k.created_at = v.click_at"
+                    " LEFT JOIN LATERAL (SELECT * FROM clicks k WHERE k.click_id = v.click_id"
+                    " AND k.created_at = v.click_at OFFSET 0) k ON true"
                 )
-        parts.append(f"SELECT {', '.join(cols)}, {alias}.offer_id, {metrics}"
+        # the offer only where it has CPC/CPM rates to price with: far fewer groups
+        offer = f"CASE WHEN {alias}.offer_id = ANY({priced}) THEN {alias}.offer_id END"
+        parts.append(f"SELECT {', '.join(cols)}, {offer}, {metrics}"
                      f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
     return _outer(spec, "\n    UNION ALL\n    ".join(parts)), args.values
