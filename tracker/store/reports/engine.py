@@ -8,7 +8,6 @@ sees revenue (its cost) but not our payout, profit or EPC; an admin sees all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -22,10 +21,10 @@ _HIDE: dict[str, tuple[str, ...]] = {
     "affiliate": ("revenue", "profit", "rpc"),
     "advertiser": ("payout", "profit", "epc"),
 }
-_CENT4 = Decimal("0.0001")
 _PRICED = "SELECT offer_id FROM offer_conversion_settings"
-_RAW_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
-               "pending", "approved", "rejected", "reversed")  # fmt: skip
+_OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
+        "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
+        "rpc")  # fmt: skip
 
 
 @dataclass
@@ -41,28 +40,7 @@ def hidden(role: str) -> tuple[str, ...]:
     return _HIDE[role]
 
 
-def money(value: Decimal) -> Decimal:
-    """Exact, shown with 4 decimals unless a CPM price needs more."""
-    short = value.quantize(_CENT4)
-    return short if short == value else value.normalize()
-
-
-def _ratio(num: Decimal, den: int, scale: int = 1) -> Decimal | None:
-    return None if den == 0 else (num * scale / den).quantize(_CENT4, ROUND_HALF_UP)
-
-
-def _finish(row: dict[str, Any], role: str) -> dict[str, Any]:
-    row["conversions"] = row["pending"] + row["approved"]
-    rev, pay, gross = row["revenue"], row["payout"], row["gross_clicks"]
-    row.update(revenue=money(rev), payout=money(pay), profit=money(rev - pay),
-               cr=_ratio(Decimal(row["conversions"]), gross, 100), epc=_ratio(pay, gross),
-               rpc=_ratio(rev, gross))  # fmt: skip
-    for name in _HIDE[role]:
-        row[name] = None
-    return row
-
-
-def _key(values: list[Any]) -> str | int | None:
+def _key(values: tuple[Any, ...]) -> str | int | None:
     if len(values) == 1:
         v = values[0]
         return v if v is None or isinstance(v, int) else str(v)
@@ -94,18 +72,22 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
             text, args = sql.raw(spec)
         records = await conn.fetch(text, *args)
     n = len(spec.dims)
+    hide = _HIDE[role]
     rows: list[dict[str, Any]] = []
-    totals: dict[str, Any] = dict.fromkeys(_RAW_COUNTS, 0) | {
-        "revenue": Decimal(0), "payout": Decimal(0)}  # fmt: skip
+    totals: dict[str, Any] = {}
     for rec in records:
-        values = list(rec.values())
-        row: dict[str, Any] = {"key": _key(values[:n]), "group": dict(zip(spec.dims, values[:n],
-                                                                      strict=True))}  # fmt: skip
-        row.update(zip(_RAW_COUNTS, values[n : n + 9], strict=True))
-        row["revenue"], row["payout"] = Decimal(values[n + 9]), Decimal(values[n + 10])
-        for name in (*_RAW_COUNTS, "revenue", "payout"):
-            totals[name] += row[name]
-        rows.append(_finish(row, role))
+        values = tuple(rec)
+        row = dict(zip(_OUT, values[n:-1], strict=True))
+        row["conversions"] = row["pending"] + row["approved"]
+        for name in hide:
+            row[name] = None
+        if values[-1]:  # the GROUPING SETS row over everything
+            row.update(key="total", group={})
+            totals = row
+            continue
+        row["key"] = _key(values[:n])
+        row["group"] = dict(zip(spec.dims, values[:n], strict=True))
+        rows.append(row)
     names, desc = _sorter(sort, spec.dims)
 
     def order(r: dict[str, Any]) -> tuple[Any, ...]:
@@ -114,6 +96,5 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         return tuple(x for v in vals for x in ((v is None) != desc, 0 if v is None else v))
 
     rows.sort(key=order, reverse=desc)
-    totals = _finish({"key": "total", "group": {}, **totals}, role)
     assert set(COUNTS) <= set(totals)
     return Answer(source, rows[:limit], totals, len(rows))
