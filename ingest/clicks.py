@@ -32,6 +32,7 @@ from ingest.partitions import Partitions
 from ingest.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS, click_row, day_of, impression_row
 from ingest.unique import UniqueJudge
 from tracker import metrics
+from tracker.store.reports import rollups
 
 __all__ = ["ClickWriter", "Parsed", "Prepared", "parse_entries"]
 
@@ -93,6 +94,7 @@ WITH ins AS (
       FROM agg GROUP BY 1, 2, 3, 4, 5, 6
      ORDER BY 1, 2, 3, 4, 5, 6  -- one lock order for every worker
     ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}
+), spans AS ({rollups.clicks_cte("ins", "imp")}
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM imp)
 """
@@ -112,6 +114,7 @@ class Prepared:
     impression_text: bytes = b""
     days: set[date] = field(default_factory=set)
     rollup: dict[RollupKey, list[int]] = field(default_factory=dict)
+    spans: rollups.QuarterCounts = field(default_factory=rollups.QuarterCounts)
 
     @property
     def rows(self) -> int:
@@ -162,18 +165,22 @@ class ClickWriter:
         clicks: list[str] = []
         impressions: list[str] = []
         roll: dict[RollupKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        spans = out.spans
         for c, ((ipb, country), (uab, cls, device)) in zip(events, blocks, strict=True):
             counts = roll[(int(c.ts // 3600) * 3600, c.offer_id, c.aff_id, cls, country, device)]
+            fine = spans.at(c.ts, c.aff_id, c.offer_id)
             if c.kind == "impression":
                 impressions.append(impression_row(c, cls, country, device))
                 counts[4] += cls != "head"
+                fine[4] += cls != "head"
                 continue
             unique = c.cls != "head" and next(verdicts)
             clicks.append(click_row(c, ipb, uab, cls, unique))
-            counts[0] += cls != "head"
-            counts[1] += unique
-            counts[2] += cls == "human"
-            counts[3] += cls in _BOTS
+            for n in (counts, fine):
+                n[0] += cls != "head"
+                n[1] += unique
+                n[2] += cls == "human"
+                n[3] += cls in _BOTS
         out.clicks, out.impressions = len(clicks), len(impressions)
         out.rollup = dict(roll)
         if clicks:
@@ -201,6 +208,7 @@ class ClickWriter:
                     await self._copy(conn, "impressions", batch.impression_text,
                                      IMPRESSION_COLUMNS)  # fmt: skip
                     await conn.execute(_ROLLUP, *batch.rollup_args(), timeout=t)
+                    await conn.execute(rollups.CLICKS, *batch.spans.args(), timeout=t)
                 clicks, impressions = batch.clicks, batch.impressions
             except asyncpg.UniqueViolationError:  # some rows are in already: a replay
                 for stage in _STAGES:

@@ -25,12 +25,14 @@ from tracker.domain.payouts import MonthToDate, Rule, convert, price
 from tracker.store import caps as capstore
 from tracker.store import conversions as store
 from tracker.store import offer_rules, outbox
+from tracker.store.reports import rollups
 
 WAIT = -1  # the click may still be on its way: try again later
 
 # The row, its first history entry and its rollup in one round trip; the rollup only
 # for a counted status ($28) and an attributed partner.
-_INSERT = """
+_INSERT = (
+    """
 WITH ins AS (
     INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at, offer_id,
         affiliate_id, status, status_reason, amount, currency, revenue, payout, decision, created_at,
@@ -52,9 +54,13 @@ WITH ins AS (
     ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
        SET conversions = r.conversions + 1, revenue = r.revenue + EXCLUDED.revenue,
            payout = r.payout + EXCLUDED.payout
+), spans AS ("""
+    + rollups.conversions_cte("ins")
+    + """
 )
 SELECT count(*) FROM ins
 """
+)
 
 MayWait = Callable[[datetime], Awaitable[bool]]
 

@@ -225,34 +225,6 @@ class Click(BaseModel):
     is_unique: bool
 
 
-GroupBy = Literal["affiliate", "offer", "day"]
-
-
-class ReportRow(BaseModel):
-    key: str | int = Field(description="affiliate id, offer id, or local date (YYYY-MM-DD)")
-    gross_clicks: int
-    unique_clicks: int
-    human_clicks: int
-    bot_clicks: int
-    conversions: int
-    revenue: Decimal
-    payout: Decimal
-
-
-class Report(BaseModel):
-    group_by: GroupBy
-    tz: str
-    date_from: datetime = Field(alias="from")
-    date_to: datetime = Field(alias="to")
-    source: Literal["rollup", "raw"] = Field(
-        description="rollup when the time zone's offset is whole hours, raw clicks otherwise"
-    )
-    rows: list[ReportRow]
-    totals: ReportRow
-
-    model_config = ConfigDict(populate_by_name=True)
-
-
 class ApiError(BaseModel):
     code: str
     message: str

@@ -21,6 +21,7 @@ from tracker.api.routes import (
     partner_postbacks,
     postback,
     reads,
+    reports,
 )
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
@@ -79,6 +80,7 @@ def create_api(
         entities,
         keys,
         reads,
+        reports,
         exports,
         postback,
         partner_postbacks,

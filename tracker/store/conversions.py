@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from tracker.store import outbox
+from tracker.store.reports import rollups
 
 COUNTED = frozenset({"pending", "approved"})
 STATUSES = ("pending", "approved", "rejected", "reversed")
@@ -73,6 +74,10 @@ async def change_status(
         row["conversion_id"], to, reason, at,
     )  # fmt: skip
     await record_history(conn, row["conversion_id"], before, to, reason, actor, at)
+    if row["offer_id"] is not None and row["affiliate_id"] is not None:  # counts by status
+        await conn.execute(rollups.STATUS, *rollups.status_args(
+            row["created_at"], row["affiliate_id"], row["offer_id"], before, to,
+            row["revenue"], row["payout"], COUNTED))  # fmt: skip
     if (before in COUNTED) != (to in COUNTED):
         sign = 1 if to in COUNTED else -1
         await roll_up(conn, row, sign)

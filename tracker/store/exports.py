@@ -53,3 +53,31 @@ async def stream_rows(
             if not rows:
                 return
             yield rows
+
+
+_NUMERIC = frozenset({"amount", "revenue", "payout"})  # decimal strings, never JSON numbers
+
+
+async def stream_ndjson(
+    pool: asyncpg.Pool, table: str, columns: tuple[str, ...], start: datetime, end: datetime,
+    *, affiliate_id: int | None = None, advertiser_id: int | None = None, chunk: int = 5000,
+) -> AsyncIterator[bytes]:  # fmt: skip
+    """NDJSON lines made by Postgres (``json_build_object``): the same objects as rows
+    encoded in Python (times in UTC ISO 8601, money as strings), at several times the rate."""
+    assert table in ("clicks", "conversions")
+    args: list[Any] = [start, end]
+    where = "created_at >= $1 AND created_at < $2" + _scope(
+        table, affiliate_id, advertiser_id, args
+    )
+    pairs = ", ".join(
+        f"'{c}', {c}::text" if c == "ip_trunc" or c in _NUMERIC else f"'{c}', {c}" for c in columns
+    )
+    sql = f"SELECT json_build_object({pairs})::text FROM {table} WHERE {where} ORDER BY created_at"
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute("SET LOCAL TimeZone = 'UTC'")
+        cursor = await conn.cursor(sql, *args)
+        while True:
+            rows = await cursor.fetch(chunk, timeout=60)
+            if not rows:
+                return
+            yield ("\n".join([r[0] for r in rows]) + "\n").encode()

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
 
 from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
-from tracker.store.exports import CLICK_COLUMNS, CONVERSION_COLUMNS, stream_rows
+from tracker.store.exports import CLICK_COLUMNS, CONVERSION_COLUMNS, stream_ndjson, stream_rows
 from tracker.store.keys import Principal
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -40,26 +39,24 @@ def _encode(value: object) -> object:
 
 async def _body(services: ServicesDep, who: Principal, table: str, columns: tuple[str, ...],
                 start: datetime, end: datetime, fmt: Format) -> AsyncIterator[bytes]:  # fmt: skip
-    if fmt == "csv":
+    aff = who.affiliate_id if who.role == "affiliate" else None
+    adv = who.advertiser_id if who.role == "advertiser" else None
+    if fmt == "ndjson":
+        async for chunk in stream_ndjson(
+            services.pool, table, columns, start, end, affiliate_id=aff, advertiser_id=adv
+        ):
+            yield chunk
+        return
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\n").writerow(columns)
+    yield head.getvalue().encode()
+    async for rows in stream_rows(
+        services.pool, table, columns, start, end, affiliate_id=aff, advertiser_id=adv
+    ):
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerows([[_encode(v) for v in row] for row in rows])
         yield buf.getvalue().encode()
-    async for rows in stream_rows(
-        services.pool, table, columns, start, end,
-        affiliate_id=who.affiliate_id if who.role == "affiliate" else None,
-        advertiser_id=who.advertiser_id if who.role == "advertiser" else None,
-    ):  # fmt: skip
-        if fmt == "ndjson":
-            yield b"".join(
-                orjson.dumps({c: _encode(v) for c, v in zip(columns, row, strict=True)}) + b"\n"
-                for row in rows
-            )
-        else:
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerows([[_encode(v) for v in row] for row in rows])
-            yield buf.getvalue().encode()
 
 
 def _response(body: AsyncIterator[bytes], fmt: Format, name: str) -> StreamingResponse:

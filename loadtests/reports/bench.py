@@ -1,0 +1,193 @@
+"""Report benchmark: one command, prints figures against the targets of issue 6.
+
+    flock /tmp/bench.lock python -m loadtests.reports.bench
+
+Starts its own PostgreSQL and Redis (embedded, in ``--data-dir``), loads the
+data set (loadtests/reports/data.py: 10M clicks, 1M impressions, 200k
+conversions over 90 days by default; ``--reuse`` keeps a set loaded before),
+starts ``tracker serve`` in a process of its own and measures through its HTTP
+API, one request at a time:
+
+1. a 30-day report by partner and day in Asia/Kolkata (+05:30): p95 ≤ 100 ms;
+2. a 7-day report by sub1 (raw rows): p95 ≤ 500 ms;
+3. an export of 1M clicks (NDJSON): ≥ 50k rows/s, with the server's RSS sampled
+   every 50 ms (flat memory: the peak stays near the start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+from loadtests.reports.data import load
+from tracker.runtime.servers import servers
+from tracker.settings import Settings
+from tracker.store.keys import create_key
+from tracker.store.migrate import migrate_dsn
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _midnight(t: datetime, tz: str) -> datetime:
+    d = t.astimezone(ZoneInfo(tz)).date()
+    return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+async def _timed(http: httpx.AsyncClient, params: dict[str, Any], n: int) -> dict[str, Any]:
+    times, body = [], {}
+    for i in range(n + 3):  # three to warm up
+        t0 = time.perf_counter()
+        r = await http.get("/api/v1/reports", params=params)
+        dt = time.perf_counter() - t0
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if i >= 3:
+            times.append(dt * 1000)
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
+            "rows": len(body["rows"]), "source": body["source"],
+            "clicks": body["totals"]["gross_clicks"]}  # fmt: skip
+
+
+async def _export(
+    http: httpx.AsyncClient, pid: int, start: datetime, end: datetime
+) -> dict[str, Any]:
+    samples: list[float] = [_rss_mb(pid)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            samples.append(_rss_mb(pid))
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    rows, t0 = 0, time.perf_counter()
+    params = {"from": start.isoformat(), "to": end.isoformat(), "format": "ndjson"}
+    async with http.stream("GET", "/api/v1/exports/clicks", params=params, timeout=600) as r:
+        assert r.status_code == 200
+        async for chunk in r.aiter_bytes():
+            rows += chunk.count(b"\n")
+    dt = time.perf_counter() - t0
+    done.set()
+    th.join()
+    third = max(1, len(samples) // 3)
+    return {"rows": rows, "seconds": dt, "rate": rows / dt, "rss_start": samples[0],
+            "rss_peak": max(samples), "rss_first_third": max(samples[:third]),
+            "rss_last_third": max(samples[-third:])}  # fmt: skip
+
+
+async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
+    await migrate_dsn(db)
+    pool = await asyncpg.create_pool(db, min_size=1, max_size=4)
+    assert pool is not None
+    try:
+        loaded = await pool.fetchval("SELECT count(*) FROM affiliates")
+        if not (args.reuse and loaded):
+            await pool.execute("TRUNCATE clicks, impressions, conversions, rollup_spans, "
+                               "rollup_hourly, offer_conversion_settings, offers, affiliates, "
+                               "advertisers, api_keys RESTART IDENTITY CASCADE")  # fmt: skip
+            end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            print(f"loading {args.clicks:,} clicks, {args.conversions:,} conversions over "
+                  f"{args.days} days…", flush=True)  # fmt: skip
+            t0 = time.monotonic()
+            await load(pool, args.clicks, args.conversions, args.days, end)
+            print(f"  loaded in {time.monotonic() - t0:.0f} s", flush=True)
+        end = await pool.fetchval("SELECT max(created_at) FROM clicks")
+        counts = await pool.fetchrow(
+            "SELECT (SELECT count(*) FROM clicks) AS c, (SELECT count(*) FROM conversions) AS v,"
+            " (SELECT count(*) FROM rollup_spans) AS r"
+        )
+        print(f"data: {counts['c']:,} clicks, {counts['v']:,} conversions, "
+              f"{counts['r']:,} rollup rows", flush=True)  # fmt: skip
+        key = (await create_key(pool, "admin", rate_limit_per_min=1_000_000)).token
+    finally:
+        await pool.close()
+    port = _free_port()
+    env = dict(os.environ, TRACKER_DATABASE_URL=db, TRACKER_REDIS_URL=redis,
+               TRACKER_PORT=str(port), TRACKER_DATA_DIR=str(args.data_dir),
+               TRACKER_LOG_LEVEL="warning")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=60,
+                                     headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
+            for _ in range(300):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            tz = "Asia/Kolkata"
+            to = _midnight(end, tz) + timedelta(days=1)
+            a = await _timed(http, {"group_by": "partner,day", "tz": tz, "limit": 100_000,
+                                    "from": (to - timedelta(days=30)).isoformat(),
+                                    "to": to.isoformat()}, args.requests)  # fmt: skip
+            b = await _timed(http, {"group_by": "sub1", "tz": tz, "limit": 100_000,
+                                    "from": (to - timedelta(days=7)).isoformat(),
+                                    "to": to.isoformat()}, max(5, args.requests // 2))  # fmt: skip
+            per_day = counts["c"] / args.days
+            ex_days = args.export_rows / per_day
+            ex_end = end + timedelta(microseconds=1)
+            e = await _export(http, proc.pid, ex_end - timedelta(days=ex_days), ex_end)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print()
+    print("| what | figure | target |")
+    print("| --- | --- | --- |")
+    print(f"| 30-day report by partner × day, Asia/Kolkata ({a['source']}, {a['rows']} rows, "
+          f"{a['clicks']:,} clicks) | p50 {a['p50']:.1f} ms, p95 {a['p95']:.1f} ms | "
+          f"p95 ≤ 100 ms: {'met' if a['p95'] <= 100 else 'MISSED'} |")  # fmt: skip
+    print(f"| 7-day report by sub1 ({b['source']}, {b['rows']} rows, {b['clicks']:,} clicks) | "
+          f"p50 {b['p50']:.0f} ms, p95 {b['p95']:.0f} ms | "
+          f"p95 ≤ 500 ms: {'met' if b['p95'] <= 500 else 'MISSED'} |")  # fmt: skip
+    print(f"| export of {e['rows']:,} clicks, NDJSON | {e['rate']:,.0f} rows/s "
+          f"({e['seconds']:.1f} s); server RSS {e['rss_start']:.0f} MB at start, peak "
+          f"{e['rss_first_third']:.0f} MB in the first third, {e['rss_last_third']:.0f} MB in "
+          f"the last | ≥ 50k rows/s: {'met' if e['rate'] >= 50_000 else 'MISSED'} |")  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clicks", type=int, default=10_000_000)
+    p.add_argument("--conversions", type=int, default=200_000)
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--export-rows", type=int, default=1_000_000)
+    p.add_argument("--requests", type=int, default=40, help="timed requests per report")
+    p.add_argument("--data-dir", type=Path, default=Path("/tmp/trk-reports-bench"))
+    p.add_argument("--reuse", action="store_true", help="keep a data set loaded before")
+    args = p.parse_args()
+    settings = Settings(data_dir=args.data_dir)
+    with servers(settings) as urls:
+        asyncio.run(_run(args, urls.database_url, urls.redis_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""A generated world for the report tests: clicks and impressions through the real
+worker (with a replayed part), conversions and status changes through the SQL and
+functions the worker and the API use, over five weeks that hold DST changes."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from tests.conversions.conftest import burst
+from tests.ingest.helpers import push
+from tracker.settings import Settings
+from tracker.store import conversions as store
+from tracker.store.reports import rollups
+
+UAS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 "
+    "Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Gecko/20100101 Firefox/131.0",
+    "Googlebot/2.1 (+http://www.google.com/bot.html)",
+]
+_INSERT = f"""
+WITH ins AS (
+    INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at,
+        offer_id, affiliate_id, status, revenue, payout, created_at, country, device)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT DO NOTHING RETURNING *
+), spans AS ({rollups.conversions_cte("ins")})
+SELECT count(*) FROM ins"""
+
+
+async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
+                now: datetime) -> dict[str, Any]:  # fmt: skip
+    rnd = random.Random(seed)
+    advs = [await pool.fetchval("INSERT INTO advertisers (name, postback_token) VALUES "
+                                "($1, 'tok') RETURNING id", f"A{i}") for i in range(2)]  # fmt: skip
+    parts = [await pool.fetchval("INSERT INTO affiliates (name) VALUES ($1) RETURNING id",
+                                 f"P{i}") for i in range(3)]  # fmt: skip
+    offers = [await pool.fetchval("INSERT INTO offers (advertiser_id, name, landing_url) VALUES "
+                                  "($1, $2, 'https://x.example/') RETURNING id",
+                                  advs[j // 2], f"O{j}") for j in range(3)]  # fmt: skip
+    links = {(o, a): await pool.fetchval(
+        "INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3) RETURNING id",
+        uuid.uuid4().hex[:12], o, a) for o in offers for a in parts}  # fmt: skip
+    # fine CPC/CPM rates: a thousandth of a cent per impression must not drift
+    for o, basis, cp, cr, mp, mr in (
+        (offers[0], "unique", "0.0123", "0.0456", "2.0001", "3.0007"),
+        (offers[1], "gross_human", "0.0100", "0.0250", "0", "1.2345"),
+    ):
+        await pool.execute(
+            "INSERT INTO offer_conversion_settings (offer_id, cpc_basis, cpc_payout, cpc_revenue,"
+            " cpm_payout, cpm_revenue) VALUES ($1, $2, $3, $4, $5, $6)",
+            o, basis, Decimal(cp), Decimal(cr), Decimal(mp), Decimal(mr))  # fmt: skip
+    span = 35 * 86400
+    events = []
+    for n in range(2400):
+        o, a = rnd.choice(offers), rnd.choice(parts)
+        ts = now.timestamp() - 3600 - rnd.random() * span
+        ev: dict[str, Any] = {
+            "click_id": str(uuid.uuid4()), "ts": ts, "offer_id": o, "aff_id": a,
+            "link_id": links[(o, a)], "link_code": "c",
+            "ip": f"10.{rnd.randrange(4)}.{rnd.randrange(250)}.{rnd.randrange(200)}",
+            "ua": rnd.choice(UAS), "referer": "",
+            "cls": rnd.choices(["human", "bot", "head", "preview"], [85, 8, 4, 3])[0],
+        }  # fmt: skip
+        if n % 6 == 0:
+            ev["kind"] = "impression"
+        else:
+            ev["subs"] = [rnd.choice(["a", "b", "c", None]), rnd.choice(["x", None])]
+            ev["source"] = rnd.choice(["fb", "google", ""])
+        events.append(ev)
+    # In time order, a few days per burst, as clicks arrive: the worker keeps the salts of
+    # the 8 newest days it has seen, and a batch over older days fails (ingest/enrich.py).
+    events.sort(key=lambda e: e["ts"])
+    stream = settings.click_streams()[0]
+    for day in range(35, -5, -5):
+        part = [e for e in events if day - 5 <= (now.timestamp() - e["ts"]) / 86400 < day]
+        await push(redis, stream, part, per_entry=25)
+        await burst(settings)
+    await push(redis, stream, events[-400:], per_entry=25)  # a replay: counts nothing twice
+    await burst(settings)
+    clicks = await pool.fetch("SELECT click_id, created_at, country, device FROM clicks "
+                              "WHERE offer_id = ANY($1::int8[])", offers)  # fmt: skip
+    convs = []
+    for n in range(400):
+        c = rnd.choice(clicks) if n % 10 else None
+        o, a = rnd.choice(offers), rnd.choice(parts)
+        at = (c["created_at"] if c else now - timedelta(days=30)) + timedelta(
+            minutes=rnd.randrange(1, 3 * 24 * 60)
+        )
+        at = min(at, now - timedelta(minutes=1))
+        cid = uuid.uuid4()
+        await pool.execute(
+            _INSERT, cid, advs[offers.index(o) // 2], rnd.choice(["lead", "sale"]), f"t{seed}-{n}",
+            c["click_id"] if c else None, c["created_at"] if c else None, o,
+            a if n % 17 else None, rnd.choice(["pending", "approved", "rejected", "reversed"]),
+            Decimal(rnd.randrange(0, 100000)) / 10000, Decimal(rnd.randrange(0, 50000)) / 10000,
+            at, c["country"] if c else "", c["device"] if c else "")  # fmt: skip
+        convs.append(cid)
+    for cid in rnd.sample(convs, 120):  # status changes, as the API and postbacks make them
+        async with pool.acquire() as conn, conn.transaction():
+            row = await store.lock(conn, cid)
+            to = rnd.choice(["pending", "approved", "rejected", "reversed"])
+            await store.change_status(conn, row, to, actor="test", at=now, reason=None)
+    return {"advertisers": advs, "partners": parts, "offers": offers, "links": links}

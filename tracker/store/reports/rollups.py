@@ -1,0 +1,123 @@
+"""Writing ``rollup_spans``: the SQL every writer of clicks and conversions uses.
+
+Each fact is added at seven nested spans (15 and 30 minutes, 1, 3, 6 and 12
+hours, a UTC day) so that a report reads the coarsest rows that fit inside its local
+buckets (docs/adr/0060). Writers add only rows their transaction inserted
+(invariant 4): clicks from the batch they COPY'd or the rows ``RETURNING``
+gave back, a conversion from its ``INSERT … RETURNING``, a status change once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
+_SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
+_KEY = "span, t, affiliate_id, offer_id"
+_CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
+_CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
+ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
+_BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
+
+
+def _add(cols: tuple[str, ...]) -> str:
+    return ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in cols)
+
+
+# Clicks and impressions of a batch, aggregated in Python (QuarterCounts.args).
+CLICKS = f"""
+INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CLICK_COUNTS)})
+SELECT s, to_timestamp(t), a, o, g, u, hu, b, i
+  FROM unnest($1::int4[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+              $8::int8[], $9::int8[]) AS x(s, t, a, o, g, u, hu, b, i)
+ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}
+"""
+
+
+def clicks_cte(clicks: str, impressions: str) -> str:
+    """A CTE body adding the rows of two ``RETURNING`` relations (created_at, offer_id,
+    affiliate_id, click_class, is_unique / created_at, offer_id, affiliate_id, click_class)."""
+    return f"""
+    INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CLICK_COUNTS)})
+    SELECT s.span, span_start(q.t, s.span), q.affiliate_id,
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE q.offer_id END, sum(q.g)::int8,
+           sum(q.u)::int8, sum(q.h)::int8, sum(q.b)::int8, sum(q.i)::int8
+      FROM (SELECT span_start(created_at, 900) AS t, affiliate_id, offer_id,
+                   count(*) FILTER (WHERE click_class <> 'head') AS g,
+                   count(*) FILTER (WHERE is_unique) AS u,
+                   count(*) FILTER (WHERE click_class = 'human') AS h,
+                   count(*) FILTER (WHERE click_class IN ('bot', 'preview', 'prefetch')) AS b,
+                   0::int8 AS i
+              FROM {clicks} GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT span_start(created_at, 900), affiliate_id, offer_id, 0, 0, 0, 0,
+                   count(*) FILTER (WHERE click_class <> 'head')
+              FROM {impressions} GROUP BY 1, 2, 3) q
+     CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4  -- one lock order for every worker
+    ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
+
+
+def conversions_cte(rel: str) -> str:
+    """A CTE body adding conversions just inserted (``RETURNING *`` of ``conversions``)."""
+    return f"""
+    INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
+    SELECT s.span, span_start(c.created_at, s.span), c.affiliate_id,
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
+           count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
+           coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
+           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
+      FROM {rel} c CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
+     WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4
+    ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}"""
+
+
+# A status change: $4…$7 move the counts by status, $8/$9 the counted money.
+STATUS = f"""
+INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
+SELECT s.span, span_start($1::timestamptz, s.span), $2, o, $4, $5, $6, $7, $8, $9
+  FROM unnest({_SPANS_SQL}) AS s (span) CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
+ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
+"""
+
+
+def status_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
+                revenue: object, payout: object, counted: frozenset[str]) -> list[object]:  # fmt: skip
+    moves = [int(s == after) - int(s == before) for s in _CONV[:4]]
+    sign = int(after in counted) - int(before in counted)
+    return [created_at, affiliate_id, offer_id, *moves, sign * revenue, sign * payout]  # type: ignore[operator]
+
+
+class QuarterCounts:
+    """A click batch's counts per (quarter start, partner, offer), in the writer's loop."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: defaultdict[tuple[int, int, int], list[int]] = defaultdict(
+            lambda: [0, 0, 0, 0, 0]
+        )
+
+    def at(self, ts: float, affiliate_id: int, offer_id: int) -> list[int]:
+        """The counters [gross, unique, human, bot, impressions] to add this event to."""
+        return self.counts[(int(ts // 900) * 900, affiliate_id, offer_id)]
+
+    def args(self) -> list[list[int]]:
+        """The parameters of ``CLICKS``: every quarter added at every span, sorted."""
+        spans: defaultdict[tuple[int, int, int, int], list[int]] = defaultdict(
+            lambda: [0, 0, 0, 0, 0]
+        )
+        for (q, a, o), n in self.counts.items():
+            for s in SPANS:
+                for offer in (o, ALL_OFFERS):
+                    acc = spans[(s, q // s * s, a, offer)]
+                    for i in range(5):
+                        acc[i] += n[i]
+        keys = sorted(spans)
+        cols: list[list[int]] = [[k[i] for k in keys] for i in range(4)]
+        cols += [[spans[k][i] for k in keys] for i in range(5)]
+        return cols

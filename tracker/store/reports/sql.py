@@ -1,0 +1,225 @@
+"""The SQL of a report, from the rollup or from raw rows.
+
+Both sources produce the same relation of *facts* per (grouped values, offer):
+counts, and the money of conversions in a counted status. The outer query
+prices clicks (CPC, on unique or gross human clicks) and impressions (CPM, per
+thousand) with the offer's rates and sums per group, so a report gives the same
+exact figures whichever source it reads (docs/adr/0060).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
+from tracker.store.reports import plan
+from tracker.store.reports.rollups import ALL_OFFERS
+
+# Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
+_RAW: dict[str, tuple[str, str, str]] = {
+    "partner": ("c.affiliate_id", "i.affiliate_id", "v.affiliate_id"),
+    "offer": ("c.offer_id", "i.offer_id", "v.offer_id"),
+    "link": ("c.link_id", "i.link_id", "k.link_id"),
+    "goal": ("NULL::text", "NULL::text", "v.goal"),
+    **{s: (f"c.{s}", "NULL::text", f"k.{s}") for s in SUBS},
+    "source": ("c.source", "NULL::text", "k.source"),
+    "country": ("c.country", "i.country", "v.country"),
+    "device": ("c.device", "i.device", "v.device"),
+    "os": ("c.os", "NULL::text", "k.os"),
+    "browser": ("c.browser", "NULL::text", "k.browser"),
+}
+_ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
+ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
+_FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
+           "month": "YYYY-MM"}  # fmt: skip
+_ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
+_ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
+
+
+@dataclass
+class Spec:
+    dims: list[str]
+    start: datetime
+    end: datetime
+    tz: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    affiliate_id: int | None = None  # a partner's key
+    advertiser_id: int | None = None  # an advertiser's key
+    priced: list[int] | None = None  # offers with CPC/CPM rates; None: read them in the query
+
+
+class _Args:
+    def __init__(self, *first: Any) -> None:
+        self.values: list[Any] = list(first)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _time(col: str, unit: str) -> str:
+    return f"to_char(date_trunc('{unit}', {col} AT TIME ZONE $3::text), '{_FORMAT[unit]}')"
+
+
+def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
+    out = []
+    for dim, values in spec.filters.items():
+        if dim in INT_DIMS:
+            out.append(f"{expr[dim]} = ANY({args.add([int(v) for v in values])}::int8[])")
+        else:
+            out.append(f"{expr[dim]} = ANY({args.add(values)}::text[])")
+    if spec.affiliate_id is not None:
+        out.append(f"{expr['partner']} = {args.add(spec.affiliate_id)}")
+    if spec.advertiser_id is not None:
+        out.append(f"{expr['offer']} IN (SELECT id FROM offers WHERE advertiser_id = "
+                   f"{args.add(spec.advertiser_id)})")  # fmt: skip
+    return "".join(f" AND {w}" for w in out)
+
+
+def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
+           priced: bool = False) -> str:  # fmt: skip
+    """``names``: for a grouped position holding a bucket number, the parameter with the
+    bucket names (grouping by numbers, naming only the answer's rows, is much cheaper).
+    ``priced``: the facts carry the counts to price (unique, human, impressions) in
+    columns of their own; otherwise the counted ones are priced."""
+    cols = [f"d{i}" for i in range(len(spec.dims))]
+    group = ", ".join(f"f.{c}" for c in cols)
+    shown = ", ".join(
+        f"({(names or {})[i]}::text[])[f.{c}]" if i in (names or {}) else f"f.{c}"
+        for i, c in enumerate(cols)
+    )
+    base = f"{', '.join(cols)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay"
+    if priced:
+        source = f"({facts}) AS f ({base}, pu, ph, pi)"
+    else:
+        source = f"(SELECT *, u, h, i FROM ({facts}) AS x ({base})) AS f ({base}, pu, ph, pi)"
+
+    def money(kind: str, conv: str) -> str:
+        return (f"sum(CASE WHEN s.offer_id IS NULL THEN f.{conv} ELSE f.{conv} + s.cpc_{kind} * "
+                f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
+                f"f.pi * 0.001 END)")  # fmt: skip
+
+    # Totals by GROUPING SETS, ratios and money's shape (4 decimals unless a CPM price
+    # needs more) here: in Python they cost more than the query for thousands of rows.
+    dims = ", ".join(cols)
+    return f"""
+SELECT {dims}, coalesce(g, 0), coalesce(u, 0), coalesce(h, 0), coalesce(b, 0), coalesce(i, 0),
+       coalesce(p, 0), coalesce(a, 0), coalesce(rj, 0), coalesce(rv, 0), {_shape("rev")},
+       {_shape("pay")}, {_shape("rev - pay")}, round(100.0 * (p + a) / nullif(g, 0), 4),
+       round(pay / nullif(g, 0), 4), round(rev / nullif(g, 0), 4), total
+  FROM (
+SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
+       sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
+       coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
+       GROUPING({group}) <> 0
+  FROM {source}
+  LEFT JOIN offer_conversion_settings s ON s.offer_id = f.o
+ GROUP BY GROUPING SETS (({group}), ())
+) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)"""
+
+
+def _shape(x: str) -> str:
+    return f"CASE WHEN scale(trim_scale({x})) <= 4 THEN round({x}, 4) ELSE trim_scale({x}) END"
+
+
+def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
+    """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
+    piece rather than once per rollup row (a zone conversion per row costs more than the sum)."""
+    zone = ZoneInfo(spec.tz)
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
+    ids, names = [], {}
+    for u in units:
+        labels = [plan.label(t, u, zone) for _, t in pieces]
+        distinct = sorted(set(labels))
+        index = {name: i + 1 for i, name in enumerate(distinct)}
+        ids.append(args.add([index[name] for name in labels]))
+        names[spec.dims.index(u)] = args.add(distinct)
+    cols_p = ", ".join(f"l{j}" for j in range(len(units)))
+    arrays = "".join(f", {a}::int4[]" for a in ids)
+    names_sql = f", {cols_p}" if units else ""
+    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
+    pieces_sql = f"unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{names_sql})"
+    sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
+           sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
+           sum(r.revenue), sum(r.payout)"""
+    by = ", ".join(str(i) for i in range(1, len(cols) + 2))
+    check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+    where = _where(spec, args, _ROLLUP)
+    if "offer" in spec.dims or "offer" in spec.filters or spec.advertiser_id is not None:
+        facts = f"""
+    SELECT {", ".join(cols)}, r.offer_id, {sums}
+      FROM {pieces_sql}
+      JOIN rollup_spans r ON r.span = p.span AND r.t = p.t AND r.offer_id <> {ALL_OFFERS}
+     WHERE {check}{where}
+     GROUP BY {by}"""
+        return _outer(spec, facts, names), args.values
+
+    # By partner and time only: the partners' totals over their offers (offer_id 0), and the
+    # CPC/CPM money of the offers that have rates, priced here per offer.
+    facts = f"""
+    SELECT {", ".join(cols)}, NULL::int8, {sums}, 0, 0, 0
+      FROM {pieces_sql}
+      JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
+     WHERE {check}{where}
+     GROUP BY {by}
+    UNION ALL
+    SELECT {", ".join(cols)}, r.offer_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
+           sum(r.human_clicks), sum(r.impressions)
+      FROM offer_conversion_settings s CROSS JOIN {pieces_sql}
+      JOIN rollup_spans r ON r.offer_id = s.offer_id AND r.span = p.span AND r.t = p.t
+     WHERE {check}{where}
+     GROUP BY {by}"""
+    return _outer(spec, facts, names, priced=True), args.values
+
+
+def raw(spec: Spec) -> tuple[str, list[Any]]:
+    args = _Args(spec.start, spec.end, spec.tz)
+    by = ", ".join(str(i) for i in range(1, len(spec.dims) + 2))
+    parts = []
+    # an array parameter, not a subquery: that keeps the scan of clicks parallel
+    priced = (
+        f"{args.add(spec.priced)}::int8[]"
+        if spec.priced is not None
+        else "ARRAY(SELECT offer_id FROM offer_conversion_settings)"
+    )
+    for n, alias in enumerate("civ"):
+        expr = {d: e[n] for d, e in _RAW.items()}
+        cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
+        where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
+        where += _where(spec, args, expr)
+        if alias == "c":
+            metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
+                       "count(*) FILTER (WHERE c.is_unique), "
+                       "count(*) FILTER (WHERE c.click_class = 'human'), "
+                       "count(*) FILTER (WHERE c.click_class IN ('bot', 'preview', 'prefetch')), "
+                       f"0::int8, {_ZERO_CONV}")  # fmt: skip
+            source = "clicks c"
+        elif alias == "i":
+            metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
+                       f"{_ZERO_CONV}")  # fmt: skip
+            source = "impressions i"
+        else:
+            counted = "v.status IN ('pending', 'approved')"
+            metrics = (f"{_ZERO_COUNTS}, 0::int8, "
+                       + ", ".join(f"count(*) FILTER (WHERE v.status = '{s}')"
+                                   for s in ("pending", "approved", "rejected", "reversed"))
+                       + f", coalesce(sum(v.revenue) FILTER (WHERE {counted}), 0)"
+                       f", coalesce(sum(v.payout) FILTER (WHERE {counted}), 0)")  # fmt: skip
+            where += " AND v.offer_id IS NOT NULL AND v.affiliate_id IS NOT NULL"
+            source = "conversions v"
+            if "k." in " ".join([*cols, where]):
+                # one primary-key lookup per conversion (OFFSET 0 keeps the planner from
+                # turning it into a hash join over every click)
+                source += (
+                    " LEFT JOIN LATERAL (SELECT * FROM clicks k WHERE k.click_id = v.click_id"
+                    " AND k.created_at = v.click_at OFFSET 0) k ON true"
+                )
+        # the offer only where it has CPC/CPM rates to price with: far fewer groups
+        offer = f"CASE WHEN {alias}.offer_id = ANY({priced}) THEN {alias}.offer_id END"
+        parts.append(f"SELECT {', '.join(cols)}, {offer}, {metrics}"
+                     f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
+    return _outer(spec, "\n    UNION ALL\n    ".join(parts)), args.values
