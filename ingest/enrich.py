@@ -67,8 +67,8 @@ class DailySalts:
                 os.urandom(16),
             )
             self._known[day] = bytes(salt)
-        if len(self._known) > 8:
-            for old in sorted(self._known)[:-8]:
+        if len(self._known) > 8:  # bounded, but never a day this batch is about to use
+            for old in sorted(self._known.keys() - days)[: len(self._known) - 8]:
                 del self._known[old]
 
     def get(self, day: date) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import asyncpg
@@ -71,3 +72,24 @@ async def test_clicks_are_enriched_and_the_full_address_is_never_stored(
         aff,
     )
     assert stored == 0
+
+
+async def test_a_backlog_spanning_many_days_is_written(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """One batch with clicks of 12 different days (a replayed backlog): every day's salt is
+    at hand while the batch is enriched, though only 8 are kept between batches."""
+    offer, aff = await setup_offer(pool)
+    now = time.time()
+    clicks = []
+    for d in range(12):
+        c = click(offer, aff, d)
+        c["ts"] = now - (12 - d) * 86_400
+        clicks.append(c)
+    await push(redis, settings.click_streams()[0], clicks, per_entry=12)
+    worker = Worker(settings, pool, redis, consumer="w")
+    await worker.run(burst=True)
+    days = await pool.fetchval(
+        "SELECT count(DISTINCT created_at::date) FROM clicks WHERE affiliate_id = $1", aff
+    )
+    assert days == 12
