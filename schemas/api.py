@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from schemas.conversions import Conversion
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SubId = Annotated[str, Field(max_length=255)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
@@ -19,26 +21,34 @@ class _In(BaseModel):
 
 
 class AdvertiserIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Shop Inc."}]})
+
     name: Name
 
 
 class Advertiser(BaseModel):
     id: int
     name: str
+    status: str = Field("active", description="active, paused or archived")
     created_at: datetime
+    updated_at: datetime | None = None
     postback_token: str | None = Field(
         None, description="Token merchants put in postbacks; shown to admins only."
     )
 
 
 class AffiliateIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Coupon Site"}]})
+
     name: Name
 
 
 class Affiliate(BaseModel):
     id: int
     name: str
+    status: str = Field("active", description="active, paused or archived")
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 def _check_url_template(v: str | None) -> str | None:
@@ -103,6 +113,23 @@ class _OfferFields(_In):
 
 
 class OfferIn(_OfferFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "advertiser_id": 1,
+                    "name": "Summer sale",
+                    "landing_url": "https://shop.example/landing?cid={click_id}&s1={sub1}",
+                    "default_payout": "2.50",
+                    "default_revenue": "4.00",
+                    "deep_links": True,
+                    "deep_link_domains": ["shop.example"],
+                    "daily_click_cap": 10000,
+                }
+            ]
+        }
+    )
+
     advertiser_id: int
     name: Name
     landing_url: UrlTemplate
@@ -154,7 +181,7 @@ class Offer(BaseModel):
     status: str
     currency: str
     default_payout: Decimal
-    default_revenue: Decimal
+    default_revenue: Decimal = Field(description="0 for partner keys: they never see revenue")
     fallback_url: str | None = None
     deep_links: bool = False
     deep_link_domains: list[str] = []
@@ -169,6 +196,10 @@ class Offer(BaseModel):
 
 
 class LinkIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"offer_id": 1, "affiliate_id": 2, "sub1": "newsletter"}]}
+    )
+
     offer_id: int
     affiliate_id: int
     code: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_-]{3,64}$")] = None
@@ -223,6 +254,9 @@ class Click(BaseModel):
     referer: str | None = None
     click_class: str
     is_unique: bool
+    conversions: list[Conversion] = Field(
+        default_factory=list, description="the conversions attributed to this click"
+    )
 
 
 GroupBy = Literal["affiliate", "offer", "day"]

@@ -14,7 +14,6 @@ from tracker.api.limits import BodySizeLimit
 from tracker.api.routes import (
     conversion_rules,
     conversions,
-    entities,
     exports,
     keys,
     ops,
@@ -22,6 +21,7 @@ from tracker.api.routes import (
     postback,
     reads,
 )
+from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
 from tracker.settings import Settings
@@ -76,7 +76,8 @@ def create_api(
     )
     errors.install(app)
     for module in (
-        entities,
+        tenants,
+        offers,
         keys,
         reads,
         exports,

@@ -25,11 +25,11 @@ from schemas.conversions import (
     Tier,
     TierIn,
 )
-from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from tracker.api.deps import AdminRead, AdminWrite, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
-from tracker.store import entities, postback_auth
+from tracker.store import entities, listing, postback_auth
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
 
@@ -78,8 +78,14 @@ async def put_goal(offer_id: int, code: GoalCode, body: GoalIn, services: Servic
 
 
 @router.get("/offers/{offer_id}/goals", response_model=list[Goal])
-async def get_goals(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_goals(services.pool, offer_id)
+async def get_goals(offer_id: int, services: ServicesDep, who: Reader) -> Any:
+    """Admins, the offer's advertiser, and partners with a link on it (without revenue)."""
+    if await listing.visible(services.pool, "offers", offer_id, who) is None:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
+    goals = await rules.list_goals(services.pool, offer_id)
+    if who.role == "affiliate":
+        return [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
+    return goals
 
 
 @router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)

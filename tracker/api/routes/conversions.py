@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["conversions"])
 Writer = Annotated[Principal, require("write")]
 
 
-def _visible(who: Principal, row: dict[str, Any]) -> bool:
+def visible_to(who: Principal, row: dict[str, Any]) -> bool:
     return (
         who.role == "admin"
         or (who.role == "advertiser" and row["advertiser_id"] == who.advertiser_id)
@@ -26,7 +26,7 @@ def _visible(who: Principal, row: dict[str, Any]) -> bool:
     )
 
 
-def _shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
+def shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
     if who.role == "affiliate":  # partners see their payout, not what the advertiser pays
         row["revenue"] = 0
         row["decision"].pop("revenue", None)
@@ -34,12 +34,25 @@ def _shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+@router.get("/conversions/lookup", response_model=ConversionPage)
+async def lookup(
+    services: ServicesDep,
+    who: Reader,
+    advertiser_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    txn_id: Annotated[str, Query(min_length=1, max_length=255)],
+) -> Any:
+    """The conversions of one merchant transaction id (one per goal), each with its
+    attribution decision record and status history."""
+    rows = await store.by_txn(services.pool, advertiser_id, txn_id)
+    return ConversionPage(items=[shown(who, r) for r in rows if visible_to(who, r)])  # type: ignore[misc]
+
+
 @router.get("/conversions/{conversion_id}", response_model=Conversion)
 async def get_conversion(conversion_id: UUID, services: ServicesDep, who: Reader) -> Any:
     row = await store.get(services.pool, conversion_id)
-    if row is None or not _visible(who, row):
+    if row is None or not visible_to(who, row):
         raise ApiProblem(404, "not_found", f"conversion {conversion_id} not found", "conversion_id")
-    return _shown(who, row)
+    return shown(who, row)
 
 
 @router.get("/conversions", response_model=ConversionPage)
@@ -59,7 +72,7 @@ async def list_conversions(
         affiliate_id = who.affiliate_id
     rows = await store.search(services.pool, advertiser_id=advertiser_id, affiliate_id=affiliate_id,
                               offer_id=offer_id, status=status, after=after, limit=limit)  # fmt: skip
-    items = [_shown(who, r) for r in rows]
+    items = [shown(who, r) for r in rows]
     return ConversionPage(items=items,  # type: ignore[arg-type]
                           next_after=rows[-1]["conversion_id"] if len(rows) == limit else None)  # fmt: skip
 
@@ -76,7 +89,7 @@ async def set_status(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(conversion_id)
         )
         row = await store.lock(conn, conversion_id)
-        if row is None or not _visible(who, dict(row)):
+        if row is None or not visible_to(who, dict(row)):
             raise ApiProblem(
                 404, "not_found", f"conversion {conversion_id} not found", "conversion_id"
             )

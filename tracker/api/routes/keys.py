@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from schemas.keys import KeyIn, KeyPage, NewKeyOut
+from schemas.keys import Key, KeyIn, KeyPage, NewKeyOut
 from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.routes.management.common import CursorQ, decode_cursor, page_of
 from tracker.store import entities, keys
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
@@ -43,11 +44,18 @@ async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
 @router.get("/keys", response_model=KeyPage)
 async def list_keys(
     services: ServicesDep, _: AdminRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    cursor: CursorQ = None,
 ) -> Any:  # fmt: skip
-    items = await keys.list_keys(services.pool, limit, int(cursor or 0))
-    nxt = str(items[-1]["id"]) if len(items) == limit else None
-    return KeyPage.model_validate({"items": items, "next_cursor": nxt})
+    items = await keys.list_keys(services.pool, limit, decode_cursor(cursor))
+    return KeyPage.model_validate(page_of(items, limit))
+
+
+@router.get("/keys/{key_id}", response_model=Key)
+async def get_key(key_id: int, services: ServicesDep, _: AdminRead) -> Any:
+    rows = await keys.list_keys(services.pool, 1, key_id - 1)
+    if not rows or rows[0]["id"] != key_id:
+        raise ApiProblem(404, "not_found", f"key {key_id} not found", "key_id")
+    return rows[0]
 
 
 @router.delete("/keys/{key_id}", status_code=204)
