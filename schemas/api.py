@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
+from schemas.types import Count, Flag, Id, Instant, Money
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SubId = Annotated[str, Field(max_length=255)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 
 
 class _In(BaseModel):
@@ -86,15 +87,15 @@ class _OfferFields(_In):
     fallback_url: UrlTemplate | None = Field(
         None, description="Where visitors go while the offer is paused, expired or capped."
     )
-    deep_links: bool = Field(False, description="Allow `url=` deep links to the domains below.")
+    deep_links: Flag = Field(False, description="Allow `url=` deep links to the domains below.")
     deep_link_domains: Annotated[list[Domain], Field(max_length=100)] = Field(
         default_factory=list, description="Hosts a deep link may go to (exact or subdomain)."
     )
-    expires_at: datetime | None = None
-    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    cookieless: bool = Field(False, description="Set no click-id cookie on the visitor.")
-    pass_params: bool = Field(
+    expires_at: Instant | None = None
+    daily_click_cap: Count | None = None
+    total_click_cap: Id | None = None
+    cookieless: Flag = Field(False, description="Set no click-id cookie on the visitor.")
+    pass_params: Flag = Field(
         False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
     )
     attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
@@ -130,7 +131,7 @@ class OfferIn(_OfferFields):
         }
     )
 
-    advertiser_id: int
+    advertiser_id: Id
     name: Name
     landing_url: UrlTemplate
     status: Literal["active", "paused"] = "active"
@@ -149,18 +150,21 @@ class OfferIn(_OfferFields):
 class OfferPatch(_In):
     """Change some settings of an offer; fields left out stay as they are."""
 
-    name: Name | None = None
-    landing_url: UrlTemplate | None = None
-    status: Literal["active", "paused", "archived"] | None = None
+    # SkipJsonSchema[None]: may be left out, but null is not a value (the column has one).
+    name: Name | SkipJsonSchema[None] = None
+    landing_url: UrlTemplate | SkipJsonSchema[None] = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
+        None, description="use POST /offers/{id}/archive to retire an offer"
+    )
     fallback_url: UrlTemplate | None = None
-    deep_links: bool | None = None
-    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] | None = None
-    expires_at: datetime | None = None
-    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    cookieless: bool | None = None
-    pass_params: bool | None = None
-    attribution_window_days: Annotated[int | None, Field(None, ge=1, le=365)] = None
+    deep_links: Flag | SkipJsonSchema[None] = None
+    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] | SkipJsonSchema[None] = None
+    expires_at: Instant | None = None
+    daily_click_cap: Count | None = None
+    total_click_cap: Id | None = None
+    cookieless: Flag | SkipJsonSchema[None] = None
+    pass_params: Flag | SkipJsonSchema[None] = None
+    attribution_window_days: Annotated[int, Field(ge=1, le=365)] | SkipJsonSchema[None] = None
 
     @field_validator("landing_url", "fallback_url")
     @classmethod
@@ -200,8 +204,8 @@ class LinkIn(_In):
         json_schema_extra={"examples": [{"offer_id": 1, "affiliate_id": 2, "sub1": "newsletter"}]}
     )
 
-    offer_id: int
-    affiliate_id: int
+    offer_id: Id
+    affiliate_id: Id
     code: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_-]{3,64}$")] = None
     sub1: SubId | None = None
     sub2: SubId | None = None
@@ -213,7 +217,9 @@ class LinkIn(_In):
 class LinkPatch(_In):
     """Pause or resume a link, or change its default sub-ids; fields left out stay."""
 
-    status: Literal["active", "paused"] | None = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
+        None, description="use POST /links/{id}/archive to retire a link"
+    )
     sub1: SubId | None = None
     sub2: SubId | None = None
     sub3: SubId | None = None

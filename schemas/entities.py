@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import Name
 
 T = TypeVar("T")
-
-Cursor = Annotated[
-    str | None,
-    Field(
-        None,
-        max_length=200,
-        description="opaque: pass `next_cursor` of the previous page",
-        examples=["djE6MTI"],
-    ),
-]
 
 
 class Page(BaseModel, Generic[T]):

@@ -8,14 +8,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.types import Flag, Id
+
 Event = Literal["created", "approved", "reversed"]
 
 
 class PartnerPostbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    affiliate_id: int
-    offer_id: int | None = Field(None, description="only for this offer; all offers when absent")
+    affiliate_id: Id
+    offer_id: Id | None = Field(None, description="only for this offer; all offers when absent")
     goal: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None
     url_template: Annotated[
         str,
@@ -30,7 +32,7 @@ class PartnerPostbackIn(BaseModel):
     ]
     method: Literal["GET", "POST"] = "GET"
     events: Annotated[list[Event], Field(min_length=1, max_length=3)] = ["created"]
-    sign_get: bool = Field(False, description="append trk_id, trk_ts and trk_sig to GET URLs")
+    sign_get: Flag = Field(False, description="append trk_id, trk_ts and trk_sig to GET URLs")
 
 
 class PartnerPostback(BaseModel):
@@ -92,7 +94,7 @@ class ReplayIn(BaseModel):
     state: Literal["dead"] | None = Field(
         None, description="replay every dead delivery (of affiliate_id)"
     )
-    affiliate_id: int | None = None
+    affiliate_id: Id | None = None
 
 
 class ReplayOut(BaseModel):

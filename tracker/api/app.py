@@ -37,6 +37,16 @@ Authenticate with `Authorization: Bearer <API key>` (create one with
 """
 
 
+_API = (401, 403, 404, 409, 413, 429)
+# Which error answers each router documents (ops routes have no key; postbacks their own).
+_ERRORS: dict[object, tuple[int, ...]] = {
+    **{m: _API for m in (tenants, offers, keys, reads, exports, partner_postbacks, conversions,
+                         conversion_rules)},
+    postback: (401, 403, 413, 422, 503),
+    ops: (),
+}  # fmt: skip
+
+
 def create_api(
     settings: Settings,
     database_url: str,
@@ -87,6 +97,6 @@ def create_api(
         conversion_rules,
         ops,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     return app

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
-from tracker.api.deps import Reader, ServicesDep, require
+from schemas.types import MAX_ID
+from tracker.api.deps import IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.store import conversions as store
 from tracker.store.keys import Principal
@@ -38,7 +39,7 @@ def shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
 async def lookup(
     services: ServicesDep,
     who: Reader,
-    advertiser_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    advertiser_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     txn_id: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> Any:
     """The conversions of one merchant transaction id (one per goal), each with its
@@ -59,9 +60,9 @@ async def get_conversion(conversion_id: UUID, services: ServicesDep, who: Reader
 async def list_conversions(
     services: ServicesDep,
     who: Reader,
-    advertiser_id: int | None = None,
-    affiliate_id: int | None = None,
-    offer_id: int | None = None,
+    advertiser_id: IdQuery = None,
+    affiliate_id: IdQuery = None,
+    offer_id: IdQuery = None,
     status: Status | None = None,
     after: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from schemas.keys import Key, KeyIn, KeyPage, NewKeyOut
-from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import CursorQ, decode_cursor, page_of
 from tracker.store import entities, keys
@@ -15,7 +15,7 @@ from tracker.store import entities, keys
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 
 
-@router.post("/keys", status_code=201, response_model=NewKeyOut)
+@router.post("/keys", status_code=201, response_model=NewKeyOut, response_model_exclude_none=True)
 async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
     if (
         body.advertiser_id is not None
@@ -41,7 +41,7 @@ async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
     return {**dict(row), "key": new.token}
 
 
-@router.get("/keys", response_model=KeyPage)
+@router.get("/keys", response_model=KeyPage, response_model_exclude_none=True)
 async def list_keys(
     services: ServicesDep, _: AdminRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: CursorQ = None,
@@ -50,8 +50,8 @@ async def list_keys(
     return KeyPage.model_validate(page_of(items, limit))
 
 
-@router.get("/keys/{key_id}", response_model=Key)
-async def get_key(key_id: int, services: ServicesDep, _: AdminRead) -> Any:
+@router.get("/keys/{key_id}", response_model=Key, response_model_exclude_none=True)
+async def get_key(key_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     rows = await keys.list_keys(services.pool, 1, key_id - 1)
     if not rows or rows[0]["id"] != key_id:
         raise ApiProblem(404, "not_found", f"key {key_id} not found", "key_id")
@@ -59,7 +59,10 @@ async def get_key(key_id: int, services: ServicesDep, _: AdminRead) -> Any:
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: int, services: ServicesDep, _: AdminWrite) -> None:
+async def revoke_key(key_id: IdPath, services: ServicesDep, who: AdminWrite) -> None:
+    if key_id == who.key_id:  # a key revoking itself would lock its holder out by mistake
+        raise ApiProblem(409, "conflict", "a key cannot revoke itself; use another admin key",
+                         "key_id")  # fmt: skip
     services.key_cache.clear()  # this process at once; the others within api_key_cache_s
     if not await keys.revoke(services.pool, key_id):
         raise ApiProblem(404, "not_found", f"active key {key_id} not found", "key_id")

@@ -23,7 +23,7 @@ from schemas.postbacks import (
     ReplayOut,
     TestRequest,
 )
-from tracker.api.deps import Reader, ServicesDep, require
+from tracker.api.deps import IdPath, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.domain.postback_render import ConversionFacts, render
 from tracker.domain.postback_signing import signed_request
@@ -86,7 +86,7 @@ async def create(body: PartnerPostbackIn, services: ServicesDep, who: Writer) ->
 
 @router.get("/partner-postbacks", response_model=list[PartnerPostback])
 async def list_settings(
-    services: ServicesDep, who: Reader, affiliate_id: int | None = None,
+    services: ServicesDep, who: Reader, affiliate_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:  # fmt: skip
     scope = _scope(who)
@@ -95,7 +95,7 @@ async def list_settings(
 
 
 @router.get("/partner-postbacks/{postback_id}", response_model=PartnerPostback)
-async def get_setting(postback_id: int, services: ServicesDep, who: Reader) -> Any:
+async def get_setting(postback_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = _visible(
         await store.get(services.pool, postback_id), _scope(who), "partner postback", postback_id
     )
@@ -103,7 +103,7 @@ async def get_setting(postback_id: int, services: ServicesDep, who: Reader) -> A
 
 
 @router.post("/partner-postbacks/{postback_id}/test", response_model=TestRequest)
-async def test_delivery(postback_id: int, services: ServicesDep, who: Reader) -> Any:
+async def test_delivery(postback_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     """The exact request the sender would make for a sample conversion; nothing is sent."""
     row = _visible(
         await store.get(services.pool, postback_id), _scope(who), "partner postback", postback_id
@@ -130,12 +130,18 @@ async def test_delivery(postback_id: int, services: ServicesDep, who: Reader) ->
 @router.get("/deliveries", response_model=list[Delivery])
 async def list_deliveries(
     services: ServicesDep, who: Reader, state: str | None = Query(None, pattern="^(pending|delivered|dead)$"),
-    affiliate_id: int | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    affiliate_id: IdQuery = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:  # fmt: skip
     scope = _scope(who)
     return await store.deliveries(
         services.pool, state, scope if scope is not None else affiliate_id, limit
     )
+
+
+@router.get("/deliveries/replay", include_in_schema=False)
+async def replay_is_post() -> None:
+    """Without this, GET /deliveries/replay would be read as a delivery id (422)."""
+    raise ApiProblem(405, "method_not_allowed", "Method Not Allowed", headers={"Allow": "POST"})
 
 
 @router.get("/deliveries/{delivery_id}", response_model=Delivery)

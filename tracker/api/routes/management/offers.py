@@ -3,13 +3,13 @@ they promote (never the revenue). Changes reach every redirect within ``link_ref
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from schemas.api import Link, LinkIn, LinkPatch, Offer, OfferIn, OfferPatch
 from schemas.entities import ListStatus, Page
-from tracker.api.deps import AdminWrite, Reader, ServicesDep
+from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.routes.management.common import (
     CursorQ,
     Limit,
@@ -25,7 +25,6 @@ from tracker.services import Services
 from tracker.store import entities, listing
 
 router = APIRouter(prefix="/api/v1", tags=["management"])
-IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
 def _link(services: Services, row: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +38,7 @@ async def create_offer(body: OfferIn, services: ServicesDep, _: AdminWrite) -> A
 
 @router.get("/offers", response_model=Page[Offer])
 async def list_offers(services: ServicesDep, who: Reader, status: ListStatus | None = None,
-                      advertiser_id: IdFilter = None, updated_since: UpdatedSince = None,
+                      advertiser_id: IdQuery = None, updated_since: UpdatedSince = None,
                       cursor: CursorQ = None, limit: Limit = 100) -> Any:  # fmt: skip
     rows = await listing.page(services.pool, "offers", who,
                               filters={"status": status, "advertiser_id": advertiser_id},
@@ -49,13 +48,13 @@ async def list_offers(services: ServicesDep, who: Reader, status: ListStatus | N
 
 
 @router.get("/offers/{offer_id}", response_model=Offer)
-async def get_offer(offer_id: int, services: ServicesDep, who: Reader) -> Any:
+async def get_offer(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "offers", offer_id, who)
     return shown(who, "offer", found(row, "offer", offer_id))
 
 
 @router.patch("/offers/{offer_id}", response_model=Offer)
-async def update_offer(offer_id: int, body: OfferPatch, services: ServicesDep,
+async def update_offer(offer_id: IdPath, body: OfferPatch, services: ServicesDep,
                        _: AdminWrite) -> Any:  # fmt: skip
     """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s)."""
     not_archived(found(await entities.get_offer(services.pool, offer_id), "offer", offer_id),
@@ -64,7 +63,7 @@ async def update_offer(offer_id: int, body: OfferPatch, services: ServicesDep,
 
 
 @router.post("/offers/{offer_id}/archive", response_model=Offer)
-async def archive_offer(offer_id: int, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_offer(offer_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
     """Retire the offer: its links stop taking clicks within 2 s; its history stays."""
     return found(await listing.archive(services.pool, "offers", offer_id), "offer", offer_id)
 
@@ -76,7 +75,7 @@ async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any
 
 @router.get("/links", response_model=Page[Link])
 async def list_links(services: ServicesDep, who: Reader, status: ListStatus | None = None,
-                     offer_id: IdFilter = None, affiliate_id: IdFilter = None,
+                     offer_id: IdQuery = None, affiliate_id: IdQuery = None,
                      updated_since: UpdatedSince = None, cursor: CursorQ = None,
                      limit: Limit = 100) -> Any:  # fmt: skip
     rows = await listing.page(services.pool, "tracking_links", who,
@@ -88,13 +87,13 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
 
 
 @router.get("/links/{link_id}", response_model=Link)
-async def get_link(link_id: int, services: ServicesDep, who: Reader) -> Any:
+async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "tracking_links", link_id, who)
     return _link(services, found(row, "link", link_id))
 
 
 @router.patch("/links/{link_id}", response_model=Link)
-async def update_link(link_id: int, body: LinkPatch, services: ServicesDep,
+async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
                       _: AdminWrite) -> Any:  # fmt: skip
     not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
     row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
@@ -102,7 +101,7 @@ async def update_link(link_id: int, body: LinkPatch, services: ServicesDep,
 
 
 @router.post("/links/{link_id}/archive", response_model=Link)
-async def archive_link(link_id: int, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_link(link_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
     """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
     row = await listing.archive(services.pool, "tracking_links", link_id)
     return _link(services, found(row, "link", link_id))

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from schemas.api import Advertiser, AdvertiserIn, Affiliate, AffiliateIn
 from schemas.entities import ListStatus, Page, TenantPatch
-from tracker.api.deps import AdminWrite, Reader, ServicesDep
+from tracker.api.deps import AdminWrite, IdPath, Reader, ServicesDep
 from tracker.api.routes.management.common import (
     CursorQ,
     Limit,
@@ -56,19 +56,19 @@ async def list_advertisers(services: ServicesDep, who: Reader, status: ListStatu
 
 
 @router.get("/advertisers/{advertiser_id}", response_model=Advertiser)
-async def get_advertiser(advertiser_id: int, services: ServicesDep, who: Reader) -> Any:
+async def get_advertiser(advertiser_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "advertisers", advertiser_id, who)
     return shown(who, "advertiser", found(row, "advertiser", advertiser_id))
 
 
 @router.patch("/advertisers/{advertiser_id}", response_model=Advertiser)
-async def update_advertiser(advertiser_id: int, body: TenantPatch, services: ServicesDep,
+async def update_advertiser(advertiser_id: IdPath, body: TenantPatch, services: ServicesDep,
                             _: AdminWrite) -> Any:  # fmt: skip
     return await _patch(services, "advertisers", "advertiser", advertiser_id, body)
 
 
 @router.post("/advertisers/{advertiser_id}/archive", response_model=Advertiser)
-async def archive_advertiser(advertiser_id: int, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_advertiser(advertiser_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
     """Archive the advertiser and its offers: their links stop taking clicks within 2 s."""
     row = await listing.archive(services.pool, "advertisers", advertiser_id)
     return found(row, "advertiser", advertiser_id)
@@ -88,19 +88,19 @@ async def list_affiliates(services: ServicesDep, who: Reader, status: ListStatus
 
 
 @router.get("/affiliates/{affiliate_id}", response_model=Affiliate)
-async def get_affiliate(affiliate_id: int, services: ServicesDep, who: Reader) -> Any:
+async def get_affiliate(affiliate_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "affiliates", affiliate_id, who)
     return found(row, "affiliate", affiliate_id)
 
 
 @router.patch("/affiliates/{affiliate_id}", response_model=Affiliate)
-async def update_affiliate(affiliate_id: int, body: TenantPatch, services: ServicesDep,
+async def update_affiliate(affiliate_id: IdPath, body: TenantPatch, services: ServicesDep,
                            _: AdminWrite) -> Any:  # fmt: skip
     return await _patch(services, "affiliates", "affiliate", affiliate_id, body)
 
 
 @router.post("/affiliates/{affiliate_id}/archive", response_model=Affiliate)
-async def archive_affiliate(affiliate_id: int, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_affiliate(affiliate_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
     """Archive the partner: its links stop taking clicks within 2 s."""
     return found(await listing.archive(services.pool, "affiliates", affiliate_id), "affiliate",
                  affiliate_id)  # fmt: skip
