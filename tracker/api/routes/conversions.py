@@ -44,8 +44,12 @@ async def lookup(
 ) -> Any:
     """The conversions of one merchant transaction id (one per goal), each with its
     attribution decision record and status history."""
-    rows = await store.by_txn(services.pool, advertiser_id, txn_id)
-    return ConversionPage(items=[shown(who, r) for r in rows if visible_to(who, r)])  # type: ignore[misc]
+    rows = [
+        r for r in await store.by_txn(services.pool, advertiser_id, txn_id) if visible_to(who, r)
+    ]
+    if not rows:  # none, or none of this caller's: the same answer
+        raise ApiProblem(404, "not_found", f"no conversion with txn_id {txn_id!r}", "txn_id")
+    return ConversionPage(items=[shown(who, r) for r in rows])  # type: ignore[misc]
 
 
 @router.get("/conversions/{conversion_id}", response_model=Conversion)
