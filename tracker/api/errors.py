@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import asyncpg
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,7 +52,10 @@ def _body(code: str, message: str, field: str | None = None) -> dict[str, object
 
 def _methods(request: Request) -> set[str]:
     allowed: set[str] = set()
-    for route in request.app.router.routes:
+    # FastAPI >= 0.16x keeps included routers lazily: flatten them to their routes.
+    flat = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = [c.route for c in flat(request.app.router.routes)] if flat else request.app.routes
+    for route in routes:
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             allowed |= getattr(route, "methods", None) or set()

@@ -39,7 +39,7 @@ async def _run(url: str, token: str, tmp: Path) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp,
         env={**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"},
     )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 280)
+    out, _ = await asyncio.wait_for(proc.communicate(), int(MAX_TIME) + 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace")
 
