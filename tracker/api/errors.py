@@ -57,7 +57,7 @@ def _methods(request: Request) -> set[str]:
     routes = [c.route for c in flat(request.app.router.routes)] if flat else request.app.routes
     for route in routes:
         match, _ = route.matches(request.scope)
-        if match != Match.NONE:
+        if match != Match.NONE and getattr(route, "include_in_schema", True):
             allowed |= getattr(route, "methods", None) or set()
     return allowed
 

@@ -138,13 +138,8 @@ async def list_deliveries(
     )
 
 
-@router.get("/deliveries/replay", include_in_schema=False)
-async def replay_is_post() -> None:
-    """Without this, GET /deliveries/replay would be read as a delivery id (422)."""
-    raise ApiProblem(405, "method_not_allowed", "Method Not Allowed", headers={"Allow": "POST"})
-
-
-@router.get("/deliveries/{delivery_id}", response_model=Delivery)
+# ":uuid": /deliveries/replay is not read as a delivery id (405 with Allow: POST, not 422).
+@router.get("/deliveries/{delivery_id:uuid}", response_model=Delivery)
 async def get_delivery(delivery_id: UUID, services: ServicesDep, who: Reader) -> Any:
     return _visible(
         await store.delivery(services.pool, delivery_id), _scope(who), "delivery", delivery_id
