@@ -7,10 +7,22 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.types import Flag, Id
 
 Event = Literal["created", "approved", "reversed"]
+PostbackUrl = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=2048,
+        description="http(s) URL on port 80/443; macros only in the path and query: {click_id} "
+        "{sub1}..{sub10} {source} {p:NAME} {conversion_id} {txn_id} {goal} {payout} {currency} "
+        "{status} {offer_id} {aff_id} {timestamp}",
+        examples=["https://partner.example/pb?cid={sub1}&payout={payout}&status={status}"],
+    ),
+]
 
 
 class PartnerPostbackIn(BaseModel):
@@ -19,20 +31,26 @@ class PartnerPostbackIn(BaseModel):
     affiliate_id: Id
     offer_id: Id | None = Field(None, description="only for this offer; all offers when absent")
     goal: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None
-    url_template: Annotated[
-        str,
-        Field(
-            min_length=10,
-            max_length=2048,
-            description="http(s) URL on port 80/443; macros only in the path and query: {click_id} "
-            "{sub1}..{sub10} {source} {p:NAME} {conversion_id} {txn_id} {goal} {payout} {currency} "
-            "{status} {offer_id} {aff_id} {timestamp}",
-            examples=["https://partner.example/pb?cid={sub1}&payout={payout}&status={status}"],
-        ),
-    ]
+    url_template: PostbackUrl
     method: Literal["GET", "POST"] = "GET"
     events: Annotated[list[Event], Field(min_length=1, max_length=3)] = ["created"]
     sign_get: Flag = Field(False, description="append trk_id, trk_ts and trk_sig to GET URLs")
+
+
+class PartnerPostbackPatch(BaseModel):
+    """Pause or resume a setting, or change its target; fields left out stay."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"active": False}]},
+    )
+
+    active: Flag | SkipJsonSchema[None] = Field(None, description="false: nothing is queued")
+    url_template: PostbackUrl | SkipJsonSchema[None] = None
+    method: Literal["GET", "POST"] | SkipJsonSchema[None] = None
+    events: Annotated[list[Event], Field(min_length=1, max_length=3)] | SkipJsonSchema[None] = None
+    sign_get: Flag | SkipJsonSchema[None] = None
 
 
 class PartnerPostback(BaseModel):

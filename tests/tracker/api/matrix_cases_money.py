@@ -133,6 +133,20 @@ async def _(c: Ctx) -> None:
     await _by_id(c, "/api/v1/partner-postbacks/{}", pb_objs(c), pb_sees, refuse=_advertiser_key)
 
 
+@case("PATCH /api/v1/partner-postbacks/{postback_id}")
+async def _(c: Ctx) -> None:
+    for ident, _, j in pb_objs(c):
+        for who in c.everyone():
+            if not who.write or who.role == "advertiser":
+                expect = 403
+            else:
+                expect = 200 if pb_sees(who, None, j) else 404
+            r = await c.call(
+                who, "PATCH", f"/api/v1/partner-postbacks/{ident}", expect, json={"active": True}
+            )
+            assert r.status_code != 200 or r.json()["active"] is True
+
+
 @case("POST /api/v1/partner-postbacks/{postback_id}/test")
 async def _(c: Ctx) -> None:
     for ident, _, j in pb_objs(c):

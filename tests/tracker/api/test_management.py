@@ -92,3 +92,25 @@ async def test_a_key_cannot_revoke_itself(api: httpx.AsyncClient, admin_key: str
     r = await api.delete(f"/api/v1/keys/{own_id}")
     assert r.status_code == 409 and r.json()["error"]["field"] == "key_id"
     assert (await api.get(f"/api/v1/keys/{own_id}")).json()["id"] == own_id
+
+
+async def test_a_partner_pauses_its_postback_setting(api: httpx.AsyncClient, service: str,
+                                                     pool: asyncpg.Pool) -> None:  # fmt: skip
+    aff = (await api.post("/api/v1/affiliates", json={"name": "p"})).json()
+    made = (await api.post("/api/v1/partner-postbacks", json={
+        "affiliate_id": aff["id"], "url_template": "https://partner.example/pb?c={click_id}"})).json()  # fmt: skip
+    token = (await create_key(pool, "affiliate", affiliate_id=aff["id"])).token
+    async with httpx.AsyncClient(
+        base_url=service, headers={"Authorization": f"Bearer {token}"}
+    ) as h:
+        r = await h.patch(f"/api/v1/partner-postbacks/{made['id']}",
+                          json={"active": False, "events": ["approved", "approved"]})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert (r.json()["active"], r.json()["events"], r.json()["secret"]) == (
+            False,
+            ["approved"],
+            None,
+        )
+        r = await h.patch(f"/api/v1/partner-postbacks/{made['id']}",
+                          json={"url_template": "http://169.254.169.254/x"})  # fmt: skip
+        assert r.status_code == 422 and r.json()["error"]["field"] == "url_template"

@@ -19,6 +19,7 @@ from schemas.postbacks import (
     Delivery,
     PartnerPostback,
     PartnerPostbackIn,
+    PartnerPostbackPatch,
     ReplayIn,
     ReplayOut,
     TestRequest,
@@ -100,6 +101,22 @@ async def get_setting(postback_id: IdPath, services: ServicesDep, who: Reader) -
         await store.get(services.pool, postback_id), _scope(who), "partner postback", postback_id
     )
     return {**row, "secret": None}
+
+
+@router.patch("/partner-postbacks/{postback_id}", response_model=PartnerPostback)
+async def update_setting(postback_id: IdPath, body: PartnerPostbackPatch, services: ServicesDep,
+                         who: Writer) -> Any:  # fmt: skip
+    """Pause (`active: false`: nothing more is queued) or resume a setting, or change it."""
+    _visible(await store.get(services.pool, postback_id), _scope(who), "partner postback",
+             postback_id)  # fmt: skip
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "url_template" in changes:
+        _check_template(changes["url_template"], services.settings.postback_allow_loopback)
+    if "events" in changes:
+        changes["events"] = list(dict.fromkeys(changes["events"]))
+    row = await (store.update(services.pool, postback_id, changes) if changes
+                 else store.get(services.pool, postback_id))  # fmt: skip
+    return {**_visible(row, None, "partner postback", postback_id), "secret": None}
 
 
 @router.post("/partner-postbacks/{postback_id}/test", response_model=TestRequest)
