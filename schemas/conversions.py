@@ -87,6 +87,15 @@ class Override(OverrideIn):
     offer_id: int
 
 
+class ValidityPatch(_In):
+    """End (or move) the validity of a rule; a rule is never deleted, so past
+    conversions keep the terms they were priced with."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ends": "2026-12-31T23:00:00Z"}]})
+
+    ends: Instant = Field(description="the rule stops applying at this time (exclusive)")
+
+
 class TierIn(_In):
     goal: GoalCode | None = None
     metric: Literal["conversions", "amount", "revenue"] = Field(

@@ -244,6 +244,30 @@ for name, (method, body, ok) in sub.items():
     CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
 
 
+@case("PATCH /api/v1/offers/{offer_id}/payout-overrides/{override_id}")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-overrides",
+                               json={"affiliate_id": c.w.scratch["aff"]["id"]})).json()  # fmt: skip
+    await _scratch_write(
+        c,
+        "PATCH",
+        f"/api/v1/offers/{offer}/payout-overrides/{made['id']}",
+        200,
+        {"ends": "2030-01-01T00:00:00Z"},
+    )
+
+
+@case("PATCH /api/v1/promo-codes/{promo_code_id}")
+async def _(c: Ctx) -> None:
+    made = (await c.admin.post("/api/v1/promo-codes", json={
+        "offer_id": c.w.scratch["offer"]["id"], "affiliate_id": c.w.scratch["aff"]["id"],
+        "code": "ENDING"})).json()  # fmt: skip
+    await _scratch_write(
+        c, "PATCH", f"/api/v1/promo-codes/{made['id']}", 200, {"ends": "2030-01-01T00:00:00Z"}
+    )
+
+
 @case("POST /api/v1/promo-codes")
 async def _(c: Ctx) -> None:
     await _scratch_write(

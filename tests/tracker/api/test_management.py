@@ -114,3 +114,26 @@ async def test_a_partner_pauses_its_postback_setting(api: httpx.AsyncClient, ser
         r = await h.patch(f"/api/v1/partner-postbacks/{made['id']}",
                           json={"url_template": "http://169.254.169.254/x"})  # fmt: skip
         assert r.status_code == 422 and r.json()["error"]["field"] == "url_template"
+
+
+async def test_rules_end_at_a_date_and_are_never_deleted(api: httpx.AsyncClient) -> None:
+    adv = (await api.post("/api/v1/advertisers", json={"name": "a"})).json()
+    aff = (await api.post("/api/v1/affiliates", json={"name": "p"})).json()
+    offers = [(await api.post("/api/v1/offers", json={
+        "advertiser_id": adv["id"], "name": f"o{n}", "landing_url": "https://shop.example/x"})).json()
+        for n in range(2)]  # fmt: skip
+    url = f"/api/v1/offers/{offers[0]['id']}/payout-overrides"
+    made = (await api.post(url, json={"affiliate_id": aff["id"], "payout_flat": "2",
+                                      "valid_from": "2026-01-01T00:00:00Z"})).json()  # fmt: skip
+    r = await api.patch(f"{url}/{made['id']}", json={"ends": "2026-06-30T22:00:00+00:00"})
+    assert r.status_code == 200 and r.json()["valid_to"] == "2026-06-30T22:00:00Z", r.text
+    r = await api.patch(f"{url}/{made['id']}", json={"ends": "2025-01-01T00:00:00Z"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "ends"
+    other = f"/api/v1/offers/{offers[1]['id']}/payout-overrides/{made['id']}"
+    assert (await api.patch(other, json={"ends": "2027-01-01T00:00:00Z"})).status_code == 404
+    assert [o["valid_to"] for o in (await api.get(url)).json()] == ["2026-06-30T22:00:00Z"]
+    code = (await api.post("/api/v1/promo-codes", json={
+        "offer_id": offers[0]["id"], "affiliate_id": aff["id"], "code": "SUMMER"})).json()  # fmt: skip
+    r = await api.patch(f"/api/v1/promo-codes/{code['id']}", json={"ends": "2026-09-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json()["ends_at"] == "2026-09-01T00:00:00Z"
+    assert r.json()["starts_at"] is None

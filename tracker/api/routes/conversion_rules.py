@@ -24,6 +24,7 @@ from schemas.conversions import (
     RateIn,
     Tier,
     TierIn,
+    ValidityPatch,
 )
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
@@ -116,6 +117,31 @@ async def post_promo_code(body: PromoCodeIn, services: ServicesDep, _: AdminWrit
     await _offer(services, body.offer_id)
     await _partner(services, body.affiliate_id)
     return await rules.add_promo_code(services.pool, body)
+
+
+async def _end(services: ServicesDep, what: str, offer_id: int | None, ident: int,
+               body: ValidityPatch) -> Any:  # fmt: skip
+    try:
+        row = await rules.end_rule(services.pool, what, offer_id, ident, body.ends)
+    except ValueError as exc:
+        raise ApiProblem(422, "invalid", str(exc), "ends") from None
+    if row is None:
+        raise ApiProblem(404, "not_found", f"{what.replace('_', ' ')} {ident} not found", "id")
+    return row
+
+
+@router.patch("/offers/{offer_id}/payout-overrides/{override_id}", response_model=Override)
+async def end_override(offer_id: IdPath, override_id: IdPath, body: ValidityPatch,
+                       services: ServicesDep, _: AdminWrite) -> Any:  # fmt: skip
+    """End a partner's payout override at ``ends`` (its ``valid_to``)."""
+    return await _end(services, "override", offer_id, override_id, body)
+
+
+@router.patch("/promo-codes/{promo_code_id}", response_model=PromoCode)
+async def end_promo_code(promo_code_id: IdPath, body: ValidityPatch, services: ServicesDep,
+                         _: AdminWrite) -> Any:  # fmt: skip
+    """End a promo code at ``ends`` (its ``ends_at``)."""
+    return await _end(services, "promo_code", None, promo_code_id, body)
 
 
 @router.get("/offers/{offer_id}/payout-overrides", response_model=list[Override])
