@@ -11,7 +11,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
-from schemas.types import Count, Flag, Id, Instant, Money
+from schemas.types import Count, Flag, Id, Instant, Money, WindowDays
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 SubId = Annotated[str, Field(max_length=255)]
@@ -98,7 +98,7 @@ class _OfferFields(_In):
     pass_params: Flag = Field(
         False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
     )
-    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attribution_window_days: WindowDays = 30
 
     @field_validator("fallback_url")
     @classmethod
@@ -164,7 +164,7 @@ class OfferPatch(_In):
     total_click_cap: Id | None = None
     cookieless: Flag | SkipJsonSchema[None] = None
     pass_params: Flag | SkipJsonSchema[None] = None
-    attribution_window_days: Annotated[int, Field(ge=1, le=365)] | SkipJsonSchema[None] = None
+    attribution_window_days: WindowDays | SkipJsonSchema[None] = None
 
     @field_validator("landing_url", "fallback_url")
     @classmethod

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.types import MAX_INT4, Count, Flag, Id, Instant, Money, Percent, Rate
+from schemas.types import Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -27,14 +27,14 @@ class PostbackAnswer(BaseModel):
 
 
 class ConversionSettingsIn(_In):
-    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attribution_window_days: WindowDays = 30
     attribution_model: Literal["last_click", "first_click"] = "last_click"
     coupon_wins: Flag = Field(False, description="a promo code beats a click id of another partner")
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
     cap_action: Literal["reject", "pending"] = "reject"
     fraud_mode: Literal["enforce", "shadow"] = "enforce"
-    min_click_seconds: Annotated[int | None, Field(ge=0, le=MAX_INT4)] = None
-    max_click_seconds: Annotated[int | None, Field(ge=0, le=MAX_INT4)] = None
+    min_click_seconds: Seconds | None = None
+    max_click_seconds: Seconds | None = None
     require_click: Flag = False
     duplicate_txn: Flag = False
     max_conversions_per_ip: Count | None = None
@@ -54,12 +54,8 @@ class ConversionSettings(ConversionSettingsIn):
 class GoalIn(_In):
     name: Annotated[str, Field(max_length=200)] = ""
     multiple: Flag = Field(False, description="may convert more than once per click")
-    max_count: Annotated[
-        int | None, Field(ge=1, le=MAX_INT4, description="recurring: at most this many")
-    ] = None
-    max_months: Annotated[
-        int | None, Field(ge=1, le=MAX_INT4, description="recurring: months after the first")
-    ] = None
+    max_count: Count | None = Field(None, description="recurring: at most this many")
+    max_months: Count | None = Field(None, description="recurring: months after the first")
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
     revenue_flat: Money = Decimal(0)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.types import Id
+from schemas.types import Id, PerMinute
 
 Scope = Literal["read", "write"]
 
@@ -20,7 +20,7 @@ class KeyIn(BaseModel):
     advertiser_id: Id | None = None
     affiliate_id: Id | None = None
     label: Annotated[str | None, Field(max_length=200)] = None
-    rate_limit_per_min: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    rate_limit_per_min: PerMinute | None = None
 
     @model_validator(mode="after")
     def _tenant(self) -> KeyIn:

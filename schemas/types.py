@@ -80,7 +80,18 @@ def _iso_only(value: object) -> object:
     raise ValueError("a time is an ISO 8601 string, e.g. 2026-01-31T23:00:00Z")
 
 
+def _number(value: object) -> object:
+    if isinstance(value, bool | str):  # lax int would take true as 1 and "5" as 5
+        raise ValueError("must be a JSON integer")
+    return value
+
+
 Instant = Annotated[datetime, BeforeValidator(_iso_only)]
 Flag = StrictBool
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Count = Annotated[int, Field(ge=1, le=MAX_INT4)]
+# The constraints sit on int itself, so that the JSON Schema says minimum/maximum.
+_WHOLE = BeforeValidator(_number)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
+Count = Annotated[int, Field(ge=1, le=MAX_INT4), _WHOLE]
+Seconds = Annotated[int, Field(ge=0, le=MAX_INT4), _WHOLE]
+WindowDays = Annotated[int, Field(ge=1, le=365), _WHOLE]
+PerMinute = Annotated[int, Field(ge=1, le=1_000_000), _WHOLE]
