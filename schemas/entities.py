@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.api import Name
 
@@ -27,10 +28,17 @@ class TenantPatch(BaseModel):
         json_schema_extra={"examples": [{"name": "Shop Inc.", "status": "paused"}]},
     )
 
-    name: Name | None = None
-    status: Literal["active", "paused"] | None = Field(
+    name: Name | SkipJsonSchema[None] = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
         None, description="paused: its links stop taking clicks; use /archive to retire it"
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: unchanged; null: not a value either can take
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return v
 
 
 ListStatus = Literal["active", "paused", "archived"]

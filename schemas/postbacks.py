@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.types import Flag, Id
@@ -51,6 +51,13 @@ class PartnerPostbackPatch(BaseModel):
     method: Literal["GET", "POST"] | SkipJsonSchema[None] = None
     events: Annotated[list[Event], Field(min_length=1, max_length=3)] | SkipJsonSchema[None] = None
     sign_get: Flag | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: unchanged; null: not a value any of these can take
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return v
 
 
 class PartnerPostback(BaseModel):
