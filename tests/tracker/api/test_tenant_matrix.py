@@ -65,6 +65,7 @@ async def test_tenant_isolation_matrix(
             except AssertionError as exc:
                 raise AssertionError(f"{key}: {exc}") from None
         assert c.calls > 1000, c.calls
+        print(f"tenant matrix: {len(CASES)} routes, {len(w.who)} keys, {c.calls} calls")
     finally:
         for client in clients.values():
             await client.aclose()
