@@ -11,10 +11,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
-from schemas.types import Count, Flag, Id, Instant, Money, WindowDays
+from schemas.types import TEXT, Count, Flag, Id, Instant, Money, WindowDays
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-SubId = Annotated[str, Field(max_length=255)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT)]
+SubId = Annotated[str, Field(max_length=255, pattern=TEXT)]
 
 
 class _In(BaseModel):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.types import Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
+from schemas.types import TEXT, Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -30,7 +30,7 @@ class ConversionSettingsIn(_In):
     attribution_window_days: WindowDays = 30
     attribution_model: Literal["last_click", "first_click"] = "last_click"
     coupon_wins: Flag = Field(False, description="a promo code beats a click id of another partner")
-    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    timezone: Annotated[str, Field(max_length=64, pattern=TEXT)] = "UTC"
     cap_action: Literal["reject", "pending"] = "reject"
     fraud_mode: Literal["enforce", "shadow"] = "enforce"
     min_click_seconds: Seconds | None = None
@@ -52,7 +52,7 @@ class ConversionSettings(ConversionSettingsIn):
 
 
 class GoalIn(_In):
-    name: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[str, Field(max_length=200, pattern=TEXT)] = ""
     multiple: Flag = Field(False, description="may convert more than once per click")
     max_count: Count | None = Field(None, description="recurring: at most this many")
     max_months: Count | None = Field(None, description="recurring: months after the first")
@@ -126,7 +126,7 @@ class Cap(CapIn):
 class PromoCodeIn(_In):
     offer_id: Id
     affiliate_id: Id
-    code: Annotated[str, Field(min_length=1, max_length=64)]
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT)]
     starts_at: Instant | None = None
     ends_at: Instant | None = None
     payout_flat: Money | None = None
@@ -146,15 +146,15 @@ class RateIn(_In):
 
 
 class PostbackAuthIn(_In):
-    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200)] = None
+    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200, pattern=TEXT)] = None
     require_signature: Flag = False
-    ip_allowlist: list[Annotated[str, Field(max_length=64)]] = []
+    ip_allowlist: list[Annotated[str, Field(max_length=64, pattern=TEXT)]] = []
     allow_pixel: Flag = True
 
 
 class StatusIn(_In):
     status: Status
-    reason: Annotated[str | None, Field(max_length=200)] = None
+    reason: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None
 
 
 class HistoryEntry(BaseModel):

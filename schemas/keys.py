@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.types import Id, PerMinute
+from schemas.types import TEXT, Id, PerMinute
 
 Scope = Literal["read", "write"]
 
@@ -19,7 +19,7 @@ class KeyIn(BaseModel):
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=2)] = ["read", "write"]
     advertiser_id: Id | None = None
     affiliate_id: Id | None = None
-    label: Annotated[str | None, Field(max_length=200)] = None
+    label: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None
     rate_limit_per_min: PerMinute | None = None
 
     @model_validator(mode="after")

@@ -18,6 +18,8 @@ from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
 MAX_ID = 2**63 - 1
 MAX_INT4 = 2**31 - 1
+# Postgres text cannot hold NUL: free text is everything else.
+TEXT = r"^[^\x00]*$"
 
 _MONEY = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
 _PERCENT = r"^(1000(\.0{1,4})?|[0-9]{1,3}(\.[0-9]{1,4})?)$"

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
-from schemas.types import MAX_ID
+from schemas.types import MAX_ID, TEXT
 from tracker.api.deps import IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.store import conversions as store
@@ -40,7 +40,7 @@ async def lookup(
     services: ServicesDep,
     who: Reader,
     advertiser_id: Annotated[int, Query(ge=1, le=MAX_ID)],
-    txn_id: Annotated[str, Query(min_length=1, max_length=255)],
+    txn_id: Annotated[str, Query(min_length=1, max_length=255, pattern=TEXT)],
 ) -> Any:
     """The conversions of one merchant transaction id (one per goal), each with its
     attribution decision record and status history."""
