@@ -8,10 +8,13 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-SubId = Annotated[str, Field(max_length=255)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+from schemas.conversions import Conversion
+from schemas.types import TEXT, Count, Flag, Id, Instant, Money, WindowDays
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT)]
+SubId = Annotated[str, Field(max_length=255, pattern=TEXT)]
 
 
 class _In(BaseModel):
@@ -19,26 +22,34 @@ class _In(BaseModel):
 
 
 class AdvertiserIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Shop Inc."}]})
+
     name: Name
 
 
 class Advertiser(BaseModel):
     id: int
     name: str
+    status: str = Field("active", description="active, paused or archived")
     created_at: datetime
+    updated_at: datetime | None = None
     postback_token: str | None = Field(
         None, description="Token merchants put in postbacks; shown to admins only."
     )
 
 
 class AffiliateIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Coupon Site"}]})
+
     name: Name
 
 
 class Affiliate(BaseModel):
     id: int
     name: str
+    status: str = Field("active", description="active, paused or archived")
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 def _check_url_template(v: str | None) -> str | None:
@@ -76,18 +87,18 @@ class _OfferFields(_In):
     fallback_url: UrlTemplate | None = Field(
         None, description="Where visitors go while the offer is paused, expired or capped."
     )
-    deep_links: bool = Field(False, description="Allow `url=` deep links to the domains below.")
+    deep_links: Flag = Field(False, description="Allow `url=` deep links to the domains below.")
     deep_link_domains: Annotated[list[Domain], Field(max_length=100)] = Field(
         default_factory=list, description="Hosts a deep link may go to (exact or subdomain)."
     )
-    expires_at: datetime | None = None
-    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    cookieless: bool = Field(False, description="Set no click-id cookie on the visitor.")
-    pass_params: bool = Field(
+    expires_at: Instant | None = None
+    daily_click_cap: Count | None = None
+    total_click_cap: Id | None = None
+    cookieless: Flag = Field(False, description="Set no click-id cookie on the visitor.")
+    pass_params: Flag = Field(
         False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
     )
-    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attribution_window_days: WindowDays = 30
 
     @field_validator("fallback_url")
     @classmethod
@@ -103,7 +114,24 @@ class _OfferFields(_In):
 
 
 class OfferIn(_OfferFields):
-    advertiser_id: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "advertiser_id": 1,
+                    "name": "Summer sale",
+                    "landing_url": "https://shop.example/landing?cid={click_id}&s1={sub1}",
+                    "default_payout": "2.50",
+                    "default_revenue": "4.00",
+                    "deep_links": True,
+                    "deep_link_domains": ["shop.example"],
+                    "daily_click_cap": 10000,
+                }
+            ]
+        }
+    )
+
+    advertiser_id: Id
     name: Name
     landing_url: UrlTemplate
     status: Literal["active", "paused"] = "active"
@@ -122,18 +150,21 @@ class OfferIn(_OfferFields):
 class OfferPatch(_In):
     """Change some settings of an offer; fields left out stay as they are."""
 
-    name: Name | None = None
-    landing_url: UrlTemplate | None = None
-    status: Literal["active", "paused", "archived"] | None = None
+    # SkipJsonSchema[None]: may be left out, but null is not a value (the column has one).
+    name: Name | SkipJsonSchema[None] = None
+    landing_url: UrlTemplate | SkipJsonSchema[None] = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
+        None, description="use POST /offers/{id}/archive to retire an offer"
+    )
     fallback_url: UrlTemplate | None = None
-    deep_links: bool | None = None
-    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] | None = None
-    expires_at: datetime | None = None
-    daily_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    total_click_cap: Annotated[int | None, Field(None, gt=0)] = None
-    cookieless: bool | None = None
-    pass_params: bool | None = None
-    attribution_window_days: Annotated[int | None, Field(None, ge=1, le=365)] = None
+    deep_links: Flag | SkipJsonSchema[None] = None
+    deep_link_domains: Annotated[list[Domain], Field(max_length=100)] | SkipJsonSchema[None] = None
+    expires_at: Instant | None = None
+    daily_click_cap: Count | None = None
+    total_click_cap: Id | None = None
+    cookieless: Flag | SkipJsonSchema[None] = None
+    pass_params: Flag | SkipJsonSchema[None] = None
+    attribution_window_days: WindowDays | SkipJsonSchema[None] = None
 
     @field_validator("landing_url", "fallback_url")
     @classmethod
@@ -154,7 +185,7 @@ class Offer(BaseModel):
     status: str
     currency: str
     default_payout: Decimal
-    default_revenue: Decimal
+    default_revenue: Decimal = Field(description="0 for partner keys: they never see revenue")
     fallback_url: str | None = None
     deep_links: bool = False
     deep_link_domains: list[str] = []
@@ -169,8 +200,12 @@ class Offer(BaseModel):
 
 
 class LinkIn(_In):
-    offer_id: int
-    affiliate_id: int
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"offer_id": 1, "affiliate_id": 2, "sub1": "newsletter"}]}
+    )
+
+    offer_id: Id
+    affiliate_id: Id
     code: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_-]{3,64}$")] = None
     sub1: SubId | None = None
     sub2: SubId | None = None
@@ -182,7 +217,9 @@ class LinkIn(_In):
 class LinkPatch(_In):
     """Pause or resume a link, or change its default sub-ids; fields left out stay."""
 
-    status: Literal["active", "paused"] | None = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
+        None, description="use POST /links/{id}/archive to retire a link"
+    )
     sub1: SubId | None = None
     sub2: SubId | None = None
     sub3: SubId | None = None
@@ -223,6 +260,9 @@ class Click(BaseModel):
     referer: str | None = None
     click_class: str
     is_unique: bool
+    conversions: list[Conversion] = Field(
+        default_factory=list, description="the conversions attributed to this click"
+    )
 
 
 class ApiError(BaseModel):

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
-Percent = Annotated[Decimal, Field(ge=0, le=1000, max_digits=9, decimal_places=4)]
+from schemas.types import TEXT, Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
+
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Status = Literal["pending", "approved", "rejected", "reversed"]
@@ -27,18 +27,18 @@ class PostbackAnswer(BaseModel):
 
 
 class ConversionSettingsIn(_In):
-    attribution_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    attribution_window_days: WindowDays = 30
     attribution_model: Literal["last_click", "first_click"] = "last_click"
-    coupon_wins: bool = Field(False, description="a promo code beats a click id of another partner")
-    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    coupon_wins: Flag = Field(False, description="a promo code beats a click id of another partner")
+    timezone: Annotated[str, Field(max_length=64, pattern=TEXT)] = "UTC"
     cap_action: Literal["reject", "pending"] = "reject"
     fraud_mode: Literal["enforce", "shadow"] = "enforce"
-    min_click_seconds: Annotated[int | None, Field(ge=0)] = None
-    max_click_seconds: Annotated[int | None, Field(ge=0)] = None
-    require_click: bool = False
-    duplicate_txn: bool = False
-    max_conversions_per_ip: Annotated[int | None, Field(ge=1)] = None
-    max_clicks_per_sub_hour: Annotated[int | None, Field(ge=1)] = None
+    min_click_seconds: Seconds | None = None
+    max_click_seconds: Seconds | None = None
+    require_click: Flag = False
+    duplicate_txn: Flag = False
+    max_conversions_per_ip: Count | None = None
+    max_clicks_per_sub_hour: Count | None = None
     cpc_basis: Literal["unique", "gross_human"] = "unique"
     cpc_payout: Money = Decimal(0)
     cpc_revenue: Money = Decimal(0)
@@ -52,12 +52,10 @@ class ConversionSettings(ConversionSettingsIn):
 
 
 class GoalIn(_In):
-    name: Annotated[str, Field(max_length=200)] = ""
-    multiple: bool = Field(False, description="may convert more than once per click")
-    max_count: Annotated[int | None, Field(ge=1, description="recurring: at most this many")] = None
-    max_months: Annotated[
-        int | None, Field(ge=1, description="recurring: months after the first")
-    ] = None
+    name: Annotated[str, Field(max_length=200, pattern=TEXT)] = ""
+    multiple: Flag = Field(False, description="may convert more than once per click")
+    max_count: Count | None = Field(None, description="recurring: at most this many")
+    max_months: Count | None = Field(None, description="recurring: months after the first")
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
     revenue_flat: Money = Decimal(0)
@@ -71,10 +69,10 @@ class Goal(GoalIn):
 
 
 class OverrideIn(_In):
-    affiliate_id: int
+    affiliate_id: Id
     goal: GoalCode | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
 
@@ -83,6 +81,15 @@ class Override(OverrideIn):
     model_config = ConfigDict(extra="ignore")
     id: int
     offer_id: int
+
+
+class ValidityPatch(_In):
+    """End (or move) the validity of a rule; a rule is never deleted, so past
+    conversions keep the terms they were priced with."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ends": "2026-12-31T23:00:00Z"}]})
+
+    ends: Instant = Field(description="the rule stops applying at this time (exclusive)")
 
 
 class TierIn(_In):
@@ -104,7 +111,7 @@ class Tier(TierIn):
 
 
 class CapIn(_In):
-    affiliate_id: int | None = Field(None, description="None: the whole offer")
+    affiliate_id: Id | None = Field(None, description="None: the whole offer")
     period: Literal["day", "month", "total"]
     metric: Literal["conversions", "payout"] = "conversions"
     limit: Money
@@ -117,11 +124,11 @@ class Cap(CapIn):
 
 
 class PromoCodeIn(_In):
-    offer_id: int
-    affiliate_id: int
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    offer_id: Id
+    affiliate_id: Id
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT)]
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     payout_flat: Money | None = None
     payout_percent: Percent | None = None
 
@@ -134,20 +141,20 @@ class PromoCode(PromoCodeIn):
 class RateIn(_In):
     base: Currency
     quote: Currency
-    rate: Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=10)]
-    valid_from: datetime | None = Field(None, description="default: now")
+    rate: Rate
+    valid_from: Instant | None = Field(None, description="default: now")
 
 
 class PostbackAuthIn(_In):
-    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200)] = None
-    require_signature: bool = False
-    ip_allowlist: list[Annotated[str, Field(max_length=64)]] = []
-    allow_pixel: bool = True
+    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200, pattern=TEXT)] = None
+    require_signature: Flag = False
+    ip_allowlist: list[Annotated[str, Field(max_length=64, pattern=TEXT)]] = []
+    allow_pixel: Flag = True
 
 
 class StatusIn(_In):
     status: Status
-    reason: Annotated[str | None, Field(max_length=200)] = None
+    reason: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None
 
 
 class HistoryEntry(BaseModel):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.types import TEXT, Id, PerMinute
+
 Scope = Literal["read", "write"]
 
 
@@ -15,10 +17,10 @@ class KeyIn(BaseModel):
 
     role: Literal["admin", "advertiser", "affiliate"]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=2)] = ["read", "write"]
-    advertiser_id: int | None = None
-    affiliate_id: int | None = None
-    label: Annotated[str | None, Field(max_length=200)] = None
-    rate_limit_per_min: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    advertiser_id: Id | None = None
+    affiliate_id: Id | None = None
+    label: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None
+    rate_limit_per_min: PerMinute | None = None
 
     @model_validator(mode="after")
     def _tenant(self) -> KeyIn:
@@ -38,16 +40,18 @@ class KeyIn(BaseModel):
 
 
 class Key(BaseModel):
+    """Fields without a value are left out (an admin key has no advertiser_id)."""
+
     id: int
     prefix: str
     role: str
     scopes: list[str]
-    advertiser_id: int | None
-    affiliate_id: int | None
-    label: str | None
-    rate_limit_per_min: int | None
+    advertiser_id: int | None = None
+    affiliate_id: int | None = None
+    label: str | None = None
+    rate_limit_per_min: int | None = None
     created_at: datetime
-    revoked_at: datetime | None
+    revoked_at: datetime | None = None
 
 
 class NewKeyOut(Key):

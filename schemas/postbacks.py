@@ -6,31 +6,58 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from schemas.types import Flag, Id
 
 Event = Literal["created", "approved", "reversed"]
+PostbackUrl = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=2048,
+        description="http(s) URL on port 80/443; macros only in the path and query: {click_id} "
+        "{sub1}..{sub10} {source} {p:NAME} {conversion_id} {txn_id} {goal} {payout} {currency} "
+        "{status} {offer_id} {aff_id} {timestamp}",
+        examples=["https://partner.example/pb?cid={sub1}&payout={payout}&status={status}"],
+    ),
+]
 
 
 class PartnerPostbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    affiliate_id: int
-    offer_id: int | None = Field(None, description="only for this offer; all offers when absent")
+    affiliate_id: Id
+    offer_id: Id | None = Field(None, description="only for this offer; all offers when absent")
     goal: Annotated[str | None, Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None
-    url_template: Annotated[
-        str,
-        Field(
-            min_length=10,
-            max_length=2048,
-            description="http(s) URL on port 80/443; macros only in the path and query: {click_id} "
-            "{sub1}..{sub10} {source} {p:NAME} {conversion_id} {txn_id} {goal} {payout} {currency} "
-            "{status} {offer_id} {aff_id} {timestamp}",
-            examples=["https://partner.example/pb?cid={sub1}&payout={payout}&status={status}"],
-        ),
-    ]
+    url_template: PostbackUrl
     method: Literal["GET", "POST"] = "GET"
     events: Annotated[list[Event], Field(min_length=1, max_length=3)] = ["created"]
-    sign_get: bool = Field(False, description="append trk_id, trk_ts and trk_sig to GET URLs")
+    sign_get: Flag = Field(False, description="append trk_id, trk_ts and trk_sig to GET URLs")
+
+
+class PartnerPostbackPatch(BaseModel):
+    """Pause or resume a setting, or change its target; fields left out stay."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"active": False}]},
+    )
+
+    active: Flag | SkipJsonSchema[None] = Field(None, description="false: nothing is queued")
+    url_template: PostbackUrl | SkipJsonSchema[None] = None
+    method: Literal["GET", "POST"] | SkipJsonSchema[None] = None
+    events: Annotated[list[Event], Field(min_length=1, max_length=3)] | SkipJsonSchema[None] = None
+    sign_get: Flag | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: unchanged; null: not a value any of these can take
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return v
 
 
 class PartnerPostback(BaseModel):
@@ -92,7 +119,7 @@ class ReplayIn(BaseModel):
     state: Literal["dead"] | None = Field(
         None, description="replay every dead delivery (of affiliate_id)"
     )
-    affiliate_id: int | None = None
+    affiliate_id: Id | None = None
 
 
 class ReplayOut(BaseModel):

@@ -14,7 +14,6 @@ from tracker.api.limits import BodySizeLimit
 from tracker.api.routes import (
     conversion_rules,
     conversions,
-    entities,
     exports,
     keys,
     ops,
@@ -23,6 +22,7 @@ from tracker.api.routes import (
     reads,
     reports,
 )
+from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
 from tracker.services import Component, Services
 from tracker.settings import Settings
@@ -36,6 +36,16 @@ Authenticate with `Authorization: Bearer <API key>` (create one with
 `tracker keys create --role admin`). Every error is JSON:
 `{"error": {"code", "message", "field"}, "errors": [...]}`.
 """
+
+
+_API = (401, 403, 404, 409, 413, 429)
+# Which error answers each router documents (ops routes have no key; postbacks their own).
+_ERRORS: dict[object, tuple[int, ...]] = {
+    **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
+                         conversions, conversion_rules)},
+    postback: (401, 403, 413, 422, 503),
+    ops: (),
+}  # fmt: skip
 
 
 def create_api(
@@ -77,7 +87,8 @@ def create_api(
     )
     errors.install(app)
     for module in (
-        entities,
+        tenants,
+        offers,
         keys,
         reads,
         reports,
@@ -88,6 +99,6 @@ def create_api(
         conversion_rules,
         ops,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     return app

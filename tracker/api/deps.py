@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from schemas.types import MAX_ID
 from tracker.api.errors import ApiProblem
 from tracker.api.limits import check_rate
 from tracker.domain.keys import hash_key
@@ -68,3 +69,7 @@ def require(scope: str, *, admin: bool = False):  # type: ignore[no-untyped-def]
 AdminWrite = Annotated[Principal, require("write", admin=True)]
 AdminRead = Annotated[Principal, require("read", admin=True)]
 Reader = Annotated[Principal, require("read")]
+
+# Ids as the database holds them (64-bit); a larger one could never name a row.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import asyncpg
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from schemas.api import ErrorBody
 from tracker.api.json import JSON
 from tracker.store.entities import Conflict, Missing
 
@@ -25,9 +30,36 @@ class ApiProblem(Exception):
         self.headers = headers
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers a route may give (all ``ErrorBody``)."""
+    what = {
+        401: "no API key, or an invalid or revoked one",
+        403: "the key lacks the scope or role for this call",
+        404: "no such object, or one of another tenant",
+        409: "conflicts with the object's state (taken, archived)",
+        413: "request body too large",
+        422: "invalid request: the field that is wrong is named",
+        429: "rate limit of the key exceeded; see Retry-After",
+        503: "cannot take it now (the stream is away); retry after Retry-After",
+    }
+    return {s: {"model": ErrorBody, "description": what[s]} for s in statuses}
+
+
 def _body(code: str, message: str, field: str | None = None) -> dict[str, object]:
     err = {"code": code, "message": message, "field": field}
     return {"error": err, "errors": [err]}
+
+
+def _methods(request: Request) -> set[str]:
+    allowed: set[str] = set()
+    # FastAPI >= 0.16x keeps included routers lazily: flatten them to their routes.
+    flat = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = [c.route for c in flat(request.app.router.routes)] if flat else request.app.routes
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and getattr(route, "include_in_schema", True):
+            allowed |= getattr(route, "methods", None) or set()
+    return allowed
 
 
 def install(app: FastAPI) -> None:
@@ -42,6 +74,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSON:
         return JSON(_body("conflict", exc.message, exc.field), 409)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _bad_value(_: Request, exc: asyncpg.DataError) -> JSON:
+        # A value the database cannot hold (an id past 64 bits, a date out of range).
+        return JSON(_body("invalid", "a value is out of range", None), 422)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSON:
@@ -64,11 +101,16 @@ def install(app: FastAPI) -> None:
         return JSON({"error": first, "errors": errors}, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSON:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSON:
+        if exc.status_code == 400:  # a body FastAPI could not parse (not UTF-8, not JSON)
+            return JSON(_body("malformed_json", str(exc.detail), "body"), 422)
+        headers = exc.headers
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(_methods(request)))}
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
-        return JSON(_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return JSON(_body(code, str(exc.detail)), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSON:

@@ -125,6 +125,32 @@ _LISTS = {
 }
 
 
+async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int,
+                   ends: datetime) -> Row | None:  # fmt: skip
+    """Set the end of a payout override (``valid_to``) or a promo code (``ends_at``);
+    None when there is no such rule (of that offer). Refused before its start."""
+    table, start, end = {"override": ("payout_overrides", "valid_from", "valid_to"),
+                         "promo_code": ("promo_codes", "starts_at", "ends_at")}[what]  # fmt: skip
+    row = await pool.fetchrow(
+        f"""UPDATE {table} SET {end} = $3 WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)
+              AND ({start} IS NULL OR {start} < $3) RETURNING *""",
+        ident, offer_id, ends,
+    )  # fmt: skip
+    if row is None:
+        exists = await pool.fetchval(
+            f"SELECT true FROM {table} WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)",
+            ident, offer_id,
+        )  # fmt: skip
+        if exists:
+            raise ValueError(f"{end} must be after {start}")
+        return None
+    out = dict(row)
+    for k in (start, end):
+        if getattr(out[k], "year", 2000) in (1, 9999):
+            out[k] = None
+    return out
+
+
 async def list_of(pool: asyncpg.Pool, what: str, offer_id: int) -> list[Row]:
     rows = [dict(r) for r in await pool.fetch(_LISTS[what], offer_id)]
     if what == "promo_codes":

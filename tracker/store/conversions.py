@@ -113,6 +113,43 @@ async def get(pool: asyncpg.Pool, cid: UUID) -> dict[str, Any] | None:
     return out
 
 
+async def _with_history(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    hist = await conn.fetch(
+        "SELECT conversion_id, from_status, to_status, reason, actor, at"
+        " FROM conversion_status_history WHERE conversion_id = ANY($1::uuid[]) ORDER BY id",
+        [r["conversion_id"] for r in rows],
+    )
+    out = []
+    for r in rows:
+        item = public(r)
+        item["history"] = [
+            {k: h[k] for k in ("from_status", "to_status", "reason", "actor", "at")}
+            for h in hist
+            if h["conversion_id"] == r["conversion_id"]
+        ]
+        out.append(item)
+    return out
+
+
+async def by_txn(pool: asyncpg.Pool, advertiser_id: int, txn_id: str) -> list[dict[str, Any]]:
+    """Every goal's conversion of one merchant transaction, with its history."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM conversions WHERE advertiser_id = $1 AND txn_id = $2 ORDER BY goal",
+            advertiser_id, txn_id,
+        )  # fmt: skip
+        return await _with_history(conn, rows) if rows else []
+
+
+async def of_click(pool: asyncpg.Pool, click_id: UUID) -> list[dict[str, Any]]:
+    """The conversions attributed to one click, with their history."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM conversions WHERE click_id = $1 ORDER BY created_at", click_id
+        )
+        return await _with_history(conn, rows) if rows else []
+
+
 async def search(
     pool: asyncpg.Pool,
     *,

@@ -69,6 +69,22 @@ async def create_offer(pool: asyncpg.Pool, data: OfferIn) -> Row:
     return dict(row)
 
 
+_TABLES = frozenset({"advertisers", "affiliates", "offers", "tracking_links"})
+
+
+async def get_row(pool: asyncpg.Pool, table: str, ident: int) -> Row | None:
+    assert table in _TABLES
+    row = await pool.fetchrow(f"SELECT * FROM {table} WHERE id = $1", ident)
+    return dict(row) if row else None
+
+
+async def update_row(
+    pool: asyncpg.Pool, table: str, ident: int, changes: dict[str, Any]
+) -> Row | None:
+    assert table in _TABLES
+    return await _update(pool, table, ident, changes)
+
+
 async def _update(
     pool: asyncpg.Pool, table: str, ident: int, changes: dict[str, Any]
 ) -> Row | None:

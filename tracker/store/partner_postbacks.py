@@ -24,6 +24,17 @@ async def create(pool: asyncpg.Pool, data: PartnerPostbackIn) -> Row:
     return dict(row)
 
 
+async def update(pool: asyncpg.Pool, postback_id: int, changes: dict[str, Any]) -> Row | None:
+    """Change the given columns (names come from PartnerPostbackPatch, never from callers)."""
+    cols = list(changes)
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(cols, start=2))
+    row = await pool.fetchrow(
+        f"UPDATE partner_postbacks SET {sets}, updated_at = now() WHERE id = $1 RETURNING *",
+        postback_id, *changes.values(),
+    )  # fmt: skip
+    return dict(row) if row else None
+
+
 async def get(pool: asyncpg.Pool, postback_id: int) -> Row | None:
     row = await pool.fetchrow("SELECT * FROM partner_postbacks WHERE id = $1", postback_id)
     return dict(row) if row else None

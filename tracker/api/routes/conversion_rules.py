@@ -24,17 +24,18 @@ from schemas.conversions import (
     RateIn,
     Tier,
     TierIn,
+    ValidityPatch,
 )
-from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from tracker.api.deps import AdminRead, AdminWrite, IdPath, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
-from tracker.store import entities, postback_auth
+from tracker.store import entities, listing, postback_auth
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
 
 
-async def _offer(services: ServicesDep, offer_id: int) -> None:
+async def _offer(services: ServicesDep, offer_id: IdPath) -> None:
     if await entities.get_offer(services.pool, offer_id) is None:
         raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
 
@@ -50,7 +51,7 @@ async def _partner(services: ServicesDep, affiliate_id: int | None) -> None:
 
 
 @router.put("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
-async def put_settings(offer_id: int, body: ConversionSettingsIn, services: ServicesDep,
+async def put_settings(offer_id: IdPath, body: ConversionSettingsIn, services: ServicesDep,
                        _: AdminWrite) -> Any:  # fmt: skip
     await _offer(services, offer_id)
     try:
@@ -63,7 +64,7 @@ async def put_settings(offer_id: int, body: ConversionSettingsIn, services: Serv
 
 
 @router.get("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
-async def get_settings(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+async def get_settings(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     row = await rules.get_settings(services.pool, offer_id)
     if row is None:
         raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
@@ -71,19 +72,25 @@ async def get_settings(offer_id: int, services: ServicesDep, _: AdminRead) -> An
 
 
 @router.put("/offers/{offer_id}/goals/{code}", response_model=Goal)
-async def put_goal(offer_id: int, code: GoalCode, body: GoalIn, services: ServicesDep,
+async def put_goal(offer_id: IdPath, code: GoalCode, body: GoalIn, services: ServicesDep,
                    _: AdminWrite) -> Any:  # fmt: skip
     await _offer(services, offer_id)
     return await rules.save_goal(services.pool, offer_id, code, body)
 
 
 @router.get("/offers/{offer_id}/goals", response_model=list[Goal])
-async def get_goals(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_goals(services.pool, offer_id)
+async def get_goals(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any:
+    """Admins, the offer's advertiser, and partners with a link on it (without revenue)."""
+    if await listing.visible(services.pool, "offers", offer_id, who) is None:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
+    goals = await rules.list_goals(services.pool, offer_id)
+    if who.role == "affiliate":
+        return [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
+    return goals
 
 
 @router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)
-async def post_override(offer_id: int, body: OverrideIn, services: ServicesDep,
+async def post_override(offer_id: IdPath, body: OverrideIn, services: ServicesDep,
                         _: AdminWrite) -> Any:  # fmt: skip
     await _offer(services, offer_id)
     await _partner(services, body.affiliate_id)
@@ -93,13 +100,13 @@ async def post_override(offer_id: int, body: OverrideIn, services: ServicesDep,
 
 
 @router.post("/offers/{offer_id}/payout-tiers", status_code=201, response_model=Tier)
-async def post_tier(offer_id: int, body: TierIn, services: ServicesDep, _: AdminWrite) -> Any:
+async def post_tier(offer_id: IdPath, body: TierIn, services: ServicesDep, _: AdminWrite) -> Any:
     await _offer(services, offer_id)
     return await rules.add_tier(services.pool, offer_id, body)
 
 
 @router.post("/offers/{offer_id}/caps", status_code=201, response_model=Cap)
-async def post_cap(offer_id: int, body: CapIn, services: ServicesDep, _: AdminWrite) -> Any:
+async def post_cap(offer_id: IdPath, body: CapIn, services: ServicesDep, _: AdminWrite) -> Any:
     await _offer(services, offer_id)
     await _partner(services, body.affiliate_id)
     return await rules.add_cap(services.pool, offer_id, body)
@@ -112,23 +119,48 @@ async def post_promo_code(body: PromoCodeIn, services: ServicesDep, _: AdminWrit
     return await rules.add_promo_code(services.pool, body)
 
 
+async def _end(services: ServicesDep, what: str, offer_id: int | None, ident: int,
+               body: ValidityPatch) -> Any:  # fmt: skip
+    try:
+        row = await rules.end_rule(services.pool, what, offer_id, ident, body.ends)
+    except ValueError as exc:
+        raise ApiProblem(422, "invalid", str(exc), "ends") from None
+    if row is None:
+        raise ApiProblem(404, "not_found", f"{what.replace('_', ' ')} {ident} not found", "id")
+    return row
+
+
+@router.patch("/offers/{offer_id}/payout-overrides/{override_id}", response_model=Override)
+async def end_override(offer_id: IdPath, override_id: IdPath, body: ValidityPatch,
+                       services: ServicesDep, _: AdminWrite) -> Any:  # fmt: skip
+    """End a partner's payout override at ``ends`` (its ``valid_to``)."""
+    return await _end(services, "override", offer_id, override_id, body)
+
+
+@router.patch("/promo-codes/{promo_code_id}", response_model=PromoCode)
+async def end_promo_code(promo_code_id: IdPath, body: ValidityPatch, services: ServicesDep,
+                         _: AdminWrite) -> Any:  # fmt: skip
+    """End a promo code at ``ends`` (its ``ends_at``)."""
+    return await _end(services, "promo_code", None, promo_code_id, body)
+
+
 @router.get("/offers/{offer_id}/payout-overrides", response_model=list[Override])
-async def get_overrides(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+async def get_overrides(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     return await rules.list_of(services.pool, "payout_overrides", offer_id)
 
 
 @router.get("/offers/{offer_id}/payout-tiers", response_model=list[Tier])
-async def get_tiers(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+async def get_tiers(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     return await rules.list_of(services.pool, "payout_tiers", offer_id)
 
 
 @router.get("/offers/{offer_id}/caps", response_model=list[Cap])
-async def get_caps(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+async def get_caps(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     return await rules.list_of(services.pool, "caps", offer_id)
 
 
 @router.get("/offers/{offer_id}/promo-codes", response_model=list[PromoCode])
-async def get_promo_codes(offer_id: int, services: ServicesDep, _: AdminRead) -> Any:
+async def get_promo_codes(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     return await rules.list_of(services.pool, "promo_codes", offer_id)
 
 
@@ -143,7 +175,7 @@ async def put_rate(body: RateIn, services: ServicesDep, _: AdminWrite) -> Any:
 
 
 @router.put("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuthIn)
-async def put_postback_auth(advertiser_id: int, body: PostbackAuthIn, services: ServicesDep,
+async def put_postback_auth(advertiser_id: IdPath, body: PostbackAuthIn, services: ServicesDep,
                             _: AdminWrite) -> Any:  # fmt: skip
     if await entities.get_advertiser(services.pool, advertiser_id) is None:
         raise ApiProblem(404, "not_found", f"advertiser {advertiser_id} not found", "advertiser_id")

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
-from tracker.api.deps import Reader, ServicesDep, require
+from schemas.types import MAX_ID, TEXT
+from tracker.api.deps import IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.store import conversions as store
 from tracker.store.keys import Principal
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["conversions"])
 Writer = Annotated[Principal, require("write")]
 
 
-def _visible(who: Principal, row: dict[str, Any]) -> bool:
+def visible_to(who: Principal, row: dict[str, Any]) -> bool:
     return (
         who.role == "admin"
         or (who.role == "advertiser" and row["advertiser_id"] == who.advertiser_id)
@@ -26,7 +27,7 @@ def _visible(who: Principal, row: dict[str, Any]) -> bool:
     )
 
 
-def _shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
+def shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
     if who.role == "affiliate":  # partners see their payout, not what the advertiser pays
         row["revenue"] = 0
         row["decision"].pop("revenue", None)
@@ -34,21 +35,38 @@ def _shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+@router.get("/conversions/lookup", response_model=ConversionPage)
+async def lookup(
+    services: ServicesDep,
+    who: Reader,
+    advertiser_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    txn_id: Annotated[str, Query(min_length=1, max_length=255, pattern=TEXT)],
+) -> Any:
+    """The conversions of one merchant transaction id (one per goal), each with its
+    attribution decision record and status history."""
+    rows = [
+        r for r in await store.by_txn(services.pool, advertiser_id, txn_id) if visible_to(who, r)
+    ]
+    if not rows:  # none, or none of this caller's: the same answer
+        raise ApiProblem(404, "not_found", f"no conversion with txn_id {txn_id!r}", "txn_id")
+    return ConversionPage(items=[shown(who, r) for r in rows])  # type: ignore[misc]
+
+
 @router.get("/conversions/{conversion_id}", response_model=Conversion)
 async def get_conversion(conversion_id: UUID, services: ServicesDep, who: Reader) -> Any:
     row = await store.get(services.pool, conversion_id)
-    if row is None or not _visible(who, row):
+    if row is None or not visible_to(who, row):
         raise ApiProblem(404, "not_found", f"conversion {conversion_id} not found", "conversion_id")
-    return _shown(who, row)
+    return shown(who, row)
 
 
 @router.get("/conversions", response_model=ConversionPage)
 async def list_conversions(
     services: ServicesDep,
     who: Reader,
-    advertiser_id: int | None = None,
-    affiliate_id: int | None = None,
-    offer_id: int | None = None,
+    advertiser_id: IdQuery = None,
+    affiliate_id: IdQuery = None,
+    offer_id: IdQuery = None,
     status: Status | None = None,
     after: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -59,7 +77,7 @@ async def list_conversions(
         affiliate_id = who.affiliate_id
     rows = await store.search(services.pool, advertiser_id=advertiser_id, affiliate_id=affiliate_id,
                               offer_id=offer_id, status=status, after=after, limit=limit)  # fmt: skip
-    items = [_shown(who, r) for r in rows]
+    items = [shown(who, r) for r in rows]
     return ConversionPage(items=items,  # type: ignore[arg-type]
                           next_after=rows[-1]["conversion_id"] if len(rows) == limit else None)  # fmt: skip
 
@@ -76,7 +94,7 @@ async def set_status(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(conversion_id)
         )
         row = await store.lock(conn, conversion_id)
-        if row is None or not _visible(who, dict(row)):
+        if row is None or not visible_to(who, dict(row)):
             raise ApiProblem(
                 404, "not_found", f"conversion {conversion_id} not found", "conversion_id"
             )

@@ -6,15 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from schemas.keys import KeyIn, KeyPage, NewKeyOut
-from tracker.api.deps import AdminRead, AdminWrite, ServicesDep
+from schemas.keys import Key, KeyIn, KeyPage, NewKeyOut
+from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.routes.management.common import CursorQ, decode_cursor, page_of
 from tracker.store import entities, keys
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 
 
-@router.post("/keys", status_code=201, response_model=NewKeyOut)
+@router.post("/keys", status_code=201, response_model=NewKeyOut, response_model_exclude_none=True)
 async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
     if (
         body.advertiser_id is not None
@@ -40,18 +41,28 @@ async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
     return {**dict(row), "key": new.token}
 
 
-@router.get("/keys", response_model=KeyPage)
+@router.get("/keys", response_model=KeyPage, response_model_exclude_none=True)
 async def list_keys(
     services: ServicesDep, _: AdminRead, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    cursor: CursorQ = None,
 ) -> Any:  # fmt: skip
-    items = await keys.list_keys(services.pool, limit, int(cursor or 0))
-    nxt = str(items[-1]["id"]) if len(items) == limit else None
-    return KeyPage.model_validate({"items": items, "next_cursor": nxt})
+    items = await keys.list_keys(services.pool, limit, decode_cursor(cursor))
+    return KeyPage.model_validate(page_of(items, limit))
+
+
+@router.get("/keys/{key_id}", response_model=Key, response_model_exclude_none=True)
+async def get_key(key_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
+    rows = await keys.list_keys(services.pool, 1, key_id - 1)
+    if not rows or rows[0]["id"] != key_id:
+        raise ApiProblem(404, "not_found", f"key {key_id} not found", "key_id")
+    return rows[0]
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: int, services: ServicesDep, _: AdminWrite) -> None:
+async def revoke_key(key_id: IdPath, services: ServicesDep, who: AdminWrite) -> None:
+    if key_id == who.key_id:  # a key revoking itself would lock its holder out by mistake
+        raise ApiProblem(409, "conflict", "a key cannot revoke itself; use another admin key",
+                         "key_id")  # fmt: skip
     services.key_cache.clear()  # this process at once; the others within api_key_cache_s
     if not await keys.revoke(services.pool, key_id):
         raise ApiProblem(404, "not_found", f"active key {key_id} not found", "key_id")

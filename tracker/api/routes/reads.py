@@ -10,13 +10,16 @@ from fastapi import APIRouter
 from schemas.api import Click
 from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.routes.conversions import shown, visible_to
 from tracker.store import clicks
+from tracker.store import conversions as conversion_store
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
 
 
 @router.get("/clicks/{click_id}", response_model=Click)
 async def get_click(click_id: UUID, services: ServicesDep, who: Reader) -> Any:
+    """A click with the conversions attributed to it (those the caller may see)."""
     row = await clicks.get_click(services.pool, click_id)
     visible = row is not None and (
         who.role == "admin"
@@ -32,4 +35,6 @@ async def get_click(click_id: UUID, services: ServicesDep, who: Reader) -> Any:
     if not visible or row is None:
         raise ApiProblem(404, "not_found", f"click {click_id} not found", "click_id")
     row["ip_trunc"] = str(row["ip_trunc"]) if row["ip_trunc"] is not None else None
+    found = await conversion_store.of_click(services.pool, click_id)
+    row["conversions"] = [shown(who, c) for c in found if visible_to(who, c)]
     return row

@@ -1,0 +1,44 @@
+"""API models of management: list pages, patches, archive answers."""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from schemas.api import Name
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, oldest first; `next_cursor` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page")
+
+
+class TenantPatch(BaseModel):
+    """Rename an advertiser or a partner, or pause / resume it; fields left out stay."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"name": "Shop Inc.", "status": "paused"}]},
+    )
+
+    name: Name | SkipJsonSchema[None] = None
+    status: Literal["active", "paused"] | SkipJsonSchema[None] = Field(
+        None, description="paused: its links stop taking clicks; use /archive to retire it"
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: unchanged; null: not a value either can take
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return v
+
+
+ListStatus = Literal["active", "paused", "archived"]

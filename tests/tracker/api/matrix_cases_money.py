@@ -1,0 +1,311 @@
+"""Matrix cases: lookups, conversions, exports, reports, partner postbacks, rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.tracker.api.matrix_probe import (  # noqa: F401
+    Case,
+    Ctx,
+    _admin_only_write,
+    _advertiser_key,
+    _advertiser_or_owner,
+    _by_id,
+    _first_adv,
+    _first_aff,
+    _list,
+    _not_admin,
+    _objs,
+    _pair_marker,
+    _partner_or_owner,
+    _scratch_write,
+    _tenant_marker,
+    _tenant_writes,
+    own,
+    registry,
+)
+from tests.tracker.api.matrix_world import N, Who, adv_marker, aff_marker  # noqa: F401
+
+CASES, case = registry()
+
+
+# lookups, lists, exports, reports
+@case("GET /api/v1/clicks/{click_id}")
+async def _(c: Ctx) -> None:
+    await _by_id(c, "/api/v1/clicks/{}", _objs(c, "click"))
+    r = await c.admin.get(f"/api/v1/clicks/{c.w.click[1, 2]}")
+    assert [x["txn_id"] for x in r.json()["conversions"]] == [c.w.conv[1, 2]["txn"]]
+
+
+@case("GET /api/v1/conversions/{conversion_id}")
+async def _(c: Ctx) -> None:
+    await _by_id(c, "/api/v1/conversions/{}", _objs(c, "conv"))
+
+
+@case("GET /api/v1/conversions/lookup")
+async def _(c: Ctx) -> None:
+    for (i, j), cv in c.w.conv.items():
+        for who in c.everyone():
+            r = await c.call(
+                who,
+                "GET",
+                "/api/v1/conversions/lookup",
+                200 if own(who, i, j) else 404,
+                params={"advertiser_id": c.w.adv[i]["id"], "txn_id": cv["txn"]},
+            )
+            if r.status_code == 200:
+                [item] = r.json()["items"]
+                assert item["decision"] and item["history"], "decision record and history"
+
+
+@case("GET /api/v1/conversions")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/conversions", _pair_marker)
+    await _list(
+        c,
+        "/api/v1/conversions",
+        lambda who: None,
+        params={"advertiser_id": c.w.adv[0]["id"], "affiliate_id": c.w.aff[0]["id"]},
+    )
+
+
+@case("POST /api/v1/conversions/{conversion_id}/status")
+async def _(c: Ctx) -> None:
+    for (i, j), cv in c.w.conv.items():
+        body = {"status": cv["status"]}  # the same status: allowed calls change nothing
+        for who in c.everyone():
+            if not who.write or who.role == "affiliate":
+                expect = 403
+            else:
+                expect = 200 if own(who, i, j) else 404
+            await c.call(who, "POST", f"/api/v1/conversions/{cv['id']}/status", expect, json=body)
+
+
+@case("GET /api/v1/exports/clicks")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/exports/clicks", _pair_marker, params=c.span)
+
+
+@case("GET /api/v1/exports/conversions")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/exports/conversions", _pair_marker, params=c.span)
+
+
+@case("GET /api/v1/reports")
+async def _(c: Ctx) -> None:
+    offers = [o["id"] for o in c.w.offer]
+    affs = [a["id"] for a in c.w.aff]
+    # rollup (partner, offer) and raw rows (sub1, offer with a filter on a sub-id dimension)
+    for group_by in ("partner", "offer", "sub1", "offer,country"):
+        for who in c.everyone():
+            r = await c.call(
+                who, "GET", "/api/v1/reports", 200, params={**c.span, "group_by": group_by}
+            )
+            body = r.json()
+            keys = {row["group"].get(group_by) for row in body["rows"]}
+            hidden = {"affiliate": ("revenue", "profit", "rpc"),
+                      "advertiser": ("payout", "profit", "epc")}.get(who.role, ())  # fmt: skip
+            for row in [*body["rows"], body["totals"]]:
+                assert all(row[f] is None for f in hidden), (who.name, row)
+            if who.role == "admin":
+                assert body["totals"]["gross_clicks"] >= N * N
+                assert body["totals"]["revenue"] is not None
+                continue
+            assert body["totals"]["gross_clicks"] == N, (who.name, body["totals"])
+            t = who.tenant or 0
+            if group_by == "partner":
+                assert keys == ({affs[t]} if who.role == "affiliate" else set(affs)), keys
+            elif group_by == "offer":
+                assert keys == ({offers[t]} if who.role == "advertiser" else set(offers)), keys
+
+
+# partner postback settings and deliveries: admins and the partner itself
+def pb_objs(c: Ctx) -> list[tuple[Any, int | None, int | None]]:
+    return [(pb["id"], None, j) for j, pb in enumerate(c.w.postback)]
+
+
+def pb_sees(who: Who, i: int | None, j: int | None) -> bool:
+    return own(who, None, j)
+
+
+@case("GET /api/v1/partner-postbacks")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/partner-postbacks", _first_aff, refuse=_advertiser_key)
+
+
+@case("GET /api/v1/partner-postbacks/{postback_id}")
+async def _(c: Ctx) -> None:
+    await _by_id(c, "/api/v1/partner-postbacks/{}", pb_objs(c), pb_sees, refuse=_advertiser_key)
+
+
+@case("PATCH /api/v1/partner-postbacks/{postback_id}")
+async def _(c: Ctx) -> None:
+    for ident, _, j in pb_objs(c):
+        for who in c.everyone():
+            if not who.write or who.role == "advertiser":
+                expect = 403
+            else:
+                expect = 200 if pb_sees(who, None, j) else 404
+            r = await c.call(
+                who, "PATCH", f"/api/v1/partner-postbacks/{ident}", expect, json={"active": True}
+            )
+            assert r.status_code != 200 or r.json()["active"] is True
+
+
+@case("POST /api/v1/partner-postbacks/{postback_id}/test")
+async def _(c: Ctx) -> None:
+    for ident, _, j in pb_objs(c):
+        for who in c.everyone():
+            expect = 403 if who.role == "advertiser" else 200 if pb_sees(who, None, j) else 404
+            await c.call(who, "POST", f"/api/v1/partner-postbacks/{ident}/test", expect)
+
+
+@case("POST /api/v1/partner-postbacks")
+async def _(c: Ctx) -> None:
+    for j, aff in enumerate(c.w.aff):
+        body = (
+            {"affiliate_id": aff["id"], "active": False}
+            if False
+            else {
+                "affiliate_id": aff["id"],
+                "url_template": f"http://127.0.0.1:9/x?m={aff_marker(j)}",
+                "events": ["reversed"],
+            }
+        )
+        for who in c.everyone():
+            if not who.write or who.role == "advertiser":
+                expect = 403
+            else:
+                expect = 201 if own(who, None, j) else 404
+            await c.call(who, "POST", "/api/v1/partner-postbacks", expect, json=body)
+
+
+@case("GET /api/v1/deliveries")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/deliveries", _first_aff, refuse=_advertiser_key)
+
+
+@case("GET /api/v1/deliveries/{delivery_id}")
+async def _(c: Ctx) -> None:
+    objs = [(d, None, j) for j, d in c.w.delivery.items()]
+    await _by_id(c, "/api/v1/deliveries/{}", objs, pb_sees, refuse=_advertiser_key)
+
+
+@case("POST /api/v1/deliveries/replay")
+async def _(c: Ctx) -> None:
+    for who in c.everyone():  # not a delivery id
+        r = await c.call(who, "GET", "/api/v1/deliveries/replay", 405)
+        assert r.headers["allow"] == "POST"
+    for j, d in c.w.delivery.items():
+        for who in c.everyone():
+            if not who.write or who.role == "advertiser":
+                await c.call(who, "POST", "/api/v1/deliveries/replay", 403, json={"ids": [d]})
+                continue
+            r = await c.call(who, "POST", "/api/v1/deliveries/replay", 200, json={"ids": [d]})
+            if not own(who, None, j):
+                assert r.json()["replayed"] == 0, f"{who.name} replayed another's delivery"
+
+
+# the rules that price conversions: goals readable by the offer's tenants; the rest admin
+@case("GET /api/v1/offers/{offer_id}/goals")
+async def _(c: Ctx) -> None:
+    await _by_id(c, "/api/v1/offers/{}/goals", _objs(c, "offer"), _partner_or_owner)
+
+
+@case("PUT /api/v1/offers/{offer_id}/goals/{code}")
+async def _(c: Ctx) -> None:
+    await _scratch_write(c, "PUT", f"/api/v1/offers/{c.w.scratch['offer']['id']}/goals/g", 200, {})
+
+
+sub = {
+    "conversion-settings": ("PUT", {}, 200),
+    "payout-overrides": ("POST", None, 201),
+    "payout-tiers": ("POST", {"threshold": "5"}, 201),
+    "caps": ("POST", {"period": "day", "limit": "5"}, 201),
+    "promo-codes": (None, None, 0),
+}
+for name, (method, body, ok) in sub.items():
+
+    def reader(name: str = name) -> Case:
+        async def run(c: Ctx) -> None:
+            await _by_id(c, "/api/v1/offers/{}/" + name, _objs(c, "offer"), refuse=_not_admin)
+
+        return run
+
+    CASES[f"GET /api/v1/offers/{{offer_id}}/{name}"] = reader()
+    if method is None:
+        continue
+
+    def writer(name: str = name, method: str = method, body: Any = body, ok: int = ok
+               ) -> Case:  # fmt: skip
+        async def run(c: Ctx) -> None:
+            data = body if body is not None else {"affiliate_id": c.w.scratch["aff"]["id"]}
+            await _scratch_write(
+                c, method, f"/api/v1/offers/{c.w.scratch['offer']['id']}/{name}", ok, data
+            )
+
+        return run
+
+    CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
+
+
+@case("PATCH /api/v1/offers/{offer_id}/payout-overrides/{override_id}")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-overrides",
+                               json={"affiliate_id": c.w.scratch["aff"]["id"]})).json()  # fmt: skip
+    await _scratch_write(
+        c,
+        "PATCH",
+        f"/api/v1/offers/{offer}/payout-overrides/{made['id']}",
+        200,
+        {"ends": "2030-01-01T00:00:00Z"},
+    )
+
+
+@case("PATCH /api/v1/promo-codes/{promo_code_id}")
+async def _(c: Ctx) -> None:
+    made = (await c.admin.post("/api/v1/promo-codes", json={
+        "offer_id": c.w.scratch["offer"]["id"], "affiliate_id": c.w.scratch["aff"]["id"],
+        "code": "ENDING"})).json()  # fmt: skip
+    await _scratch_write(
+        c, "PATCH", f"/api/v1/promo-codes/{made['id']}", 200, {"ends": "2030-01-01T00:00:00Z"}
+    )
+
+
+@case("POST /api/v1/promo-codes")
+async def _(c: Ctx) -> None:
+    await _scratch_write(
+        c,
+        "POST",
+        "/api/v1/promo-codes",
+        201,
+        {
+            "offer_id": c.w.scratch["offer"]["id"],
+            "affiliate_id": c.w.scratch["aff"]["id"],
+            "code": "SCRATCH",
+        },
+    )
+
+
+@case("GET /api/v1/currency-rates")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/currency-rates", lambda who: None, refuse=_not_admin)
+
+
+@case("PUT /api/v1/currency-rates")
+async def _(c: Ctx) -> None:
+    await _scratch_write(
+        c, "PUT", "/api/v1/currency-rates", 200, {"base": "EUR", "quote": "USD", "rate": "1.1"}
+    )
+
+
+@case("PUT /api/v1/advertisers/{advertiser_id}/postback-auth")
+async def _(c: Ctx) -> None:
+    for ident, _, _ in _objs(c, "adv")[:-1]:
+        for who in c.everyone():
+            if not (who.role == "admin" and who.write):
+                await c.call(who, "PUT", f"/api/v1/advertisers/{ident}/postback-auth", 403, json={})
+    await _scratch_write(
+        c, "PUT", f"/api/v1/advertisers/{c.w.scratch['adv']['id']}/postback-auth", 200, {}
+    )

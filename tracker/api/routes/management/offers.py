@@ -1,0 +1,107 @@
+"""Offers and tracking links: admins write; advertisers read their own, partners the ones
+they promote (never the revenue). Changes reach every redirect within ``link_refresh_s``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from schemas.api import Link, LinkIn, LinkPatch, Offer, OfferIn, OfferPatch
+from schemas.entities import ListStatus, Page
+from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
+from tracker.api.routes.management.common import (
+    CursorQ,
+    Limit,
+    UpdatedSince,
+    decode_cursor,
+    found,
+    not_archived,
+    page_of,
+    shown,
+    utc,
+)
+from tracker.services import Services
+from tracker.store import entities, listing
+
+router = APIRouter(prefix="/api/v1", tags=["management"])
+
+
+def _link(services: Services, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "url": f"{services.settings.base_url}/c/{row['code']}"}
+
+
+@router.post("/offers", status_code=201, response_model=Offer)
+async def create_offer(body: OfferIn, services: ServicesDep, _: AdminWrite) -> Any:
+    return await entities.create_offer(services.pool, body)
+
+
+@router.get("/offers", response_model=Page[Offer])
+async def list_offers(services: ServicesDep, who: Reader, status: ListStatus | None = None,
+                      advertiser_id: IdQuery = None, updated_since: UpdatedSince = None,
+                      cursor: CursorQ = None, limit: Limit = 100) -> Any:  # fmt: skip
+    rows = await listing.page(services.pool, "offers", who,
+                              filters={"status": status, "advertiser_id": advertiser_id},
+                              updated_since=utc(updated_since), after_id=decode_cursor(cursor),
+                              limit=limit)  # fmt: skip
+    return page_of([shown(who, "offer", r) for r in rows], limit)
+
+
+@router.get("/offers/{offer_id}", response_model=Offer)
+async def get_offer(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any:
+    row = await listing.visible(services.pool, "offers", offer_id, who)
+    return shown(who, "offer", found(row, "offer", offer_id))
+
+
+@router.patch("/offers/{offer_id}", response_model=Offer)
+async def update_offer(offer_id: IdPath, body: OfferPatch, services: ServicesDep,
+                       _: AdminWrite) -> Any:  # fmt: skip
+    """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s)."""
+    not_archived(found(await entities.get_offer(services.pool, offer_id), "offer", offer_id),
+                 "offer")  # fmt: skip
+    return found(await entities.update_offer(services.pool, offer_id, body), "offer", offer_id)
+
+
+@router.post("/offers/{offer_id}/archive", response_model=Offer)
+async def archive_offer(offer_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
+    """Retire the offer: its links stop taking clicks within 2 s; its history stays."""
+    return found(await listing.archive(services.pool, "offers", offer_id), "offer", offer_id)
+
+
+@router.post("/links", status_code=201, response_model=Link)
+async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any:
+    return _link(services, await entities.create_link(services.pool, body))
+
+
+@router.get("/links", response_model=Page[Link])
+async def list_links(services: ServicesDep, who: Reader, status: ListStatus | None = None,
+                     offer_id: IdQuery = None, affiliate_id: IdQuery = None,
+                     updated_since: UpdatedSince = None, cursor: CursorQ = None,
+                     limit: Limit = 100) -> Any:  # fmt: skip
+    rows = await listing.page(services.pool, "tracking_links", who,
+                              filters={"status": status, "offer_id": offer_id,
+                                       "affiliate_id": affiliate_id},
+                              updated_since=utc(updated_since), after_id=decode_cursor(cursor),
+                              limit=limit)  # fmt: skip
+    return page_of([_link(services, r) for r in rows], limit)
+
+
+@router.get("/links/{link_id}", response_model=Link)
+async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
+    row = await listing.visible(services.pool, "tracking_links", link_id, who)
+    return _link(services, found(row, "link", link_id))
+
+
+@router.patch("/links/{link_id}", response_model=Link)
+async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
+                      _: AdminWrite) -> Any:  # fmt: skip
+    not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
+    row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
+    return _link(services, row)
+
+
+@router.post("/links/{link_id}/archive", response_model=Link)
+async def archive_link(link_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
+    """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
+    row = await listing.archive(services.pool, "tracking_links", link_id)
+    return _link(services, found(row, "link", link_id))
