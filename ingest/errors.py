@@ -20,6 +20,10 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.TransactionRollbackError,  # deadlock, serialization failure
     asyncpg.InsufficientResourcesError, asyncpg.OperatorInterventionError,
     SlotNotCoveredError,  # Redis Cluster: a node is away
+    # A connection the server dropped in the middle of an operation can come back from
+    # the pool in a state asyncpg refuses ("cannot switch to state …", MagicStack/asyncpg
+    # #784, #1069): the server went away; callers also expire the pool's connections.
+    asyncpg.InternalClientError,
 )  # fmt: skip
 
 # Redis error replies that only mean "not now" on Redis Cluster (a node down, slots moving).

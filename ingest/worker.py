@@ -129,6 +129,8 @@ class Worker:
                     continue
                 if not transient(exc):
                     raise
+                if isinstance(exc, asyncpg.InternalClientError):
+                    self.pool.expire_connections()
                 if until_stopped and self.stopping:
                     return None
                 log.warning("ingest waiting for its servers (%.1fs): %r", backoff, exc)
@@ -246,6 +248,8 @@ class Worker:
                 await self.retrying(lambda: self.builder.split(work), until_stopped=False)
                 return
             except TRANSIENT as exc:
+                if isinstance(exc, asyncpg.InternalClientError):
+                    self.pool.expire_connections()
                 log.warning("ingest write failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

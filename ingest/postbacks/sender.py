@@ -80,6 +80,13 @@ class PostbackSender:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("postback sender paused: %r", exc)
                 done = 0
+            except asyncpg.InternalClientError as exc:  # a connection dropped mid-operation
+                log.warning("postback sender paused, reconnecting: %r", exc)
+                self.pool.expire_connections()
+                done = 0
+            except Exception:  # the sender shares the worker's process: never take it down
+                log.exception("postback sender: unexpected error; carrying on")
+                done = 0
             if done == 0:
                 try:
                     await asyncio.wait_for(self._stop.wait(), idle_s)
