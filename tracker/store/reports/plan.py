@@ -41,7 +41,10 @@ def _labeller(unit: str, zone: ZoneInfo) -> Callable[[datetime], Label]:
 
 
 def cover(
-    start: datetime, end: datetime, units: Sequence[str], zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    units: Sequence[str],
+    zone: ZoneInfo,
     cuts: Sequence[int] = (),
 ) -> list[tuple[int, datetime]] | None:
     """(span, start) of the rollup rows that make up [start, end) without crossing a
