@@ -164,6 +164,11 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
     assert ans["source"] == "raw"
     assert_matches(ans, truth.report(["sub1", "day"], start, end, tz,
                                      {"offer": [str(o0), str(o1)]}))  # fmt: skip
+    # after q alone each priced offer has one period, q's or the past one: no range join
+    ans = await _get(api, group_by="sub1", offer=str(o0) + "," + str(o1), tz=tz,
+                     **{"from": q.isoformat(), "to": end.isoformat()})  # fmt: skip
+    assert ans["source"] == "raw" and Decimal(ans["totals"]["payout"]) > 0
+    assert_matches(ans, truth.report(["sub1"], q, end, tz, {"offer": [str(o0), str(o1)]}))
     for dims, key in ((["offer", "hour"], "offers"), (["day"], "partners")):
         spec = sql.Spec(dims=dims, start=start, end=end, tz=tz,
                         filters={key[:-1]: [str(x) for x in w[key]]})  # fmt: skip

@@ -82,7 +82,7 @@ def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
 
 
 def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
-           priced: bool = False) -> str:  # fmt: skip
+           priced: bool = False, lo: str = "f.lo") -> str:  # fmt: skip
     """``names``: for a grouped position holding a bucket number, the parameter with the
     bucket names (grouping by numbers, naming only the answer's rows, is much cheaper).
     ``priced``: the facts carry the counts to price (unique, human, impressions) in
@@ -119,7 +119,7 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
        GROUPING({group}) <> 0
   FROM {source}
-  LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = f.lo
+  LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
  GROUP BY GROUPING SETS (({group}), ())
 ) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)"""
 
@@ -198,7 +198,16 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
     by = ", ".join(str(i) for i in range(1, len(spec.dims) + 3))
     parts = []
     # array parameters, not a subquery: that keeps the scan of clicks parallel
-    periods = _periods(spec, args)
+    assert spec.periods is not None
+    a, b = spec.start.timestamp(), spec.end.timestamp()
+    single = not any(a < c < b for c in spec.periods.cuts())
+    periods, o_arr, lo = "", "", "f.lo"
+    if single:  # one period per priced offer in the range: no per-row range join needed
+        o_arr, lo_arr = args.add(spec.periods.offers), args.add(spec.periods.starts)
+        lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
+              " '-infinity')")  # fmt: skip
+    else:
+        periods = _periods(spec, args)
     for n, alias in enumerate("civ"):
         expr = {d: e[n] for d, e in _RAW.items()}
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
@@ -233,10 +242,13 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                 )
         # the offer and period only where CPC/CPM rates price the row: far fewer groups
         offer = "NULL::int8, NULL::timestamptz"
-        if alias != "v":
+        if alias != "v" and single:
+            offer = (f"CASE WHEN {alias}.offer_id = ANY({o_arr}::int8[]) THEN {alias}.offer_id"
+                     " END, NULL::timestamptz")  # fmt: skip
+        elif alias != "v":
             offer = "pr.o, pr.lo"
             source += (f" LEFT JOIN {periods} ON pr.o = {alias}.offer_id"
                        f" AND {alias}.created_at >= pr.lo AND {alias}.created_at < pr.hi")  # fmt: skip
         parts.append(f"SELECT {', '.join(cols)}, {offer}, {metrics}"
                      f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
-    return _outer(spec, "\n    UNION ALL\n    ".join(parts)), args.values
+    return _outer(spec, "\n    UNION ALL\n    ".join(parts), lo=lo), args.values
