@@ -1,13 +1,15 @@
 """Ground truth of the report API, computed in Python from the stored rows.
 
 A report is recomputed here from the raw clicks, impressions and conversions
-(read back from Postgres after the real worker enriched and stored them), with
-the offer's CPC/CPM rates, in the report's time zone; nothing here shares code
-with tracker/store/reports.
+(read back from Postgres after the real worker enriched and stored them), each
+click and impression priced with the offer's CPC/CPM rates in effect at its time
+(``offer_click_rates``), in the report's time zone; nothing here shares code with
+tracker/store/reports.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,9 +46,16 @@ def label(t: datetime, unit: str, zone: ZoneInfo) -> str:
 
 class Truth:
     def __init__(self, clicks: list[dict[str, Any]], impressions: list[dict[str, Any]],
-                 conversions: list[dict[str, Any]], rates: dict[int, Rates]) -> None:  # fmt: skip
+                 conversions: list[dict[str, Any]],
+                 rates: dict[int, list[tuple[datetime | None, Rates]]]) -> None:  # fmt: skip
         self.clicks, self.impressions, self.conversions = clicks, impressions, conversions
-        self.rates = rates
+        self.rates = rates  # per offer: (from, rates) in time order; None: from the start
+
+    def rate(self, offer: int, at: datetime) -> Rates | None:
+        history = self.rates.get(offer, [])
+        starts = [float("-inf") if t is None else t.timestamp() for t, _ in history]
+        i = bisect_right(starts, at.timestamp())
+        return history[i - 1][1] if i else None
 
     @classmethod
     async def load(cls, pool: asyncpg.Pool, offers: list[int]) -> Truth:
@@ -61,10 +70,14 @@ class Truth:
             v = dict(r)
             v["click"] = by_id.get(v["click_id"])
             convs.append(v)
-        rates = {r["offer_id"]: Rates(r["cpc_basis"], r["cpc_payout"], r["cpc_revenue"],
-                                      r["cpm_payout"], r["cpm_revenue"])
-                 for r in await pool.fetch("SELECT * FROM offer_conversion_settings")}  # fmt: skip
-        return cls(clicks, imps, convs, rates)
+        rates: dict[int, list[tuple[datetime | None, Rates]]] = defaultdict(list)
+        for r in await pool.fetch(
+            "SELECT *, CASE WHEN isfinite(valid_from) THEN valid_from END AS at"
+            " FROM offer_click_rates ORDER BY offer_id, valid_from"
+        ):
+            rates[r["offer_id"]].append((r["at"], Rates(r["cpc_basis"], r["cpc_payout"],
+                                         r["cpc_revenue"], r["cpm_payout"], r["cpm_revenue"])))  # fmt: skip
+        return cls(clicks, imps, convs, dict(rates))
 
     def report(self, dims: list[str], start: datetime, end: datetime, tz: str,
                filters: dict[str, list[str]] | None = None, partner: int | None = None,
@@ -102,7 +115,7 @@ class Truth:
             if v is None:
                 continue
             m = out[tuple(v[d] for d in dims)]
-            r = self.rates.get(c["offer_id"])
+            r = self.rate(c["offer_id"], c["created_at"])
             m["gross_clicks"] += c["click_class"] != "head"
             m["unique_clicks"] += c["is_unique"]
             m["human_clicks"] += c["click_class"] == "human"
@@ -119,7 +132,7 @@ class Truth:
             if i["click_class"] == "head":
                 continue
             m["impressions"] += 1
-            r = self.rates.get(i["offer_id"])
+            r = self.rate(i["offer_id"], i["created_at"])
             if r:
                 m["payout"] += r.cpm_payout * Decimal("0.001")
                 m["revenue"] += r.cpm_revenue * Decimal("0.001")

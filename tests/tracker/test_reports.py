@@ -22,7 +22,7 @@ from tests.tracker.reports_truth import Truth, assert_matches, rows_of
 from tests.tracker.reports_world import build
 from tracker.settings import Settings
 from tracker.store.keys import create_key
-from tracker.store.reports import plan, sql
+from tracker.store.reports import plan, rates, sql
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 ZONES = ("Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Australia/Adelaide", "UTC")
@@ -91,8 +91,10 @@ async def test_rollup_and_raw_agree_exactly(
         key = "offer" if "offer" in dims else "partner"
         spec = sql.Spec(dims=dims, start=_local_midnight(35, tz), end=_local_midnight(-1, tz),
                         tz=tz, filters={key: [str(o) for o in w[key + "s"]]})  # fmt: skip
+        async with pool.acquire() as conn:
+            spec.periods = await rates.load(conn, spec)
         pieces = plan.cover(spec.start, spec.end, [d for d in dims if d in plan.TIME_DIMS],
-                            ZoneInfo(tz))  # fmt: skip
+                            ZoneInfo(tz), spec.periods.cuts())  # fmt: skip
         assert pieces is not None, tz
         a = {tuple(r) for r in await pool.fetch(*_q(sql.rollup(spec, pieces)))}
         b = {tuple(r) for r in await pool.fetch(*_q(sql.raw(spec)))}

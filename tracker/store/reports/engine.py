@@ -14,14 +14,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from schemas.reports import COUNTS, TIME_DIMS
-from tracker.store.reports import plan, sql
+from tracker.store.reports import plan, rates, sql
 
 _HIDE: dict[str, tuple[str, ...]] = {
     "admin": (),
     "affiliate": ("revenue", "profit", "rpc"),
     "advertiser": ("payout", "profit", "epc"),
 }
-_PRICED = "SELECT offer_id FROM offer_conversion_settings"
 _OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
         "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
         "rpc")  # fmt: skip
@@ -56,21 +55,24 @@ def _sorter(sort: str | None, dims: list[str]) -> tuple[list[str], bool]:
 async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,
               limit: int) -> Answer:  # fmt: skip
     units = [d for d in spec.dims if d in TIME_DIMS]
-    pieces = None
-    if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
-        pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz))
-    source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    # one snapshot: the rate periods read here are those the query joins to
+    async with pool.acquire() as conn, conn.transaction(readonly=True,
+                                                        isolation="repeatable_read"):  # fmt: skip
         # a grouping by sub-id holds tens of thousands of groups: keep them in memory
         await conn.execute("SET LOCAL work_mem = '64MB'")
+        spec.periods = await rates.load(conn, spec)
+        pieces = None
+        if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
+            cuts = spec.periods.cuts()
+            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts)
         if pieces is not None:
             text, args = sql.rollup(spec, pieces)
         else:
             # raw rows: let the scan and the grouping of clicks run in parallel workers
             await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
-            spec.priced = [r[0] for r in await conn.fetch(_PRICED)]
             text, args = sql.raw(spec)
         records = await conn.fetch(text, *args)
+    source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
     n = len(spec.dims)
     hide = _HIDE[role]
     rows: list[dict[str, Any]] = []

@@ -5,12 +5,15 @@ may read a rollup row only when the row lies inside one of its local buckets
 (hour, day, week, month in its time zone) and inside [from, to). ``cover``
 splits the range greedily into the coarsest rows that satisfy this: a local
 day in Asia/Kolkata (18:30 to 18:30 UTC) becomes two half hours, two hours and
-rows of 3, 6 and 12 hours. A zone whose bucket edges are not on a UTC quarter hour
-(historical local mean time) gets None, and so does an unaligned range.
+rows of 3, 6 and 12 hours. ``cuts`` (the instants where a CPC/CPM rate changes,
+docs/adr/0036) are edges too: no row may hold one strictly inside. A zone whose
+bucket edges are not on a UTC quarter hour (historical local mean time) gets None,
+and so does an unaligned range or cut.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,16 +41,24 @@ def _labeller(unit: str, zone: ZoneInfo) -> Callable[[datetime], Label]:
 
 
 def cover(
-    start: datetime, end: datetime, units: Sequence[str], zone: ZoneInfo
+    start: datetime,
+    end: datetime,
+    units: Sequence[str],
+    zone: ZoneInfo,
+    cuts: Sequence[int] = (),
 ) -> list[tuple[int, datetime]] | None:
     """(span, start) of the rollup rows that make up [start, end) without crossing a
-    local bucket of any of ``units``; None when rollup rows cannot."""
+    local bucket of any of ``units`` nor any of the sorted ``cuts`` (epoch seconds);
+    None when rollup rows cannot."""
     a, b = start.timestamp(), end.timestamp()
-    if a % 900 or b % 900:
+    if a % 900 or b % 900 or any(c % 900 for c in cuts):
         return None
     labels = [_labeller(u, zone) for u in units]
 
     def fits(t: int, span: int) -> bool:
+        i = bisect_right(cuts, t)
+        if i < len(cuts) and cuts[i] < t + span:
+            return False
         first = datetime.fromtimestamp(t, UTC)
         last = first + timedelta(seconds=span) - _TINY
         return all(lab(first) == lab(last) for lab in labels)

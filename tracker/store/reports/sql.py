@@ -1,10 +1,11 @@
 """The SQL of a report, from the rollup or from raw rows.
 
 Both sources produce the same relation of *facts* per (grouped values, offer):
-counts, and the money of conversions in a counted status. The outer query
-prices clicks (CPC, on unique or gross human clicks) and impressions (CPM, per
-thousand) with the offer's rates and sums per group, so a report gives the same
-exact figures whichever source it reads (docs/adr/0060).
+counts, and the money of conversions in a counted status, and for the counts to
+price, the start of the offer's rate period that holds them. The outer query prices
+clicks (CPC, on unique or gross human clicks) and impressions (CPM, per thousand)
+with that period's rates and sums per group, so a report gives the same exact
+figures whichever source it reads (docs/adr/0060, 0036).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
 from tracker.store.reports import plan
+from tracker.store.reports.rates import Periods
 from tracker.store.reports.rollups import ALL_OFFERS
 
 # Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
@@ -48,7 +50,7 @@ class Spec:
     filters: dict[str, list[str]] = field(default_factory=dict)
     affiliate_id: int | None = None  # a partner's key
     advertiser_id: int | None = None  # an advertiser's key
-    priced: list[int] | None = None  # offers with CPC/CPM rates; None: read them in the query
+    periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
 
 
 class _Args:
@@ -65,7 +67,7 @@ def _time(col: str, unit: str) -> str:
 
 
 def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
-    out = []
+    out: list[str] = []
     for dim, values in spec.filters.items():
         if dim in INT_DIMS:
             out.append(f"{expr[dim]} = ANY({args.add([int(v) for v in values])}::int8[])")
@@ -80,18 +82,19 @@ def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
 
 
 def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
-           priced: bool = False) -> str:  # fmt: skip
+           priced: bool = False, lo: str = "f.lo") -> str:  # fmt: skip
     """``names``: for a grouped position holding a bucket number, the parameter with the
     bucket names (grouping by numbers, naming only the answer's rows, is much cheaper).
     ``priced``: the facts carry the counts to price (unique, human, impressions) in
-    columns of their own; otherwise the counted ones are priced."""
+    columns of their own; otherwise the counted ones are priced. Facts are priced with
+    the rates of (offer ``o``, period starting ``lo``); no such period, no CPC/CPM."""
     cols = [f"d{i}" for i in range(len(spec.dims))]
     group = ", ".join(f"f.{c}" for c in cols)
     shown = ", ".join(
         f"({(names or {})[i]}::text[])[f.{c}]" if i in (names or {}) else f"f.{c}"
         for i, c in enumerate(cols)
     )
-    base = f"{', '.join(cols)}, o, g, u, h, b, i, p, a, rj, rv, rev, pay"
+    base = f"{', '.join(cols)}, o, lo, g, u, h, b, i, p, a, rj, rv, rev, pay"
     if priced:
         source = f"({facts}) AS f ({base}, pu, ph, pi)"
     else:
@@ -116,9 +119,19 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
        GROUPING({group}) <> 0
   FROM {source}
-  LEFT JOIN offer_conversion_settings s ON s.offer_id = f.o
+  LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
  GROUP BY GROUPING SETS (({group}), ())
 ) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)"""
+
+
+def _periods(spec: Spec, args: _Args) -> str:
+    """The priced rate periods as a relation pr (o, lo, hi): [lo, hi) in time."""
+    assert spec.periods is not None, "load the rate periods first (rates.load)"
+    ps = spec.periods
+    o, lo, hi = (args.add(v) for v in (ps.offers, ps.starts, ps.ends))
+    return (f"(SELECT o, coalesce(lo, '-infinity'), coalesce(hi, 'infinity') FROM unnest("
+            f"{o}::int8[], {lo}::timestamptz[], {hi}::timestamptz[]) AS x (o, lo, hi))"
+            " AS pr (o, lo, hi)")  # fmt: skip
 
 
 def _shape(x: str) -> str:
@@ -146,31 +159,35 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
     sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
            sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
            sum(r.revenue), sum(r.payout)"""
-    by = ", ".join(str(i) for i in range(1, len(cols) + 2))
+    by = ", ".join(str(i) for i in range(1, len(cols) + 3))
     check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+    periods = _periods(spec, args)
     where = _where(spec, args, _ROLLUP)
+    # a piece never holds a rate change (plan.cover's cuts): its start names its period
     if "offer" in spec.dims or "offer" in spec.filters or spec.advertiser_id is not None:
         facts = f"""
-    SELECT {", ".join(cols)}, r.offer_id, {sums}
+    SELECT {", ".join(cols)}, r.offer_id, pr.lo, {sums}
       FROM {pieces_sql}
       JOIN rollup_spans r ON r.span = p.span AND r.t = p.t AND r.offer_id <> {ALL_OFFERS}
+      LEFT JOIN {periods} ON pr.o = r.offer_id AND p.t >= pr.lo AND p.t < pr.hi
      WHERE {check}{where}
      GROUP BY {by}"""
         return _outer(spec, facts, names), args.values
 
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
-    # CPC/CPM money of the offers that have rates, priced here per offer.
+    # CPC/CPM money of the offers' priced periods, priced here per offer and period.
     facts = f"""
-    SELECT {", ".join(cols)}, NULL::int8, {sums}, 0, 0, 0
+    SELECT {", ".join(cols)}, NULL::int8, NULL::timestamptz, {sums}, 0, 0, 0
       FROM {pieces_sql}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
      GROUP BY {by}
     UNION ALL
-    SELECT {", ".join(cols)}, r.offer_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
+    SELECT {", ".join(cols)}, pr.o, pr.lo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
            sum(r.human_clicks), sum(r.impressions)
-      FROM offer_conversion_settings s CROSS JOIN {pieces_sql}
-      JOIN rollup_spans r ON r.offer_id = s.offer_id AND r.span = p.span AND r.t = p.t
+      FROM {pieces_sql}
+      JOIN {periods} ON p.t >= pr.lo AND p.t < pr.hi
+      JOIN rollup_spans r ON r.offer_id = pr.o AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
      GROUP BY {by}"""
     return _outer(spec, facts, names, priced=True), args.values
@@ -178,14 +195,19 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
 
 def raw(spec: Spec) -> tuple[str, list[Any]]:
     args = _Args(spec.start, spec.end, spec.tz)
-    by = ", ".join(str(i) for i in range(1, len(spec.dims) + 2))
+    by = ", ".join(str(i) for i in range(1, len(spec.dims) + 3))
     parts = []
-    # an array parameter, not a subquery: that keeps the scan of clicks parallel
-    priced = (
-        f"{args.add(spec.priced)}::int8[]"
-        if spec.priced is not None
-        else "ARRAY(SELECT offer_id FROM offer_conversion_settings)"
-    )
+    # array parameters, not a subquery: that keeps the scan of clicks parallel
+    assert spec.periods is not None
+    a, b = spec.start.timestamp(), spec.end.timestamp()
+    single = not any(a < c < b for c in spec.periods.cuts())
+    periods, o_arr, lo = "", "", "f.lo"
+    if single:  # one period per priced offer in the range: no per-row range join needed
+        o_arr, lo_arr = args.add(spec.periods.offers), args.add(spec.periods.starts)
+        lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
+              " '-infinity')")  # fmt: skip
+    else:
+        periods = _periods(spec, args)
     for n, alias in enumerate("civ"):
         expr = {d: e[n] for d, e in _RAW.items()}
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
@@ -218,8 +240,15 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                     " LEFT JOIN LATERAL (SELECT * FROM clicks k WHERE k.click_id = v.click_id"
                     " AND k.created_at = v.click_at OFFSET 0) k ON true"
                 )
-        # the offer only where it has CPC/CPM rates to price with: far fewer groups
-        offer = f"CASE WHEN {alias}.offer_id = ANY({priced}) THEN {alias}.offer_id END"
+        # the offer and period only where CPC/CPM rates price the row: far fewer groups
+        offer = "NULL::int8, NULL::timestamptz"
+        if alias != "v" and single:
+            offer = (f"CASE WHEN {alias}.offer_id = ANY({o_arr}::int8[]) THEN {alias}.offer_id"
+                     " END, NULL::timestamptz")  # fmt: skip
+        elif alias != "v":
+            offer = "pr.o, pr.lo"
+            source += (f" LEFT JOIN {periods} ON pr.o = {alias}.offer_id"
+                       f" AND {alias}.created_at >= pr.lo AND {alias}.created_at < pr.hi")  # fmt: skip
         parts.append(f"SELECT {', '.join(cols)}, {offer}, {metrics}"
                      f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
-    return _outer(spec, "\n    UNION ALL\n    ".join(parts)), args.values
+    return _outer(spec, "\n    UNION ALL\n    ".join(parts), lo=lo), args.values
