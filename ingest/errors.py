@@ -6,6 +6,8 @@ import asyncpg
 from redis.exceptions import (
     AskError,
     ClusterDownError,
+    CrossSlotTransactionError,
+    InvalidPipelineStack,
     RedisClusterException,
     RedisError,
     ResponseError,
@@ -26,18 +28,26 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.InternalClientError,
 )  # fmt: skip
 
+# The cluster client refusing what we asked (a bug of ours, never worth waiting for).
+_CLUSTER_MISUSE = (CrossSlotTransactionError, InvalidPipelineStack)
+
 # Redis error replies that only mean "not now" on Redis Cluster (a node down, slots moving).
 CLUSTER_BUSY: tuple[type[BaseException], ...] = (ClusterDownError, TryAgainError, AskError)
 
 
 def transient(exc: BaseException) -> bool:
     """Worth waiting for: the servers are away, not our request wrong. An error reply is
-    transient only as a cluster's "not now"; the cluster client's own exception only
-    when it wraps a connection failure (no seed node reachable)."""
+    transient only as a cluster's "not now"; the cluster client's own exceptions are,
+    except when they say we misused it."""
     if isinstance(exc, ResponseError):
         return isinstance(exc, CLUSTER_BUSY)
-    if isinstance(exc, RedisClusterException) and not isinstance(exc, SlotNotCoveredError):
-        return isinstance(exc.__cause__, TRANSIENT)
+    if isinstance(exc, _CLUSTER_MISUSE):
+        return False
+    if isinstance(exc, RedisClusterException):
+        # The cluster client's own errors while nodes come and go ("cannot be connected",
+        # "ERROR sending 'cluster slots'") do not always chain their cause: all of them
+        # but the misuse above mean "the cluster is changing", and a worker must outlive that.
+        return True
     return isinstance(exc, TRANSIENT)
 
 
