@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from tests.ingest.helpers import raw_counts, rollup
+from tests.redirect.helpers import link_world
 from tests.servers import free_port
 from tracker.runtime.embedded_cluster import EmbeddedCluster
 from tracker.runtime.servers import ServerUrls
@@ -37,21 +38,6 @@ CONNECTIONS = 8
 SHARDS = 6
 KILL_AT, DOWN_S = 3.0, 3.0  # seconds into the load; how long the master stays away
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _world(pool: asyncpg.Pool) -> tuple[int, str]:
-    adv = await pool.fetchval(
-        "INSERT INTO advertisers (name, postback_token) VALUES ('c', 't') RETURNING id"
-    )
-    aff = await pool.fetchval("INSERT INTO affiliates (name) VALUES ('cluster') RETURNING id")
-    offer = await pool.fetchval(
-        "INSERT INTO offers (advertiser_id, name, landing_url) VALUES ($1, 'o', $2) RETURNING id",
-        adv, "https://shop.example/l?cid={click_id}&s1={sub1}",
-    )  # fmt: skip
-    code = f"cl{uuid.uuid4().hex[:10]}"
-    await pool.execute("INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3)",
-                       code, offer, aff)  # fmt: skip
-    return int(aff), code
 
 
 def _metric(text: str, name: str) -> dict[str, float]:
@@ -86,7 +72,7 @@ async def test_master_restarted_during_20k_clicks(
         TRACKER_INGEST_CLAIM_IDLE_MS="2000", TRACKER_INGEST_SWEEP_S="0.5",
         TRACKER_DB_TIMEOUT_S="5",
     )  # fmt: skip
-    aff, code = await _world(pool)
+    aff, code = await link_world(pool, "cluster")
     port = free_port()
     procs = {
         "serve": _start(["serve", "--port", str(port)], env, tmp_path / "serve.log"),

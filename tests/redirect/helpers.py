@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from redis.asyncio import Redis
@@ -56,3 +58,20 @@ async def stream_events(
             break
         await asyncio.sleep(0.05)
     return events
+
+
+async def link_world(pool: asyncpg.Pool, name: str) -> tuple[int, str]:
+    """An advertiser, a partner, an offer and a link written straight into Postgres (for
+    tests whose servers run as subprocesses); returns the partner id and the link code."""
+    adv = await pool.fetchval(
+        "INSERT INTO advertisers (name, postback_token) VALUES ($1, 't') RETURNING id", name
+    )
+    aff = await pool.fetchval("INSERT INTO affiliates (name) VALUES ($1) RETURNING id", name)
+    offer = await pool.fetchval(
+        "INSERT INTO offers (advertiser_id, name, landing_url) VALUES ($1, 'o', $2) RETURNING id",
+        adv, "https://shop.example/l?cid={click_id}&s1={sub1}",
+    )  # fmt: skip
+    code = f"{name[:3]}{uuid.uuid4().hex[:10]}"
+    await pool.execute("INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3)",
+                       code, offer, aff)  # fmt: skip
+    return int(aff), code

@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import orjson
 
+from tests.redirect.helpers import link_world
 from tests.servers import free_port
 from tracker.runtime.embedded_redis import EmbeddedRedis
 from tracker.runtime.servers import ServerUrls
@@ -31,21 +32,6 @@ CLICKS = 20_000
 RATE = 1_000  # clicks per second: the run lasts 20 s
 CONNECTIONS = 8
 STOP_AT, OUTAGE_S = 4.0, 10.0
-
-
-async def _world(pool: asyncpg.Pool) -> tuple[int, str]:
-    adv = await pool.fetchval(
-        "INSERT INTO advertisers (name, postback_token) VALUES ('o', 't') RETURNING id"
-    )
-    aff = await pool.fetchval("INSERT INTO affiliates (name) VALUES ('outage') RETURNING id")
-    offer = await pool.fetchval(
-        "INSERT INTO offers (advertiser_id, name, landing_url) VALUES ($1, 'o', $2) RETURNING id",
-        adv, "https://shop.example/l?cid={click_id}&s1={sub1}",
-    )  # fmt: skip
-    code = f"out{uuid.uuid4().hex[:10]}"
-    await pool.execute("INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3)",
-                       code, offer, aff)  # fmt: skip
-    return int(aff), code
 
 
 def _metric(text: str, name: str) -> float:
@@ -65,7 +51,7 @@ async def test_redis_outage_during_20k_clicks(
     env = dict(os.environ, TRACKER_DATABASE_URL=migrated.database_url, TRACKER_REDIS_URL=redis_url,
                TRACKER_DATA_DIR=str(tmp_path), TRACKER_STREAM_PREFIX=f"o{uuid.uuid4().hex[:8]}",
                TRACKER_LOG_LEVEL="warning", TRACKER_LINK_REFRESH_S="1")  # fmt: skip
-    aff, code = await _world(pool)
+    aff, code = await link_world(pool, "outage")
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
