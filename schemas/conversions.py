@@ -102,6 +102,8 @@ class TierIn(_In):
     )
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
+    valid_from: Instant | None = Field(None, description="applies from (inclusive); None: always")
+    valid_to: Instant | None = Field(None, description="applies until (exclusive); None: no end")
 
 
 class Tier(TierIn):
@@ -121,6 +123,18 @@ class Cap(CapIn):
     model_config = ConfigDict(extra="ignore")
     id: int
     offer_id: int
+    updated_at: datetime | None = Field(None, description="last change of the limit")
+    archived_at: datetime | None = Field(None, description="set: the cap no longer applies")
+
+
+class CapPatch(_In):
+    """A new limit for the current and later periods; what the period has used so far
+    counts against it (raising a full cap lets conversions through again, lowering it
+    below the usage refuses the next ones)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"limit": "500"}]})
+
+    limit: Money
 
 
 class PromoCodeIn(_In):

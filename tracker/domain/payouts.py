@@ -6,7 +6,8 @@ both. Which payout rule applies, first match wins:
 1. the promo code's own payout, when the conversion came through that code
    (or its partner and offer) and the code sets one;
 2. a partner override valid at the conversion time (goal-specific first);
-3. the highest monthly tier the partner has reached (approved conversions or
+3. the highest monthly tier valid at the conversion time that the partner has
+   reached (approved conversions or
    sale amount this month, counted *before* this conversion);
 4. the goal's payout; 5. the offer's default payout (goal ``default`` only).
 
@@ -62,6 +63,15 @@ class Tier:
     metric: str  # "conversions", "amount" (sales) or "revenue" (what the advertiser pays)
     threshold: Decimal
     rule: Rule
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+    def valid_at(self, at: datetime, goal: str) -> bool:
+        return (
+            (self.goal is None or self.goal == goal)
+            and (self.valid_from is None or self.valid_from <= at)
+            and (self.valid_to is None or at < self.valid_to)
+        )
 
 
 @dataclass(frozen=True)
@@ -105,9 +115,7 @@ def choose_payout(
         return best.rule, f"override:{best.id}"
     if month is not None:
         reached = [
-            t
-            for t in tiers
-            if (t.goal is None or t.goal == goal) and month.value(t.metric) >= t.threshold
+            t for t in tiers if t.valid_at(at, goal) and month.value(t.metric) >= t.threshold
         ]
         if reached:
             top = max(reached, key=lambda t: (t.threshold, t.id))

@@ -4,6 +4,7 @@ promo codes, currency rates."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -86,20 +87,59 @@ async def add_override(pool: asyncpg.Pool, offer_id: int, o: OverrideIn) -> Row:
 
 async def add_tier(pool: asyncpg.Pool, offer_id: int, t: TierIn) -> Row:
     row = await pool.fetchrow(
-        """INSERT INTO payout_tiers (offer_id, goal, metric, threshold, payout_flat, payout_percent)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
-        offer_id, t.goal, t.metric, t.threshold, t.payout_flat, t.payout_percent,
+        """INSERT INTO payout_tiers (offer_id, goal, metric, threshold, payout_flat, payout_percent,
+               valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+        offer_id, t.goal, t.metric, t.threshold, t.payout_flat, t.payout_percent, t.valid_from,
+        t.valid_to,
     )  # fmt: skip
     return dict(row)
+
+
+_CAP = "RETURNING *, cap_limit AS limit"
 
 
 async def add_cap(pool: asyncpg.Pool, offer_id: int, c: CapIn) -> Row:
     row = await pool.fetchrow(
-        """INSERT INTO conversion_caps (offer_id, affiliate_id, period, metric, cap_limit)
-           VALUES ($1, $2, $3, $4, $5) RETURNING *, cap_limit AS limit""",
+        f"""INSERT INTO conversion_caps (offer_id, affiliate_id, period, metric, cap_limit)
+            VALUES ($1, $2, $3, $4, $5) {_CAP}""",
         offer_id, c.affiliate_id, c.period, c.metric, c.limit,
     )  # fmt: skip
     return dict(row)
+
+
+async def change_cap(pool: asyncpg.Pool, offer_id: int, cap_id: int, limit: Decimal
+                     ) -> Row | None:  # fmt: skip
+    """Set a cap's limit; None when the offer has no such cap. An archived cap keeps
+    its last limit (``Archived``)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT archived_at FROM conversion_caps WHERE id = $1 AND offer_id = $2 FOR UPDATE",
+            cap_id, offer_id,
+        )  # fmt: skip
+        if row is None:
+            return None
+        if row["archived_at"] is not None:
+            raise Archived(f"cap {cap_id} is archived")
+        changed = await conn.fetchrow(
+            f"UPDATE conversion_caps SET cap_limit = $2, updated_at = now() WHERE id = $1 {_CAP}",
+            cap_id, limit,
+        )  # fmt: skip
+    return dict(changed)
+
+
+async def archive_cap(pool: asyncpg.Pool, offer_id: int, cap_id: int) -> Row | None:
+    """Stop applying a cap (idempotent: archiving twice keeps the first time)."""
+    row = await pool.fetchrow(
+        f"""UPDATE conversion_caps SET archived_at = coalesce(archived_at, now()),
+                   updated_at = coalesce(archived_at, now())
+             WHERE id = $1 AND offer_id = $2 {_CAP}""",
+        cap_id, offer_id,
+    )  # fmt: skip
+    return dict(row) if row is not None else None
+
+
+class Archived(Exception):
+    """The rule is archived and cannot change any more."""
 
 
 async def add_promo_code(pool: asyncpg.Pool, p: PromoCodeIn) -> Row:
@@ -127,9 +167,10 @@ _LISTS = {
 
 async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int,
                    ends: datetime) -> Row | None:  # fmt: skip
-    """Set the end of a payout override (``valid_to``) or a promo code (``ends_at``);
+    """Set the end of a payout override or tier (``valid_to``) or a promo code (``ends_at``);
     None when there is no such rule (of that offer). Refused before its start."""
     table, start, end = {"override": ("payout_overrides", "valid_from", "valid_to"),
+                         "tier": ("payout_tiers", "valid_from", "valid_to"),
                          "promo_code": ("promo_codes", "starts_at", "ends_at")}[what]  # fmt: skip
     row = await pool.fetchrow(
         f"""UPDATE {table} SET {end} = $3 WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)

@@ -22,7 +22,8 @@ SELECT o.id, o.currency, o.default_payout, o.default_revenue, o.attribution_wind
        (SELECT coalesce(jsonb_agg(p), '[]') FROM payout_overrides p
          WHERE p.offer_id = o.id AND p.affiliate_id = $3) AS overrides,
        (SELECT coalesce(jsonb_agg(t), '[]') FROM payout_tiers t WHERE t.offer_id = o.id) AS tiers,
-       (SELECT coalesce(jsonb_agg(c), '[]') FROM conversion_caps c WHERE c.offer_id = o.id) AS caps
+       (SELECT coalesce(jsonb_agg(c), '[]') FROM conversion_caps c
+         WHERE c.offer_id = o.id AND c.archived_at IS NULL) AS caps
   FROM offers o LEFT JOIN offer_conversion_settings s ON s.offer_id = o.id
  WHERE o.id = $1
 """
@@ -102,6 +103,8 @@ async def load(conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id:
             t["metric"],
             _dec(t["threshold"]),
             Rule(_dec(t["payout_flat"]), _dec(t["payout_percent"])),
+            _ts(t.get("valid_from")),
+            _ts(t.get("valid_to")),
         )
         for t in _load(row["tiers"])
     ]

@@ -51,7 +51,10 @@ async def test_bad_input_answers_json_with_the_field(api: httpx.AsyncClient) -> 
     r = await api.post("/api/v1/offers", json={"advertiser_id": 1, "name": "x",
                                                "landing_url": "https://a.example/", "default_payout": 0.1})  # fmt: skip
     assert r.status_code == 422 and r.json()["error"]["field"] == "default_payout"
-    r = await api.patch("/api/v1/offers/1", json={"name": None})
+    adv = (await api.post("/api/v1/advertisers", json={"name": "bad input"})).json()
+    offer = (await api.post("/api/v1/offers", json={"advertiser_id": adv["id"], "name": "x",
+                                                     "landing_url": "https://a.example/"})).json()  # fmt: skip
+    r = await api.patch(f"/api/v1/offers/{offer['id']}", json={"name": None})
     assert r.status_code == 422 and r.json()["error"]["field"] == "name"
     r = await api.post(
         "/api/v1/advertisers", content=b"\xff\xfe", headers={"Content-Type": "application/json"}

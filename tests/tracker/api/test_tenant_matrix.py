@@ -15,6 +15,7 @@ import httpx
 
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
+from tests.tracker.api import matrix_cases_rules as rules
 from tests.tracker.api.matrix_probe import Ctx
 from tests.tracker.api.matrix_world import build
 from tracker.api.app import create_api
@@ -41,7 +42,7 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES}
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:

@@ -3,6 +3,7 @@ overrides, tiers, caps; promo codes; currency rates; postback authentication."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 from schemas.conversions import (
     Cap,
     CapIn,
+    CapPatch,
     ConversionSettings,
     ConversionSettingsIn,
     Goal,
@@ -94,14 +96,19 @@ async def post_override(offer_id: IdPath, body: OverrideIn, services: ServicesDe
                         _: AdminWrite) -> Any:  # fmt: skip
     await _offer(services, offer_id)
     await _partner(services, body.affiliate_id)
-    if body.valid_from and body.valid_to and body.valid_from >= body.valid_to:
-        raise ApiProblem(422, "invalid", "valid_from must be before valid_to", "valid_from")
+    _validity(body.valid_from, body.valid_to)
     return await rules.add_override(services.pool, offer_id, body)
+
+
+def _validity(valid_from: datetime | None, valid_to: datetime | None) -> None:
+    if valid_from and valid_to and valid_from >= valid_to:
+        raise ApiProblem(422, "invalid", "valid_from must be before valid_to", "valid_from")
 
 
 @router.post("/offers/{offer_id}/payout-tiers", status_code=201, response_model=Tier)
 async def post_tier(offer_id: IdPath, body: TierIn, services: ServicesDep, _: AdminWrite) -> Any:
     await _offer(services, offer_id)
+    _validity(body.valid_from, body.valid_to)
     return await rules.add_tier(services.pool, offer_id, body)
 
 
@@ -135,6 +142,38 @@ async def end_override(offer_id: IdPath, override_id: IdPath, body: ValidityPatc
                        services: ServicesDep, _: AdminWrite) -> Any:  # fmt: skip
     """End a partner's payout override at ``ends`` (its ``valid_to``)."""
     return await _end(services, "override", offer_id, override_id, body)
+
+
+@router.patch("/offers/{offer_id}/payout-tiers/{tier_id}", response_model=Tier)
+async def end_tier(offer_id: IdPath, tier_id: IdPath, body: ValidityPatch, services: ServicesDep,
+                   _: AdminWrite) -> Any:  # fmt: skip
+    """End a payout tier at ``ends`` (its ``valid_to``); to change a tier, end it and add
+    its successor from the same instant."""
+    return await _end(services, "tier", offer_id, tier_id, body)
+
+
+def _cap(row: Any, cap_id: int) -> Any:
+    if row is None:
+        raise ApiProblem(404, "not_found", f"cap {cap_id} not found", "cap_id")
+    return row
+
+
+@router.patch("/offers/{offer_id}/caps/{cap_id}", response_model=Cap,
+              responses={409: {"description": "the cap is archived"}})  # fmt: skip
+async def change_cap(offer_id: IdPath, cap_id: IdPath, body: CapPatch, services: ServicesDep,
+                     _: AdminWrite) -> Any:  # fmt: skip
+    """Change a cap's limit, from the next conversion on (within the worker's rules cache)."""
+    try:
+        return _cap(await rules.change_cap(services.pool, offer_id, cap_id, body.limit), cap_id)
+    except rules.Archived as exc:
+        raise ApiProblem(409, "archived", str(exc), "cap_id") from None
+
+
+@router.post("/offers/{offer_id}/caps/{cap_id}/archive", response_model=Cap)
+async def archive_cap(offer_id: IdPath, cap_id: IdPath, services: ServicesDep,
+                      _: AdminWrite) -> Any:  # fmt: skip
+    """Stop applying a cap; it stays listed with ``archived_at``."""
+    return _cap(await rules.archive_cap(services.pool, offer_id, cap_id), cap_id)
 
 
 @router.patch("/promo-codes/{promo_code_id}", response_model=PromoCode)

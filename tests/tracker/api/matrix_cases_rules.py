@@ -1,0 +1,161 @@
+"""Matrix cases: the rules that price conversions (goals, overrides, tiers, caps, promo
+codes, currency rates, postback authentication)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.tracker.api.matrix_probe import (  # noqa: F401
+    Case,
+    Ctx,
+    _admin_only_write,
+    _advertiser_key,
+    _advertiser_or_owner,
+    _by_id,
+    _first_adv,
+    _first_aff,
+    _list,
+    _not_admin,
+    _objs,
+    _pair_marker,
+    _partner_or_owner,
+    _scratch_write,
+    _tenant_marker,
+    _tenant_writes,
+    own,
+    registry,
+)
+from tests.tracker.api.matrix_world import N, Who, adv_marker, aff_marker  # noqa: F401
+
+CASES, case = registry()
+
+
+# the rules that price conversions: goals readable by the offer's tenants; the rest admin
+@case("GET /api/v1/offers/{offer_id}/goals")
+async def _(c: Ctx) -> None:
+    await _by_id(c, "/api/v1/offers/{}/goals", _objs(c, "offer"), _partner_or_owner)
+
+
+@case("PUT /api/v1/offers/{offer_id}/goals/{code}")
+async def _(c: Ctx) -> None:
+    await _scratch_write(c, "PUT", f"/api/v1/offers/{c.w.scratch['offer']['id']}/goals/g", 200, {})
+
+
+sub = {
+    "conversion-settings": ("PUT", {}, 200),
+    "payout-overrides": ("POST", None, 201),
+    "payout-tiers": ("POST", {"threshold": "5"}, 201),
+    "caps": ("POST", {"period": "day", "limit": "5"}, 201),
+    "promo-codes": (None, None, 0),
+}
+for name, (method, body, ok) in sub.items():
+
+    def reader(name: str = name) -> Case:
+        async def run(c: Ctx) -> None:
+            await _by_id(c, "/api/v1/offers/{}/" + name, _objs(c, "offer"), refuse=_not_admin)
+
+        return run
+
+    CASES[f"GET /api/v1/offers/{{offer_id}}/{name}"] = reader()
+    if method is None:
+        continue
+
+    def writer(name: str = name, method: str = method, body: Any = body, ok: int = ok
+               ) -> Case:  # fmt: skip
+        async def run(c: Ctx) -> None:
+            data = body if body is not None else {"affiliate_id": c.w.scratch["aff"]["id"]}
+            await _scratch_write(
+                c, method, f"/api/v1/offers/{c.w.scratch['offer']['id']}/{name}", ok, data
+            )
+
+        return run
+
+    CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
+
+
+@case("PATCH /api/v1/offers/{offer_id}/payout-overrides/{override_id}")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-overrides",
+                               json={"affiliate_id": c.w.scratch["aff"]["id"]})).json()  # fmt: skip
+    await _scratch_write(
+        c,
+        "PATCH",
+        f"/api/v1/offers/{offer}/payout-overrides/{made['id']}",
+        200,
+        {"ends": "2030-01-01T00:00:00Z"},
+    )
+
+
+@case("PATCH /api/v1/offers/{offer_id}/payout-tiers/{tier_id}")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-tiers",
+                               json={"threshold": "3"})).json()  # fmt: skip
+    await _scratch_write(c, "PATCH", f"/api/v1/offers/{offer}/payout-tiers/{made['id']}", 200,
+                         {"ends": "2030-01-01T00:00:00Z"})  # fmt: skip
+
+
+@case("PATCH /api/v1/offers/{offer_id}/caps/{cap_id}")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/caps",
+                               json={"period": "month", "limit": "3"})).json()  # fmt: skip
+    await _scratch_write(c, "PATCH", f"/api/v1/offers/{offer}/caps/{made['id']}", 200,
+                         {"limit": "4"})  # fmt: skip
+
+
+@case("POST /api/v1/offers/{offer_id}/caps/{cap_id}/archive")
+async def _(c: Ctx) -> None:
+    offer = c.w.scratch["offer"]["id"]
+    made = (await c.admin.post(f"/api/v1/offers/{offer}/caps",
+                               json={"period": "month", "limit": "3"})).json()  # fmt: skip
+    await _scratch_write(c, "POST", f"/api/v1/offers/{offer}/caps/{made['id']}/archive", 200, {})
+
+
+@case("PATCH /api/v1/promo-codes/{promo_code_id}")
+async def _(c: Ctx) -> None:
+    made = (await c.admin.post("/api/v1/promo-codes", json={
+        "offer_id": c.w.scratch["offer"]["id"], "affiliate_id": c.w.scratch["aff"]["id"],
+        "code": "ENDING"})).json()  # fmt: skip
+    await _scratch_write(
+        c, "PATCH", f"/api/v1/promo-codes/{made['id']}", 200, {"ends": "2030-01-01T00:00:00Z"}
+    )
+
+
+@case("POST /api/v1/promo-codes")
+async def _(c: Ctx) -> None:
+    await _scratch_write(
+        c,
+        "POST",
+        "/api/v1/promo-codes",
+        201,
+        {
+            "offer_id": c.w.scratch["offer"]["id"],
+            "affiliate_id": c.w.scratch["aff"]["id"],
+            "code": "SCRATCH",
+        },
+    )
+
+
+@case("GET /api/v1/currency-rates")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/currency-rates", lambda who: None, refuse=_not_admin)
+
+
+@case("PUT /api/v1/currency-rates")
+async def _(c: Ctx) -> None:
+    await _scratch_write(
+        c, "PUT", "/api/v1/currency-rates", 200, {"base": "EUR", "quote": "USD", "rate": "1.1"}
+    )
+
+
+@case("PUT /api/v1/advertisers/{advertiser_id}/postback-auth")
+async def _(c: Ctx) -> None:
+    for ident, _, _ in _objs(c, "adv")[:-1]:
+        for who in c.everyone():
+            if not (who.role == "admin" and who.write):
+                await c.call(who, "PUT", f"/api/v1/advertisers/{ident}/postback-auth", 403, json={})
+    await _scratch_write(
+        c, "PUT", f"/api/v1/advertisers/{c.w.scratch['adv']['id']}/postback-auth", 200, {}
+    )
