@@ -7,8 +7,8 @@ both. Which payout rule applies, first match wins:
    (or its partner and offer) and the code sets one;
 2. a partner override valid at the conversion time (goal-specific first);
 3. the highest monthly tier valid at the conversion time that the partner has
-   reached (approved conversions or
-   sale amount this month, counted *before* this conversion);
+   reached (approved conversions or sale amount this month, counted *before*
+   this conversion);
 4. the goal's payout; 5. the offer's default payout (goal ``default`` only).
 
 Revenue (what the advertiser pays) comes from the goal, else the offer default.
