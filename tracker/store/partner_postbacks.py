@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,13 +41,14 @@ async def get(pool: asyncpg.Pool, postback_id: int) -> Row | None:
     return dict(row) if row else None
 
 
-async def list_for(pool: asyncpg.Pool, affiliate_id: int | None, limit: int) -> list[Row]:
+async def list_for(
+    pool: asyncpg.Pool, affiliate_id: int | None, limit: int, after_id: int = 0
+) -> list[Row]:
     rows = await pool.fetch(
         """SELECT * FROM partner_postbacks WHERE ($1::bigint IS NULL OR affiliate_id = $1)
-           ORDER BY id LIMIT $2""",
-        affiliate_id,
-        limit,
-    )
+              AND id > $3 ORDER BY id LIMIT $2""",
+        affiliate_id, limit, after_id,
+    )  # fmt: skip
     return [dict(r) for r in rows]
 
 
@@ -64,13 +66,17 @@ async def delivery(pool: asyncpg.Pool, delivery_id: UUID) -> Row | None:
 
 
 async def deliveries(
-    pool: asyncpg.Pool, state: str | None, affiliate_id: int | None, limit: int
-) -> list[Row]:
+    pool: asyncpg.Pool, state: str | None, affiliate_id: int | None, limit: int,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[Row]:  # fmt: skip
+    """Newest first; ``before`` is the (created_at, id) of the last row of the previous page."""
+    at, ident = before if before is not None else (None, None)
     rows = await pool.fetch(
         """SELECT * FROM postback_outbox
             WHERE ($1::text IS NULL OR state = $1) AND ($2::bigint IS NULL OR affiliate_id = $2)
-            ORDER BY created_at DESC LIMIT $3""",
-        state, affiliate_id, limit,
+              AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+            ORDER BY created_at DESC, id DESC LIMIT $3""",
+        state, affiliate_id, limit, at, ident,
     )  # fmt: skip
     return [dict(r) for r in rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -140,3 +141,52 @@ async def test_rules_end_at_a_date_and_are_never_deleted(api: httpx.AsyncClient)
     r = await api.patch(f"/api/v1/promo-codes/{code['id']}", json={"ends": "2026-09-01T00:00:00Z"})
     assert r.status_code == 200 and r.json()["ends_at"] == "2026-09-01T00:00:00Z"
     assert r.json()["starts_at"] is None
+
+
+async def test_partner_postbacks_and_deliveries_page_through(
+    api: httpx.AsyncClient, service: str, pool: asyncpg.Pool
+) -> None:
+    affs = [(await api.post("/api/v1/affiliates", json={"name": f"p{i}"})).json() for i in (0, 1)]
+    settings = [
+        (await api.post("/api/v1/partner-postbacks", json={
+            "affiliate_id": affs[i]["id"], "url_template": f"https://p{i}.example/pb?n={n}"})).json()
+        for i, n in ((0, 1), (1, 1), (0, 2), (0, 3))
+    ]  # fmt: skip
+    walked, cursor = [], None
+    while True:
+        params = {"affiliate_id": affs[0]["id"], "limit": 2} | (
+            {"cursor": cursor} if cursor else {}
+        )
+        page = (await api.get("/api/v1/partner-postbacks", params=params)).json()
+        walked += [s["id"] for s in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert walked == [s["id"] for s in settings if s["affiliate_id"] == affs[0]["id"]]
+    # Deliveries, newest first; three share one created_at, so the id breaks the tie.
+    t = datetime(2026, 5, 1, tzinfo=UTC)
+    made: list[tuple[datetime, uuid.UUID, int]] = []
+    for k, (setting, at) in enumerate(zip(settings * 2, [t, t, t, t + timedelta(seconds=1)] * 2,
+                                          strict=True)):  # fmt: skip
+        ident = uuid.uuid4()
+        await pool.execute(
+            """INSERT INTO postback_outbox (id, postback_id, affiliate_id, conversion_id, event,
+                   method, url, next_attempt_at, deliver_until, created_at)
+               VALUES ($1, $2, $3, $4, 'approved', 'GET', 'https://x.example/', $5, $5, $5)""",
+            ident, setting["id"], setting["affiliate_id"], uuid.uuid4(), at + timedelta(hours=k // 4),
+        )  # fmt: skip
+        made.append((at + timedelta(hours=k // 4), ident, setting["affiliate_id"]))
+    token = (await create_key(pool, "affiliate", affiliate_id=affs[0]["id"])).token
+    async with httpx.AsyncClient(
+        base_url=service, headers={"Authorization": f"Bearer {token}"}
+    ) as h:
+        seen, cursor = [], None
+        while True:
+            page = (await h.get("/api/v1/deliveries",
+                                params={"limit": 2} | ({"cursor": cursor} if cursor else {}))).json()  # fmt: skip
+            seen += [uuid.UUID(d["id"]) for d in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                break
+    mine = sorted(((at, i) for at, i, a in made if a == affs[0]["id"]), reverse=True)
+    assert seen == [i for _, i in mine] and len(seen) == 6
+    r = await api.get("/api/v1/deliveries", params={"cursor": "c12"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "cursor"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from schemas.entities import Page
 from schemas.postbacks import (
     Delivery,
     PartnerPostback,
@@ -26,6 +27,7 @@ from schemas.postbacks import (
 )
 from tracker.api.deps import IdPath, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
+from tracker.api.routes.management.common import CursorQ, Limit, decode_cursor, page_of
 from tracker.domain.postback_render import ConversionFacts, render
 from tracker.domain.postback_signing import signed_request
 from tracker.domain.ssrf import Refused, parse_target
@@ -85,14 +87,14 @@ async def create(body: PartnerPostbackIn, services: ServicesDep, who: Writer) ->
     return await store.create(services.pool, body)
 
 
-@router.get("/partner-postbacks", response_model=list[PartnerPostback])
-async def list_settings(
-    services: ServicesDep, who: Reader, affiliate_id: IdQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Any:  # fmt: skip
+@router.get("/partner-postbacks", response_model=Page[PartnerPostback])
+async def list_settings(services: ServicesDep, who: Reader, affiliate_id: IdQuery = None,
+                        limit: Limit = 100, cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first; an affiliate key sees its own settings only."""
     scope = _scope(who)
-    rows = await store.list_for(services.pool, scope if scope is not None else affiliate_id, limit)
-    return [{**r, "secret": None} for r in rows]
+    rows = await store.list_for(services.pool, scope if scope is not None else affiliate_id, limit,
+                                decode_cursor(cursor))  # fmt: skip
+    return page_of([{**r, "secret": None} for r in rows], limit)
 
 
 @router.get("/partner-postbacks/{postback_id}", response_model=PartnerPostback)
@@ -144,15 +146,36 @@ async def test_delivery(postback_id: IdPath, services: ServicesDep, who: Reader)
                        headers=headers, body=body.decode() if body else None)  # fmt: skip
 
 
-@router.get("/deliveries", response_model=list[Delivery])
+# A delivery page ends at (created_at, id) of its last row: microseconds in hex, then the id.
+DeliveryCursor = Annotated[
+    str | None,
+    Query(
+        pattern=r"^d[0-9a-f]{1,14}\.[0-9a-f]{32}$", description="`next_cursor` of the previous page"
+    ),
+]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@router.get("/deliveries", response_model=Page[Delivery])
 async def list_deliveries(
     services: ServicesDep, who: Reader, state: str | None = Query(None, pattern="^(pending|delivered|dead)$"),
-    affiliate_id: IdQuery = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    affiliate_id: IdQuery = None, limit: Limit = 100, cursor: DeliveryCursor = None,
 ) -> Any:  # fmt: skip
+    """Newest first; an affiliate key sees its own deliveries only."""
     scope = _scope(who)
-    return await store.deliveries(
-        services.pool, state, scope if scope is not None else affiliate_id, limit
+    before = None
+    if cursor:
+        micros, ident = cursor[1:].split(".")
+        before = (_EPOCH + timedelta(microseconds=int(micros, 16)), UUID(ident))
+    rows = await store.deliveries(
+        services.pool, state, scope if scope is not None else affiliate_id, limit, before
     )
+    nxt = None
+    if len(rows) == limit:
+        last = rows[-1]
+        micros = (last["created_at"] - _EPOCH) // timedelta(microseconds=1)
+        nxt = f"d{micros:x}.{last['id'].hex}"
+    return {"items": rows, "next_cursor": nxt}
 
 
 # ":uuid": /deliveries/replay is not read as a delivery id (405 with Allow: POST, not 422).
