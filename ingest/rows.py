@@ -46,18 +46,24 @@ def day_of(ts: float) -> date:
     return d
 
 
-def ts_text(ts: float) -> str:
-    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
-    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+def second_text(sec: int) -> str:
+    """Unix seconds → 'YYYY-MM-DD HH:MM:SS' (UTC), cached."""
     base = _seconds.get(sec)
     if base is None:
         if len(_seconds) > 100_000:
             _seconds.clear()
         base = _seconds[sec] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
-    return f"{base}.{us:06d}+00"
+    return base
 
 
-def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
+def ts_text(ts: float) -> str:
+    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
+    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+    return f"{second_text(sec)}.{us:06d}+00"
+
+
+def own_fields(c: Wire) -> str:
+    """The click's own columns (click_id … referer) as COPY text, escaped where needed."""
     subs = c.subs
     code, source, referer = c.link_code, c.source, c.referer
     params = orjson.dumps(c.params).decode() if c.params else ""
@@ -78,8 +84,12 @@ def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) 
     return (
         f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{code or NULL}\t"
         f"{c.offer_id}\t{c.aff_id}\t{sub_text}\t{source or NULL}\t{params or NULL}\t"
-        f"{referer or NULL}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
+        f"{referer or NULL}"
     )
+
+
+def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
+    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
 
 
 def impression_row(c: Wire, cls: str, country: str, device: str) -> str:
