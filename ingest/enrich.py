@@ -111,11 +111,12 @@ class Enricher:
         return hits
 
     def ip_block(self, ip: str, day: date) -> tuple[str, str]:
-        hit = self.ips(day).get(ip)
-        return self.new_ip(ip, day) if hit is None else hit
+        hits = self.ips(day)
+        hit = hits.get(ip)
+        return self.new_ip(ip, day, hits) if hit is None else hit
 
-    def new_ip(self, ip: str, day: date) -> tuple[str, str]:
-        """An address not in the day's cache: enrich it and keep it there."""
+    def new_ip(self, ip: str, day: date, hits: dict[str, tuple[str, str]]) -> tuple[str, str]:
+        """An address not in the day's cache (``hits``, from ips()): enrich it, keep it."""
         net, _, last = ip.rpartition(".")
         known = self._nets.get(net) if last in _OCTETS else None
         if known is not None:
@@ -132,7 +133,7 @@ class Enricher:
                 if len(self._nets) >= 100_000:
                     self._nets.clear()
                 self._nets[net] = (f"{trunc}\t", where, place.country)
-        self.ips(day)[ip] = hit
+        hits[ip] = hit
         return hit
 
     def agents(self, cls: str) -> dict[str, tuple[str, str, str]]:

@@ -32,7 +32,7 @@ _UUID = re.compile(_HEX_UUID)
 _UUIDS = re.compile(rf"(?:{_HEX_UUID}\n)*")
 
 
-class Wire(msgspec.Struct, frozen=True):
+class Wire(msgspec.Struct, frozen=True, gc=False):
     """One click object of the wire format, checked (see ClickEvent)."""
 
     # kept as text (it goes out as text); the UUID form is checked per entry (_ids_ok)

@@ -142,7 +142,7 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
                     await salts.load(pool, days)
                 ips = enricher.ips(day)
             ip = c.ip
-            ipb = ips.get(ip) or new_ip(ip, day)
+            ipb = ips.get(ip) or new_ip(ip, day, ips)
             cls = c.cls
             agb = agents[cls].get(c.ua) or new_agent(c.ua, cls)
             key = (sec - sec % 900, c.offer_id, c.aff_id, agb[1], ipb[1], agb[2])

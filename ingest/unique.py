@@ -22,6 +22,7 @@ from redis.asyncio import Redis, RedisCluster
 from ingest.parse import Wire
 
 TAGS = 16
+_LOW_NIBBLE = {c: int(c, 16) % TAGS for c in "0123456789abcdef"}
 
 # KEYS[1]: key prefix with the hash tag; ARGV: window, "suffix id\n" records.
 _JUDGE_LUA = """
@@ -58,14 +59,15 @@ class UniqueJudge:
         """Clicks to judge (not heads, not impressions) → unique or not, in order."""
         if not clicks:
             return []
-        groups: list[list[int]] = [[] for _ in range(TAGS)]
         records: list[list[str]] = [[] for _ in range(TAGS)]
-        for i, c in enumerate(clicks):  # one pass, no call per click: the key is key()'s
-            digest = blake2b(f"{c.ip}\x00{c.ua}".encode(), digest_size=12).digest()
-            tag = digest[0] % TAGS
-            groups[tag].append(i)
-            records[tag].append(f"{c.offer_id}:{digest.hex()} {c.click_id}")
-        used = [t for t in range(TAGS) if groups[t]]
+        add = [r.append for r in records]
+        tags = []
+        for c in clicks:  # one pass, no call of ours per click: the key is key()'s
+            digest = blake2b(f"{c.ip}\x00{c.ua}".encode(), digest_size=12).hexdigest()
+            tag = _LOW_NIBBLE[digest[1]]  # digest[0] % TAGS
+            tags.append(tag)
+            add[tag](f"{c.offer_id}:{digest} {c.click_id}")
+        used = [t for t in range(TAGS) if records[t]]
         results: list[Any]
         if self._cluster:  # scripts cannot be pipelined on Redis Cluster: one call per tag
             results = await asyncio.gather(*(
@@ -77,8 +79,9 @@ class UniqueJudge:
                     await self._script(keys=[self._prefixes[t]],
                                        args=[self._window, "\n".join(records[t])], client=pipe)  # fmt: skip
                 results = await pipe.execute()
-        out = [False] * len(clicks)
+        replies: list[Any] = [None] * TAGS
         for t, verdicts in zip(used, results, strict=True):
-            for i, v in zip(groups[t], verdicts, strict=True):
-                out[i] = v == 49  # b"1"
-        return out
+            if len(verdicts) != len(records[t]):
+                raise RuntimeError(f"unique judge: {len(verdicts)} verdicts for {len(records[t])}")
+            replies[t] = iter(verdicts)
+        return [next(replies[t]) == 49 for t in tags]  # b"1"
