@@ -43,7 +43,7 @@ class Wire(msgspec.Struct, frozen=True, gc=False):
     kind: Literal["click", "impression"] = "click"
     link_id: int | None = None
     link_code: Annotated[str, Meta(max_length=64)] = ""
-    subs: Annotated[list[str | None], Meta(max_length=10)] = []
+    subs: Annotated[tuple[str | None, ...], Meta(max_length=10)] = ()  # a tuple: a cache key
     source: Annotated[str, Meta(max_length=255)] = ""
     params: Annotated[dict[str, str], Meta(max_length=20)] = {}
     ip: Annotated[str, Meta(max_length=64)] = ""
@@ -77,7 +77,7 @@ def _from_model(ev: ClickEvent) -> Wire:
     ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)  # naive means UTC on the wire
     return Wire(
         click_id=str(ev.click_id), ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
-        kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=list(ev.subs),
+        kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=tuple(ev.subs),
         source=ev.source, params=dict(ev.params), ip=ev.ip, ua=ev.ua, referer=ev.referer,
         lang=ev.lang, cls=ev.cls,
     )  # fmt: skip

@@ -155,11 +155,10 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
             if stamp is None:
                 stamp = stamps[n] = f"{second_text(sec)}.{n % 1_000_000:06d}+00"
             subs = c.subs
-            sub_key = tuple(subs)
-            sub_text = subs_texts.get(sub_key)
+            sub_text = subs_texts.get(subs)
             if sub_text is None:
                 sub_text = _TAB.join([s or NULL for s in subs]) + _TAILS[len(subs)]
-                subs_texts[sub_key] = sub_text
+                subs_texts[subs] = sub_text
             link = c.link_id
             params = orjson.dumps(c.params).decode() if c.params else NULL
             own = (

@@ -11,6 +11,7 @@ they hold a tab, a newline, a backslash or a control character.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -64,7 +65,7 @@ def ts_text(ts: float) -> str:
 
 def own_fields(c: Wire) -> str:
     """The click's own columns (click_id … referer) as COPY text, escaped where needed."""
-    subs = c.subs
+    subs: Sequence[str | None] = c.subs
     code, source, referer = c.link_code, c.source, c.referer
     params = orjson.dumps(c.params).decode() if c.params else ""
     plain = [s for s in subs if s]
