@@ -40,9 +40,9 @@ _TAILS = [_NO_SUBS] + [(_TAB + NULL) * (10 - k) for k in range(1, 11)]  # after 
 _VERDICT = ("f\n", "t\n")
 _CLASSES = ("human", "bot", "preview", "head", "prefetch")  # Wire.cls
 _EPOCH = date(1970, 1, 1)
-# Timestamp texts by unix microsecond and subs texts by value, shared by batches (bounded):
+# Timestamps (quarter, day, text) by the wire's float, subs texts by value, shared by batches (bounded):
 # clicks of one millisecond share a timestamp, and sub values repeat per campaign.
-_STAMPS: dict[int, str] = {}
+_STAMPS: dict[float, tuple[int, int, str]] = {}
 _SUBS: dict[tuple[str | None, ...], str] = {}
 
 RollupKey = tuple[int, int, int, str, str, str]  # hour (unix s), offer, partner, class, …
@@ -84,6 +84,14 @@ class _Rows:
     judged_keys: list[Key] = field(default_factory=list)  # judged clicks, judged order
     impressions: list[str] = field(default_factory=list)
     impression_keys: list[Key] = field(default_factory=list)
+
+
+def _when(ts: float) -> tuple[int, int, str]:
+    """A wire timestamp → (its quarter's start, its day number, its COPY text), all from
+    the microsecond the text shows (rounded half to even, as rows.ts_text)."""
+    n = round(ts * 1_000_000)
+    sec = n // 1_000_000
+    return sec - sec % 900, sec // 86400, f"{second_text(sec)}.{n % 1_000_000:06d}+00"
 
 
 async def prepare(events: list[Wire], enricher: Enricher, judge: UniqueJudge,
@@ -132,10 +140,12 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
         day_n, day, ips = -1, _EPOCH, {}
         agents = {cls: enricher.agents(cls) for cls in _CLASSES}
         for c in events[lo : lo + CHUNK]:
-            n = round(c.ts * 1_000_000)
-            sec = n // 1_000_000
-            if sec // 86400 != day_n:
-                day_n = sec // 86400
+            when = stamps.get(c.ts)
+            if when is None:
+                when = stamps[c.ts] = _when(c.ts)
+            quarter, this_day, stamp = when
+            if this_day != day_n:
+                day_n = this_day
                 day = day_of(day_n * 86400)
                 if day not in days:
                     days.add(day)
@@ -145,15 +155,12 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
             ipb = ips.get(ip) or new_ip(ip, day, ips)
             cls = c.cls
             agb = agents[cls].get(c.ua) or new_agent(c.ua, cls)
-            key = (sec - sec % 900, c.offer_id, c.aff_id, agb[1], ipb[1], agb[2])
+            key = (quarter, c.offer_id, c.aff_id, agb[1], ipb[1], agb[2])
             if c.kind != "click":
                 out.impressions.append(impression_row(c, agb[1], ipb[1], agb[2]))
                 out.impression_keys.append(key)
                 continue
             keys.append(key)
-            stamp = stamps.get(n)
-            if stamp is None:
-                stamp = stamps[n] = f"{second_text(sec)}.{n % 1_000_000:06d}+00"
             subs = c.subs
             sub_text = subs_texts.get(subs)
             if sub_text is None:
