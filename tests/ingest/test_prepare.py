@@ -96,3 +96,16 @@ async def test_a_value_that_reads_as_null_is_kept(
     await worker.clicks.write(await worker.clicks.prepare(parsed.clicks, controls=True))
     got = await pool.fetch("SELECT source FROM clicks WHERE affiliate_id = $1", aff)
     assert sorted(r["source"] for r in got) == ["\x01", "plain"]
+
+
+async def test_the_judge_writes_the_key_that_key_names(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    offer, aff = await setup_offer(pool)
+    worker = Worker(settings, pool, redis, consumer="t")
+    parsed = parse_wire(_entries([click(offer, aff, i, ip=f"10.9.0.{i}") for i in range(40)]))
+    judge = worker.clicks._unique
+    assert await judge.judge(parsed.clicks) == [True] * 40
+    assert await judge.judge(parsed.clicks) == [True] * 40  # a replay agrees with itself
+    for c in parsed.clicks:
+        assert await redis.get(judge.key(c.offer_id, c.ip, c.ua)) == c.click_id.encode()
