@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ingest import streams
-from ingest.clicks import Prepared
 from ingest.dead_letter import Reject
 from ingest.errors import POISON
 from ingest.parse import Click, parse_wire
+from ingest.prepare import Prepared
 
 if TYPE_CHECKING:
     from ingest.worker import Worker
@@ -35,6 +35,7 @@ class WorkBuilder:
         over-delivered, and prepare the clicks for COPY."""
         work = Work()
         events: list[Click] = []
+        controls = False
         max_deliveries = self._w.settings.max_deliveries
         for raw_stream, raw_entries in resp:
             stream = raw_stream.decode() if isinstance(raw_stream, bytes) else str(raw_stream)
@@ -63,11 +64,12 @@ class WorkBuilder:
             if stream in self._click_streams:
                 parsed = parse_wire(entries)
                 events.extend(parsed.clicks)
+                controls = controls or parsed.controls
                 work.rejects.extend(Reject(stream, *r) for r in parsed.rejects)
                 work.clicks.append((stream, entries))
             else:
                 work.conversions.append((stream, entries))
-        work.prepared = await self._w.clicks.prepare(events)
+        work.prepared = await self._w.clicks.prepare(events, controls=controls)
         return work
 
     async def split(self, work: Work) -> None:
@@ -75,7 +77,8 @@ class WorkBuilder:
         refused: list[Reject] = []
         for stream, entries in work.clicks:
             for entry in entries:
-                prepared = await self._w.clicks.prepare(parse_wire([entry]).clicks)
+                parsed = parse_wire([entry])
+                prepared = await self._w.clicks.prepare(parsed.clicks, controls=parsed.controls)
                 try:
                     await self._w.clicks.write(prepared)
                 except POISON as exc:

@@ -17,11 +17,7 @@ written. ``write`` is one transaction with two paths (docs/adr/0021):
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date
 
 import asyncpg
 
@@ -29,7 +25,8 @@ from ingest.copytext import NULL
 from ingest.enrich import Enricher
 from ingest.parse import Click, Parsed, parse_entries
 from ingest.partitions import Partitions
-from ingest.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS, click_row, day_of, impression_row
+from ingest.prepare import Prepared, prepare
+from ingest.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS
 from ingest.unique import UniqueJudge
 from tracker import metrics
 from tracker.store.reports import rollups
@@ -38,10 +35,6 @@ __all__ = ["ClickWriter", "Parsed", "Prepared", "parse_entries"]
 
 _KEY = "hour, offer_id, affiliate_id, click_class, country, device"
 _BOTS = ("bot", "preview", "prefetch")
-# Clicks prepared between two turns of the event loop: the writer task feeds Postgres the
-# batch before (COPY data, the rollup, COMMIT) meanwhile; without the turns it waited for the
-# whole batch to be prepared (measured: 79% → 90% of a core busy, +9% rows/s).
-_CHUNK = 500
 _SET = """gross_clicks = r.gross_clicks + EXCLUDED.gross_clicks,
           unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks,
           human_clicks = r.human_clicks + EXCLUDED.human_clicks,
@@ -103,33 +96,6 @@ WITH ins AS (
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM imp)
 """
 
-RollupKey = tuple[
-    int, int, int, str, str, str
-]  # hour (unix s), offer, partner, class, country, device
-
-
-@dataclass
-class Prepared:
-    """A batch ready for Postgres: COPY text for each table and the batch's rollup."""
-
-    clicks: int = 0
-    impressions: int = 0
-    click_text: bytes = b""
-    impression_text: bytes = b""
-    days: set[date] = field(default_factory=set)
-    rollup: dict[RollupKey, list[int]] = field(default_factory=dict)
-    spans: rollups.QuarterCounts = field(default_factory=rollups.QuarterCounts)
-
-    @property
-    def rows(self) -> int:
-        return self.clicks + self.impressions
-
-    def rollup_args(self) -> list[list[object]]:
-        keys = sorted(self.rollup)
-        cols: list[list[object]] = [[k[i] for k in keys] for i in range(6)]
-        cols += [[self.rollup[k][i] for k in keys] for i in range(5)]
-        return cols
-
 
 class ClickWriter:
     def __init__(
@@ -141,63 +107,9 @@ class ClickWriter:
         self._timeout = timeout_s
         self._partitions = Partitions()
 
-    async def prepare(self, events: list[Click]) -> Prepared:
-        """events: checked clicks (ingest.parse.parse_wire)."""
-        days = [day_of(c.ts) for c in events]
-        out = Prepared(days=set(days))
-        if not events:
-            return out
-        await self._enricher.salts.load(self._pool, out.days)
-        ip_block, agent_block = self._enricher.ip_block, self._enricher.agent_block
-        judged = [
-            (c.click_id, c.offer_id, c.ip, c.ua) for c in events
-            if c.kind == "click" and c.cls != "head"
-        ]  # fmt: skip
-        # The verdicts are computed in Redis while the enrichment runs here.
-        judging = asyncio.ensure_future(self._unique.judge(judged))
-        for _ in range(3):
-            await asyncio.sleep(0)  # let the judge send its commands
-        try:
-            blocks: list[tuple[tuple[str, str], tuple[str, str, str]]] = []
-            for lo in range(0, len(events), _CHUNK):
-                blocks += [
-                    (ip_block(c.ip, day), agent_block(c.ua, c.cls))
-                    for c, day in zip(events[lo : lo + _CHUNK], days[lo : lo + _CHUNK], strict=True)
-                ]
-                await asyncio.sleep(0)
-        except BaseException:
-            judging.cancel()
-            raise
-        verdicts = iter(await judging)
-        clicks: list[str] = []
-        impressions: list[str] = []
-        roll: dict[RollupKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-        spans = out.spans
-        rows = zip(events, blocks, strict=True)
-        for i, (c, ((ipb, country), (uab, cls, device))) in enumerate(rows):
-            if i % _CHUNK == _CHUNK - 1:
-                await asyncio.sleep(0)
-            counts = roll[(int(c.ts // 3600) * 3600, c.offer_id, c.aff_id, cls, country, device)]
-            fine = spans.at(c.ts, c.aff_id, c.offer_id)
-            if c.kind == "impression":
-                impressions.append(impression_row(c, cls, country, device))
-                counts[4] += cls != "head"
-                fine[4] += cls != "head"
-                continue
-            unique = c.cls != "head" and next(verdicts)
-            clicks.append(click_row(c, ipb, uab, cls, unique))
-            for n in (counts, fine):
-                n[0] += cls != "head"
-                n[1] += unique
-                n[2] += cls == "human"
-                n[3] += cls in _BOTS
-        out.clicks, out.impressions = len(clicks), len(impressions)
-        out.rollup = dict(roll)
-        if clicks:
-            out.click_text = ("\n".join(clicks) + "\n").encode()
-        if impressions:
-            out.impression_text = ("\n".join(impressions) + "\n").encode()
-        return out
+    async def prepare(self, events: list[Click], *, controls: bool = True) -> Prepared:
+        """events: checked clicks (ingest.parse.parse_wire); see ingest.prepare."""
+        return await prepare(events, self._enricher, self._unique, self._pool, controls=controls)
 
     async def _copy(self, conn: asyncpg.Connection, table: str, text: bytes,
                     columns: tuple[str, ...]) -> None:  # fmt: skip

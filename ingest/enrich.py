@@ -13,6 +13,7 @@ import os
 import re
 from datetime import date, timedelta
 from functools import lru_cache
+from hashlib import blake2b
 
 import asyncpg
 
@@ -22,6 +23,7 @@ from ingest.useragent import parse_agent
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_OCTETS = frozenset(str(n) for n in range(256))  # what _OCTET matches
 SALT_KEEP_DAYS = 2  # older salts are deleted: yesterday's late clicks still hash alike
 
 
@@ -86,40 +88,70 @@ class Enricher:
 
     ``ip_block`` → (``ip_trunc, ip_hash, country, region, city`` as COPY text, country);
     ``agent_block`` → (``user_agent, device, os, browser`` as COPY text, class, device).
-    Visitors and agents come back, so most clicks are two dictionary hits.
+    Visitors and agents come back, so most clicks are two dictionary hits. A new IPv4
+    address in a known /24 costs only its hash: the network's truncated address and
+    place are kept per /24 (when the GeoIP database answers for the whole /24).
     """
 
     def __init__(self, geo: Geo, salts: DailySalts) -> None:
         self.geo = geo
         self.salts = salts
-        self._ips: dict[tuple[str, date], tuple[str, str]] = {}
-        self._agents: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._ips: dict[date, dict[str, tuple[str, str]]] = {}
+        # "a.b.c" → ("a.b.c.0\t", "country\tregion\tcity", country)
+        self._nets: dict[str, tuple[str, str, str]] = {}
+        self._agents: dict[str, dict[str, tuple[str, str, str]]] = {}
+
+    def ips(self, day: date) -> dict[str, tuple[str, str]]:
+        """The day's address cache (the salt, hence the hash, changes every day)."""
+        hits = self._ips.get(day)
+        if hits is None or len(hits) >= 200_000:
+            if len(self._ips) >= 4:
+                self._ips.clear()
+            hits = self._ips[day] = {}
+        return hits
 
     def ip_block(self, ip: str, day: date) -> tuple[str, str]:
-        key = (ip, day)
-        hit = self._ips.get(key)
-        if hit is None:
-            if len(self._ips) >= 200_000:
-                self._ips.clear()
+        hits = self.ips(day)
+        hit = hits.get(ip)
+        return self.new_ip(ip, day, hits) if hit is None else hit
+
+    def new_ip(self, ip: str, day: date, hits: dict[str, tuple[str, str]]) -> tuple[str, str]:
+        """An address not in the day's cache (``hits``, from ips()): enrich it, keep it."""
+        net, _, last = ip.rpartition(".")
+        known = self._nets.get(net) if last in _OCTETS else None
+        if known is not None:
+            digest = blake2b(ip.encode(), key=self.salts.get(day), digest_size=16).hexdigest()
+            hit = (f"{known[0]}\\\\x{digest}\t{known[1]}", known[2])
+        else:
             place = self.geo.lookup(ip) if ip else NOWHERE
             hashed = ip_hash(ip, self.salts.get(day))
-            block = "\t".join((
-                opt(truncate_ip(ip) if ip else None), "\\\\x" + hashed if hashed else NULL,
-                escape(place.country), escape(place.region), escape(place.city),
-            ))  # fmt: skip
-            hit = self._ips[key] = (block, place.country)
+            trunc = opt(truncate_ip(ip) if ip else None)
+            where = "\t".join((escape(place.country), escape(place.region), escape(place.city)))
+            hash_text = "\\\\x" + hashed if hashed else NULL
+            hit = (f"{trunc}\t{hash_text}\t{where}", place.country)
+            if _V4.fullmatch(ip) and self.geo.per_network(ip):
+                if len(self._nets) >= 100_000:
+                    self._nets.clear()
+                self._nets[net] = (f"{trunc}\t", where, place.country)
+        hits[ip] = hit
         return hit
 
+    def agents(self, cls: str) -> dict[str, tuple[str, str, str]]:
+        """The agent cache for one class from the redirect."""
+        hits = self._agents.get(cls)
+        if hits is None or len(hits) >= 50_000:
+            hits = self._agents[cls] = {}
+        return hits
+
     def agent_block(self, ua: str, cls: str) -> tuple[str, str, str]:
-        key = (ua, cls)
-        hit = self._agents.get(key)
-        if hit is None:
-            if len(self._agents) >= 50_000:
-                self._agents.clear()
-            agent = parse_agent(ua)
-            # Confirm the redirect's class: a known crawler the quick rules missed is a bot.
-            final = "bot" if cls == "human" and agent.crawler else cls
-            device = "bot" if final in ("bot", "preview") and not agent.device else agent.device
-            block = "\t".join((opt(ua), device, escape(agent.os), escape(agent.browser)))
-            hit = self._agents[key] = (block, final, device)
+        hit = self.agents(cls).get(ua)
+        return self.new_agent(ua, cls) if hit is None else hit
+
+    def new_agent(self, ua: str, cls: str) -> tuple[str, str, str]:
+        agent = parse_agent(ua)
+        # Confirm the redirect's class: a known crawler the quick rules missed is a bot.
+        final = "bot" if cls == "human" and agent.crawler else cls
+        device = "bot" if final in ("bot", "preview") and not agent.device else agent.device
+        block = "\t".join((opt(ua), device, escape(agent.os), escape(agent.browser)))
+        hit = self.agents(cls)[ua] = (block, final, device)
         return hit

@@ -65,6 +65,10 @@ class Geo:
             return hit
         return self._exact(ip)
 
+    def per_network(self, ip: str) -> bool:
+        """Whether every address of this IPv4 address's /24 has its place (after lookup)."""
+        return self._reader is None or ip.rpartition(".")[0] in self._nets
+
     def _lookup(self, ip: str) -> Place:
         assert self._reader is not None
         try:

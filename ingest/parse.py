@@ -11,6 +11,7 @@ either normalises it or gives the reason to reject it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Annotated, Literal
@@ -24,20 +25,25 @@ from schemas.events import CLICK_LIST, WIRE_VERSION, ClickEvent
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 _VERSION = WIRE_VERSION.encode()
-_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_HEX_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(_HEX_UUID)
+# An entry's click ids joined by newlines, checked in one regex pass: a pattern on the
+# struct field ran the regex once per click (1.7 µs of the 4.4 µs a click took to decode).
+_UUIDS = re.compile(rf"(?:{_HEX_UUID}\n)*")
 
 
-class Wire(msgspec.Struct, frozen=True):
+class Wire(msgspec.Struct, frozen=True, gc=False):
     """One click object of the wire format, checked (see ClickEvent)."""
 
-    click_id: Annotated[str, Meta(pattern=_UUID)]  # kept as text: it goes out as text
+    # kept as text (it goes out as text); the UUID form is checked per entry (_ids_ok)
+    click_id: Annotated[str, Meta(min_length=36, max_length=36)]
     ts: Annotated[float, Meta(gt=0, lt=253_402_300_800)]  # unix seconds, UTC
     offer_id: int
     aff_id: int
     kind: Literal["click", "impression"] = "click"
     link_id: int | None = None
     link_code: Annotated[str, Meta(max_length=64)] = ""
-    subs: Annotated[list[str | None], Meta(max_length=10)] = []
+    subs: Annotated[tuple[str | None, ...], Meta(max_length=10)] = ()  # a tuple: a cache key
     source: Annotated[str, Meta(max_length=255)] = ""
     params: Annotated[dict[str, str], Meta(max_length=20)] = {}
     ip: Annotated[str, Meta(max_length=64)] = ""
@@ -63,13 +69,15 @@ class Parsed:
 class ParsedWire:
     clicks: list[Wire] = field(default_factory=list)
     rejects: list[tuple[str, str, bytes]] = field(default_factory=list)
+    # A payload held an escaped \x01 (COPY's NULL marker here): rows are checked one by one.
+    controls: bool = False
 
 
 def _from_model(ev: ClickEvent) -> Wire:
     ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)  # naive means UTC on the wire
     return Wire(
         click_id=str(ev.click_id), ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
-        kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=list(ev.subs),
+        kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=tuple(ev.subs),
         source=ev.source, params=dict(ev.params), ip=ev.ip, ua=ev.ua, referer=ev.referer,
         lang=ev.lang, cls=ev.cls,
     )  # fmt: skip
@@ -78,7 +86,9 @@ def _from_model(ev: ClickEvent) -> Wire:
 def _one(item: object) -> Wire | str:
     """A click object → Wire, or the reason it is refused."""
     try:
-        return msgspec.convert(item, Wire)
+        wire = msgspec.convert(item, Wire)
+        if _UUID.fullmatch(wire.click_id):
+            return wire
     except msgspec.ValidationError:
         pass
     try:
@@ -86,6 +96,11 @@ def _one(item: object) -> Wire | str:
     except ValidationError as exc:
         first = exc.errors()[0]
         return f"invalid: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def _ids_ok(clicks: list[Wire]) -> bool:
+    ids = "\n".join([c.click_id for c in clicks])
+    return _UUIDS.fullmatch(f"{ids}\n" if ids else "") is not None
 
 
 def parse_wire(entries: Entries) -> ParsedWire:
@@ -99,9 +114,12 @@ def parse_wire(entries: Entries) -> ParsedWire:
                 (raw_id.decode(), f"version: unknown wire version {version!r}", payload)
             )
             continue
+        out.controls = out.controls or b"\\u0001" in payload
         try:
-            out.clicks.extend(_DECODER.decode(payload))
-            continue
+            clicks = _DECODER.decode(payload)
+            if _ids_ok(clicks):
+                out.clicks.extend(clicks)
+                continue
         except msgspec.ValidationError:
             pass
         except msgspec.DecodeError as exc:

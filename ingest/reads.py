@@ -41,24 +41,27 @@ class ShardReader:
         self._slot_of = {s: n for n, g in enumerate(self.groups) for s in g}
         self._away: dict[int, tuple[float, float]] = {}  # group → (retry at, backoff)
 
-    async def read(self, start: dict[str, str], block: bool = True) -> Reply:
-        """Entries after each stream's id in ``start`` (``>``: new ones). With ``block``,
-        waits up to block_ms when nothing is there (new entries only)."""
+    async def read(self, start: dict[str, str], block: bool = True,
+                   count: int | None = None) -> Reply:  # fmt: skip
+        """Entries after each stream's id in ``start`` (``>``: new ones), up to ``count``
+        (default: the batch's entries) a stream. With ``block``, waits up to block_ms when
+        nothing is there (new entries only)."""
+        count = count or self._count
         parts: dict[int, dict[str, str]] = {}
         for stream, at in start.items():
             parts.setdefault(self._slot_of[stream], {})[stream] = at
         block = block and ">" in start.values()
         if block and len(parts) > 1:
-            reply = await self._round(parts, block=False)
+            reply = await self._round(parts, False, count)
             if any(entries for _, entries in reply):
                 return reply
-        return await self._round(parts, block=block)
+        return await self._round(parts, block, count)
 
-    async def _round(self, parts: dict[int, dict[str, str]], *, block: bool) -> Reply:
+    async def _round(self, parts: dict[int, dict[str, str]], block: bool, count: int) -> Reply:
         now = time.monotonic()
         due = [n for n in parts if self._away.get(n, (0.0, 0.0))[0] <= now] or list(parts)
         results = await asyncio.gather(
-            *(self._one(parts[n], block) for n in due), return_exceptions=True
+            *(self._one(parts[n], block, count) for n in due), return_exceptions=True
         )
         reply: Reply = []
         failed: list[BaseException] = []
@@ -80,10 +83,10 @@ class ShardReader:
             raise failed[0]
         return reply
 
-    async def _one(self, start: dict[str, str], block: bool) -> Reply:
+    async def _one(self, start: dict[str, str], block: bool, count: int) -> Reply:
         where: Any = start
         resp: Any = await self._redis.xreadgroup(
-            self._group, self._consumer, where, count=self._count,
+            self._group, self._consumer, where, count=count,
             block=self._block_ms if block else None,
         )  # fmt: skip
         return list(resp or [])

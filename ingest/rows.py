@@ -11,6 +11,7 @@ they hold a tab, a newline, a backslash or a control character.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -46,19 +47,25 @@ def day_of(ts: float) -> date:
     return d
 
 
-def ts_text(ts: float) -> str:
-    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
-    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+def second_text(sec: int) -> str:
+    """Unix seconds → 'YYYY-MM-DD HH:MM:SS' (UTC), cached."""
     base = _seconds.get(sec)
     if base is None:
         if len(_seconds) > 100_000:
             _seconds.clear()
         base = _seconds[sec] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
-    return f"{base}.{us:06d}+00"
+    return base
 
 
-def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
-    subs = c.subs
+def ts_text(ts: float) -> str:
+    """Unix seconds → timestamptz text, microsecond precision (seconds cached)."""
+    sec, us = divmod(round(ts * 1_000_000), 1_000_000)
+    return f"{second_text(sec)}.{us:06d}+00"
+
+
+def own_fields(c: Wire) -> str:
+    """The click's own columns (click_id … referer) as COPY text, escaped where needed."""
+    subs: Sequence[str | None] = c.subs
     code, source, referer = c.link_code, c.source, c.referer
     params = orjson.dumps(c.params).decode() if c.params else ""
     plain = [s for s in subs if s]
@@ -78,8 +85,12 @@ def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) 
     return (
         f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{code or NULL}\t"
         f"{c.offer_id}\t{c.aff_id}\t{sub_text}\t{source or NULL}\t{params or NULL}\t"
-        f"{referer or NULL}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
+        f"{referer or NULL}"
     )
+
+
+def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
+    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
 
 
 def impression_row(c: Wire, cls: str, country: str, device: str) -> str:

@@ -14,12 +14,15 @@ by (``KEYS[1]``), so on Redis Cluster they all live in that one slot.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+from hashlib import blake2b
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 
+from ingest.parse import Wire
+
 TAGS = 16
+_LOW_NIBBLE = {c: int(c, 16) % TAGS for c in "0123456789abcdef"}
 
 # KEYS[1]: key prefix with the hash tag; ARGV: window, "suffix id\n" records.
 _JUDGE_LUA = """
@@ -49,25 +52,22 @@ class UniqueJudge:
         self._cluster = isinstance(redis, RedisCluster)
 
     def key(self, offer_id: int, ip: str, ua: str) -> str:
-        tag, suffix = self._locate(offer_id, ip, ua)
-        return self._prefixes[tag] + suffix
+        digest = blake2b(f"{ip}\x00{ua}".encode(), digest_size=12).digest()
+        return f"{self._prefixes[digest[0] % TAGS]}{offer_id}:{digest.hex()}"
 
-    @staticmethod
-    def _locate(offer_id: int, ip: str, ua: str) -> tuple[int, str]:
-        digest = hashlib.blake2b(f"{ip}\x00{ua}".encode(), digest_size=12).digest()
-        return digest[0] % TAGS, f"{offer_id}:{digest.hex()}"
-
-    async def judge(self, items: list[tuple[str, int, str, str]]) -> list[bool]:
-        """items: (click_id, offer_id, ip, ua) → unique or not, in order."""
-        if not items:
+    async def judge(self, clicks: list[Wire]) -> list[bool]:
+        """Clicks to judge (not heads, not impressions) → unique or not, in order."""
+        if not clicks:
             return []
-        groups: list[list[int]] = [[] for _ in range(TAGS)]
         records: list[list[str]] = [[] for _ in range(TAGS)]
-        for i, (click_id, offer_id, ip, ua) in enumerate(items):
-            tag, suffix = self._locate(offer_id, ip, ua)
-            groups[tag].append(i)
-            records[tag].append(f"{suffix} {click_id}")
-        used = [t for t in range(TAGS) if groups[t]]
+        add = [r.append for r in records]
+        tags = []
+        for c in clicks:  # one pass, no call of ours per click: the key is key()'s
+            digest = blake2b(f"{c.ip}\x00{c.ua}".encode(), digest_size=12).hexdigest()
+            tag = _LOW_NIBBLE[digest[1]]  # digest[0] % TAGS
+            tags.append(tag)
+            add[tag](f"{c.offer_id}:{digest} {c.click_id}")
+        used = [t for t in range(TAGS) if records[t]]
         results: list[Any]
         if self._cluster:  # scripts cannot be pipelined on Redis Cluster: one call per tag
             results = await asyncio.gather(*(
@@ -79,8 +79,9 @@ class UniqueJudge:
                     await self._script(keys=[self._prefixes[t]],
                                        args=[self._window, "\n".join(records[t])], client=pipe)  # fmt: skip
                 results = await pipe.execute()
-        out = [False] * len(items)
+        replies: list[Any] = [None] * TAGS
         for t, verdicts in zip(used, results, strict=True):
-            for i, v in zip(groups[t], verdicts, strict=True):
-                out[i] = v == 49  # b"1"
-        return out
+            if len(verdicts) != len(records[t]):
+                raise RuntimeError(f"unique judge: {len(verdicts)} verdicts for {len(records[t])}")
+            replies[t] = iter(verdicts)
+        return [next(replies[t]) == 49 for t in tags]  # b"1"

@@ -162,15 +162,19 @@ class Worker:
     async def _read_batch(self) -> Reply:
         """New entries, cut by time (the first read blocks up to ingest_block_ms) or by
         size: while reads come back full, read again at once, up to BATCH_BYTES of payload
-        (small entries, or bad ones among good, would otherwise make many small batches)."""
+        (small entries, or bad ones among good, would otherwise make many small batches).
+        A read again asks for as many entries as should fill the batch, judged by the
+        entries so far, so that small entries do not cost a round trip per few of them."""
         new = dict.fromkeys(self.streams, ">")
         resp = last = await self._read(new)
         size = sum(len(f.get(b"clicks", b"")) for _, es in resp for _, f in es if f)
-        full = self.settings.ingest_batch_entries
+        count = full = self.settings.ingest_batch_entries
         for _ in range(20):  # bounded
-            if size >= BATCH_BYTES or not any(len(es) >= full for _, es in last):
+            if size >= BATCH_BYTES or not any(len(es) >= count for _, es in last):
                 break
-            last = await self._read(new, block=False)
+            read = sum(len(es) for _, es in resp)
+            count = max(full, min(full * 5, (BATCH_BYTES - size) * read // max(size, 1)))
+            last = await self._read(new, block=False, count=count)
             if not any(es for _, es in last):
                 break
             resp += last
@@ -199,8 +203,9 @@ class Worker:
             if work is not None and work.entries:
                 await queue.put(work)
 
-    async def _read(self, start: dict[str, str], block: bool = True) -> Reply:
-        return await self.reader.read(start, block)
+    async def _read(self, start: dict[str, str], block: bool = True,
+                    count: int | None = None) -> Reply:  # fmt: skip
+        return await self.reader.read(start, block, count)
 
     async def _drained(self) -> bool:
         for stream in self.streams:
