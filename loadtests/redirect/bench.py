@@ -38,8 +38,12 @@ from tracker.settings import Settings
 from tracker.store.migrate import migrate_dsn
 
 ROOT = Path(__file__).resolve().parents[2]
+# The baselines run under uvicorn configured as `tracker serve` configures it: uvloop,
+# httptools, no access log, and no proxy-headers middleware (the CLI's default would
+# put one in front of the baseline that the tracker does not have).
 UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning", "--lifespan", "on"]  # fmt: skip
+           "--no-access-log", "--no-proxy-headers", "--log-level", "warning",
+           "--lifespan", "on"]  # fmt: skip
 
 GRANIAN = ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--workers", "1",
            "--loop", "uvloop", "--no-ws", "--log-level", "warning"]  # fmt: skip

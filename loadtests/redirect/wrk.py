@@ -70,8 +70,8 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
     ).stdout
     cpu = cpu_seconds(pid) - cpu0 if pid else float("nan")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     top = _ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     if any(v != v for v in (p50, p99, top)):  # NaN: show what wrk printed
         print(f"unparsed wrk output:\n{out}", file=sys.stderr)
