@@ -10,7 +10,8 @@ awaited except on a cache miss (the first visitor of a new link).
 from __future__ import annotations
 
 import logging
-import time
+from bisect import bisect_left
+from time import perf_counter, time
 from typing import Any
 
 from redirect import pages
@@ -18,6 +19,7 @@ from redirect.catalog import CachedOffer, offer_state
 from redirect.deeplink import check_deep_link
 from redirect.hit import Hit, append_params
 from redirect.links import LinkCache
+from redirect.plan import LinkPlan
 from redirect.sink import ClickSink
 from tracker import metrics
 from tracker.domain.macros import Template, compile_template
@@ -30,26 +32,19 @@ _NOT_FOUND = pages.page(404, pages.NOT_FOUND)
 _UNAVAILABLE = pages.page(404, pages.UNAVAILABLE)
 _GONE = pages.page(410, pages.GONE)
 _MAX_CODE = 64
-_COUNTERS: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
+_MAX_PLANS = 100_000
+# Per-request metrics are plain ints and a list of bucket counts, published on scrape
+# (tracker.metrics.LoopCounter/LoopHistogram): no prometheus-client call per click.
+_REDIRECTS = metrics.REDIRECTS.counts
+_SECONDS = metrics.REDIRECT_SECONDS
 
 
 def _observe(outcome: str, cls: str, t0: float) -> None:
-    counter = _COUNTERS.get((outcome, cls))
-    if counter is None:
-        counter = _COUNTERS[(outcome, cls)] = metrics.REDIRECTS.labels(outcome, cls)
-    counter.inc()
-    metrics.REDIRECT_SECONDS.observe(time.perf_counter() - t0)
-
-
-class _Target:
-    """Who a hit is for: link (or none, for the /click form), offer, partner."""
-
-    __slots__ = ("aff_id", "code", "defaults", "link_id", "offer", "usable")
-
-    def __init__(self, offer: CachedOffer, aff_id: int, usable: bool, link_id: int | None = None,
-                 code: str = "", defaults: tuple[str | None, ...] = ()) -> None:  # fmt: skip
-        self.offer, self.aff_id, self.usable = offer, aff_id, usable
-        self.link_id, self.code, self.defaults = link_id, code, defaults
+    key = (outcome, cls)
+    _REDIRECTS[key] = _REDIRECTS.get(key, 0) + 1
+    dt = perf_counter() - t0
+    _SECONDS.counts[bisect_left(_SECONDS.bounds, dt)] += 1
+    _SECONDS.sum += dt
 
 
 class RedirectFront:
@@ -60,11 +55,11 @@ class RedirectFront:
         links.flushed = sink.flushed  # click caps count what the sink has not written yet
         self._ready = False
         self._fallback: Template | None = None
-        self._cookie = b"trk_cid"
+        self._cookie = b"trk_cid="
         self._country: bytes | None = None
-        # Landing templates with the link's constants (aff_id, offer_id, link_code) bound,
-        # rebuilt when the cached offer object changes.
-        self._bound: dict[tuple[int, int, str], tuple[CachedOffer, Template]] = {}
+        # One plan per link code (or (offer, partner) for the /click form), rebuilt when
+        # the cached link or offer object changes.
+        self._plans: dict[object, LinkPlan] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -83,71 +78,80 @@ class RedirectFront:
     def _configure(self) -> None:
         s = self.links.settings
         self._fallback = compile_template(s.fallback_url) if s.fallback_url else None
-        self._cookie = s.click_cookie.encode()
+        self._cookie = s.click_cookie.encode() + b"="
         self._country = s.country_header.lower().encode() if s.country_header else None
         self._ready = True
 
-    def _cached(self, code: str) -> _Target | None:
-        """The common case, without a coroutine: link, offer and partner all cached."""
-        links = self.links
-        link = links.get(code)
-        if link is None:
-            return None
-        offer = links.offer(link.offer_id)
-        if offer is None or not links.affiliate_active(link.aff_id):
-            return None
-        return _Target(offer, link.aff_id, link.active, link.link_id, link.code, link.subs)
+    def _plan(self, key: object, offer: CachedOffer, aff_id: int, link: Any) -> LinkPlan:
+        plan = self._plans.get(key)
+        if plan is None or plan.offer is not offer or plan.link is not link:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = LinkPlan(offer, aff_id, link)
+        return plan
 
-    async def _target(self, code: str | None, hit: Hit) -> _Target | None:
+    async def _target(self, code: str | None, hit: Hit) -> tuple[LinkPlan | None, bool]:
+        """(plan, usable) of a hit, reading Postgres for what is not cached yet."""
         links = self.links
         if code is not None:
             link = links.get(code)
             if link is None:
                 if not 0 < len(code) <= _MAX_CODE:
-                    return None
+                    return None, False
                 link = await links.load(code)
                 if link is None:
-                    return None
+                    return None, False
             offer = links.offer(link.offer_id) or await links.load_offer(link.offer_id)
             if offer is None:
-                return None
+                return None, False
             aff = link.aff_id
             usable = link.active and (
                 links.affiliate_active(aff) or await links.load_affiliate(aff)
             )
-            return _Target(offer, link.aff_id, usable, link.link_id, link.code, link.subs)
+            return self._plan(code, offer, aff, link), usable
         try:
             offer_id = int(hit.query.get("offer_id", ""))
             aff_id = int(hit.query.get("aff_id") or hit.query.get("affiliate_id", ""))
         except ValueError:
-            return None
+            return None, False
         offer = links.offer(offer_id) or await links.load_offer(offer_id)
         if offer is None:
-            return None
-        known = links.affiliate_active(aff_id) or await links.load_affiliate(aff_id)
-        return _Target(offer, aff_id, known) if known else None
+            return None, False
+        if not (links.affiliate_active(aff_id) or await links.load_affiliate(aff_id)):
+            return None, False
+        return self._plan((offer_id, aff_id), offer, aff_id, None), True
 
     async def click(self, scope: Scope, send: Any, code: str | None) -> None:
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         if not self._ready:
             self._configure()
         hit = Hit(scope, self._country)
-        target = self._cached(code) if code is not None else None
-        if target is None:  # not all in the cache (or the /click form): may read Postgres
-            target = await self._target(code, hit)
-        if target is None:
+        plan = None
+        if code is not None:  # the common case, without a coroutine: all of it cached
+            links = self.links
+            link = links.link_map.get(code)
+            if link is not None and link.active:
+                offer = links.offer_map.get(link.offer_id)
+                if offer is not None and links.affiliate_map.get(link.aff_id):
+                    plan = self._plans.get(code)
+                    if plan is None or plan.offer is not offer or plan.link is not link:
+                        plan = self._plan(code, offer, link.aff_id, link)
+        usable = True
+        if plan is None:  # not all in the cache (or the /click form): may read Postgres
+            plan, usable = await self._target(code, hit)
+        if plan is None:
             (start, body), outcome, cls = _NOT_FOUND, "not_found", "-"
         else:
-            offer = target.offer
+            offer = plan.offer
             if offer.plain:  # active, no expiry, no cap: nothing to decide
                 state = "running"
             else:
-                state = offer_state(offer, time.time(), self.links.over_cap(offer))
-            if state == "running" and target.usable:
-                (start, body), outcome = self._redirect(scope, hit, target)
-                cls = hit.cls
+                state = offer_state(offer, time(), self.links.over_cap(offer))
+            if state == "running" and usable:
+                start, outcome = self._redirect(scope, hit, plan)
+                body, cls = pages.EMPTY_BODY, hit.cls
             else:
-                (start, body), outcome = self._not_running(hit, target, state), "fallback"
+                (start, body), outcome = self._not_running(hit, plan, state), "fallback"
                 cls = "-"
                 if start["status"] != 302:
                     outcome = "gone" if start["status"] == 410 else "unavailable"
@@ -155,58 +159,50 @@ class RedirectFront:
         await send(body)
         _observe(outcome, cls, t0)
 
-    def _redirect(self, scope: Scope, hit: Hit, t: _Target) -> tuple[tuple[Any, Any], str]:
-        offer = t.offer
-        event = hit.event("click", t.link_id, t.code, offer.offer_id, t.aff_id, t.defaults,
-                          scope.get("client"))  # fmt: skip
-        self.sink.add(event)
+    def _redirect(self, scope: Scope, hit: Hit, plan: LinkPlan) -> tuple[dict[str, Any], str]:
+        offer = plan.offer
+        event = hit.event("click", plan.link_id, plan.code, offer.offer_id, plan.aff_id,
+                          plan.defaults, scope.get("client"))  # fmt: skip
+        click_id: str = event["click_id"]
+        head = hit.cls == "head"
+        self.sink.add(event, not head)
         location, outcome = None, "redirect"
         if hit.deep_url and offer.deep_domains:
             location = check_deep_link(hit.deep_url, offer.deep_domains)
             outcome = "deep_link" if location else "redirect"
         if location is None:
-            key = (offer.offer_id, t.aff_id, t.code)
-            bound = self._bound.get(key)
-            if bound is None or bound[0] is not offer:
-                if len(self._bound) > 100_000:
-                    self._bound.clear()
-                constants = {"aff_id": str(t.aff_id), "offer_id": str(offer.offer_id),
-                             "link_code": t.code}  # fmt: skip
-                bound = self._bound[key] = (offer, offer.template.bind(constants))
-            location = bound[1].fill(hit)
+            location = plan.fill(hit, click_id, event["ts"])
             if offer.pass_params and hit.params:
                 location = append_params(location, hit.params)
-        cookie = None
-        if offer.cookie_max_age is not None and hit.cls != "head":
-            cookie = b"%b=%b; Max-Age=%d; Path=/; Secure; HttpOnly; SameSite=None" % (
-                self._cookie, event["click_id"].encode(), offer.cookie_max_age,
-            )  # fmt: skip
-        # Every value is percent-encoded by the template or the deep-link check: ASCII only.
-        return pages.redirect(location.encode("ascii"), cookie), outcome
+        # Every value is percent-encoded by the plan or the deep-link check: ASCII only.
+        headers = [(b"location", location.encode("ascii")), pages.NO_CONTENT]
+        if plan.cookie_tail is not None and not head:
+            cookie = self._cookie + click_id.encode("ascii") + plan.cookie_tail
+            headers.append((b"set-cookie", cookie))
+        return {"type": "http.response.start", "status": 302, "headers": headers}, outcome
 
-    def _not_running(self, hit: Hit, t: _Target, state: str) -> tuple[Any, Any]:
-        fallback = t.offer.fallback or self._fallback
+    def _not_running(self, hit: Hit, plan: LinkPlan, state: str) -> tuple[Any, Any]:
+        fallback = plan.offer.fallback or self._fallback
         if fallback is not None:
-            values = hit.fallback(t.offer.offer_id, t.aff_id, t.code)
+            values = hit.fallback(plan.offer.offer_id, plan.aff_id, plan.code)
             return pages.redirect(fallback.fill(values).encode("ascii"))
         return _GONE if state in ("expired", "archived") else _UNAVAILABLE
 
     async def impression(self, scope: Scope, send: Any, code: str) -> None:
         """1x1 GIF; a GET of a known link's pixel records a ``kind=impression`` event."""
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         if not self._ready:
             self._configure()
         outcome, cls = "pixel", "-"
         if scope["method"] == "GET":
             hit = Hit(scope, self._country)
-            target = await self._target(code, hit)
-            if target is not None and target.usable:
-                offer = target.offer
-                event = hit.event("impression", target.link_id, target.code, offer.offer_id,
-                                  target.aff_id, target.defaults, scope.get("client"))  # fmt: skip
-                self.sink.add(event)
+            plan, usable = await self._target(code, hit)
+            if plan is not None and usable:
+                event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
+                                  plan.aff_id, plan.defaults, scope.get("client"))  # fmt: skip
+                self.sink.add(event, False)
                 cls = hit.cls
-            elif target is None:
+            elif plan is None:
                 outcome = "not_found"
         start, body = pages.pixel()
         await send(start)

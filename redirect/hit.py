@@ -24,6 +24,9 @@ _IDS = ClickIds()
 _SUBS = {f"sub{i}": i - 1 for i in range(1, 11)}
 RESERVED = frozenset({*_SUBS, "source", "url"})  # not custom parameters
 FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_id=…&aff_id=…
+_UA, _REFERER, _PURPOSE, _LANG = range(4)
+_HEADERS = {b"user-agent": _UA, b"referer": _REFERER, b"purpose": _PURPOSE,
+            b"sec-purpose": _PURPOSE, b"accept-language": _LANG}  # fmt: skip
 
 
 class Hit:
@@ -35,17 +38,20 @@ class Hit:
     def __init__(self, scope: dict[str, Any], country_header: bytes | None) -> None:
         method = scope["method"]
         ua = referer = purpose = lang = country = ""
+        wanted = _HEADERS.get
         for name, value in scope["headers"]:
-            if name == b"user-agent":
+            slot = wanted(name)  # one hash lookup per header, not one test per field
+            if slot is None:
+                if name == country_header:
+                    country = value.decode("latin-1")[:2].upper()
+            elif slot == _UA:
                 ua = value.decode("latin-1")[:1024]
-            elif name == b"referer":
+            elif slot == _REFERER:
                 referer = value.decode("latin-1")[:1024]
-            elif name == b"purpose" or name == b"sec-purpose":
+            elif slot == _PURPOSE:
                 purpose = value.decode("latin-1")[:64]
-            elif name == b"accept-language":
+            else:
                 lang = value.decode("latin-1")[:64]
-            elif name == country_header:
-                country = value.decode("latin-1")[:2].upper()
         self.method = method
         self.ua, self.referer, self.lang, self.country = ua, referer, lang, country
         self.cls = classify(method, ua, purpose)
@@ -88,9 +94,10 @@ class Hit:
               defaults: tuple[str | None, ...], client: Any) -> dict[str, Any]:  # fmt: skip
         """The hit as a wire-format v1 event, with a fresh UUIDv7 id."""
         subs = self.subs
-        for i, default in enumerate(defaults):  # empty unless the link has default sub-ids
-            if subs[i] is None and default:
-                subs[i] = default
+        if defaults:  # the link's default sub-ids, where the visitor sent none
+            for i, default in enumerate(defaults):
+                if subs[i] is None and default:
+                    subs[i] = default
         click_id, ms = _IDS.new()
         self.ev = ev = {
             "click_id": click_id,

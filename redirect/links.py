@@ -41,6 +41,11 @@ class LinkCache:
         self._links: dict[str, CachedLink] = {}
         self._offers: dict[int, CachedOffer] = {}
         self._affiliates: dict[int, bool] = {}
+        # The same dicts, read by the redirect's hot path without a method call each
+        # (never replaced, only updated in place; the redirect only reads them).
+        self.link_map, self.offer_map, self.affiliate_map = (
+            self._links, self._offers, self._affiliates,
+        )  # fmt: skip
         self._unknown: dict[str, float] = {}
         # Click caps: clicks this process let through per capped offer (ever), and at
         # the last count of the counters: that count (base) and the room left then.

@@ -6,6 +6,9 @@ from typing import Any
 
 NO_STORE = (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
 PRAGMA = (b"pragma", b"no-cache")
+NO_CONTENT = (b"content-length", b"0")
+# The body message of a 302, shared by every redirect: servers only read it.
+EMPTY_BODY: dict[str, Any] = {"type": "http.response.body", "body": b""}
 
 NOT_FOUND = (
     b"<!doctype html><html><head><meta charset=utf-8><title>Link not found</title></head>"
@@ -58,7 +61,7 @@ def pixel(head: bool = False) -> tuple[Message, Message]:
 
 def redirect(location: bytes, cookie: bytes | None = None) -> tuple[Message, Message]:
     # A 302 is not stored by caches unless told to (RFC 9111 §3): no cache-control needed.
-    headers = [(b"location", location), (b"content-length", b"0")]
+    headers = [(b"location", location), NO_CONTENT]
     if cookie is not None:
         headers.append((b"set-cookie", cookie))
     start = {"type": "http.response.start", "status": 302, "headers": headers}

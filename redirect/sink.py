@@ -1,10 +1,13 @@
 """The click sink: an in-process batch flushed to the Redis stream, or to the spool.
 
-``add`` serialises the click (orjson) and appends the bytes (no I/O, no
-await): the visitor never waits, and buffered clicks are bytes, not dicts,
-so they give the garbage collector nothing to walk. A background task takes the buffer when it holds ``click_batch_max`` clicks or
-is ``click_batch_ms`` old, packs it into one stream entry (wire format v1)
-and writes it, with the offers' click counters, to the next shard, bounded
+``add`` serialises the click (orjson) and appends the bytes to the batch
+being filled, a ``bytearray`` that already is the packed stream entry (a
+JSON array): no I/O, no await, the visitor never waits; buffered clicks are
+bytes, not dicts, so they give the garbage collector nothing to walk, and
+the serialised click is copied and freed at once instead of being kept as
+one more object (keeping 200 small ``bytes`` per batch cost 2 µs a click
+more, in allocation). A background task seals the batch when it holds
+``click_batch_max`` clicks or is ``click_batch_ms`` old and writes it, with the offers' click counters, to the next shard, bounded
 by ``sink_deadline_s``. A write that fails or misses its deadline sends the
 batch to the local spool, and the sink stays on the spool until a PING
 answers again; then the spool is replayed into the streams in the
@@ -33,6 +36,7 @@ from tracker.settings import Settings
 
 log = logging.getLogger("tracker.redirect")
 T = TypeVar("T")
+_dumps = orjson.dumps
 
 _PROBE_S = 0.2  # how often a PING checks whether Redis is back
 _ADOPT_S = 10.0  # how often to look for spool folders of dead processes
@@ -44,8 +48,12 @@ class ClickSink:
         self._batch_max = batch_max
         self._batch_s = batch_ms / 1000
         self._buffer_max = buffer_max
-        self._buffer: list[bytes] = []  # each click as JSON
-        self._offers: list[int] = []  # offer id per click counting toward a cap, else 0
+        # The batch being filled: b"[" + click JSON + b"," for each click; and full ones.
+        self._data = bytearray(b"[")
+        self._n = 0  # clicks in _data
+        self._offers: list[int] = []  # offer id per click in _data counting toward a cap, else 0
+        self._sealed: list[tuple[bytes, int, list[int]]] = []  # (packed entry, clicks, offers)
+        self._buffered = 0  # clicks in _data and _sealed
         # Clicks per offer written to the cap counters in Redis by this process, ever.
         self.flushed: Counter[int] = Counter()
         self._full = asyncio.Event()
@@ -59,20 +67,42 @@ class ClickSink:
         self._closing = False
         self.redis_up = True
 
-    def add(self, click: dict[str, Any]) -> None:
-        buf = self._buffer
-        if len(buf) >= self._buffer_max:
+    def add(self, click: dict[str, Any], counted: bool | None = None) -> None:
+        """Buffer one click; ``counted``: whether it counts toward a click cap (kind click,
+        not HEAD), when the caller knows it already."""
+        if self._buffered >= self._buffer_max:
             metrics.CLICKS_DROPPED.inc()
             return
-        buf.append(orjson.dumps(click))
-        counts = click["kind"] == "click" and click["cls"] != "head"
-        self._offers.append(click["offer_id"] if counts else 0)
-        if len(buf) >= self._batch_max:
+        data = self._data
+        data += _dumps(click)
+        data += b","
+        if counted is None:
+            counted = click["kind"] == "click" and click["cls"] != "head"
+        self._offers.append(click["offer_id"] if counted else 0)
+        self._buffered += 1
+        self._n = n = self._n + 1
+        if n >= self._batch_max:
+            self._seal()
             self._full.set()
+
+    def _seal(self) -> None:
+        data = self._data
+        data[-1:] = b"]"  # the last comma closes the array
+        self._sealed.append((bytes(data), self._n, self._offers))
+        self._data, self._n, self._offers = bytearray(b"["), 0, []
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return self._buffered
+
+    def buffered_clicks(self) -> list[dict[str, Any]]:
+        """The clicks waiting in the buffer, decoded (for tests and debugging)."""
+        out: list[dict[str, Any]] = []
+        for payload, _n, _offers in self._sealed:
+            out += orjson.loads(payload)
+        if self._n:
+            out += orjson.loads(bytes(self._data[:-1]) + b"]")
+        return out
 
     @property
     def spool(self) -> Spool | None:
@@ -98,7 +128,7 @@ class ClickSink:
                 await asyncio.wait_for(asyncio.shield(self._task), deadline_s)
             except TimeoutError:
                 self._task.cancel()
-        left = len(self._buffer)
+        left = self._buffered
         if left:
             metrics.CLICKS_DROPPED.inc(left)
             log.error("click sink: %d clicks not flushed before shutdown", left)
@@ -118,9 +148,9 @@ class ClickSink:
             except TimeoutError:
                 pass
             self._full.clear()
-            while self._buffer:
+            while self._buffered:
                 await self._flush_one()
-            metrics.CLICK_BUFFER.set(len(self._buffer))
+            metrics.CLICK_BUFFER.set(self._buffered)
             if self._closing:
                 return
             now = time.monotonic()
@@ -134,24 +164,22 @@ class ClickSink:
                 if self._replay_task is None or self._replay_task.done():
                     self._replay_task = asyncio.create_task(self._replay(), name="spool-replay")
 
-    def _take(self) -> tuple[list[bytes], list[int]]:
-        buf, offers, n = self._buffer, self._offers, self._batch_max
-        if len(buf) <= n:
-            self._buffer, self._offers = [], []
-            return buf, offers
-        batch, batch_offers = buf[:n], offers[:n]
-        del buf[:n], offers[:n]
-        return batch, batch_offers
+    def _take(self) -> tuple[bytes, int, list[int]]:
+        """The oldest batch: (packed entry, a JSON array of clicks; clicks; offers)."""
+        if not self._sealed:
+            self._seal()
+        batch = self._sealed.pop(0)
+        self._buffered -= batch[1]
+        return batch
 
     async def _flush_one(self) -> None:
-        batch, offers = self._take()
-        payload = b"[" + b",".join(batch) + b"]"  # the packed entry: a JSON array of clicks
+        payload, n, offers = self._take()
         counts = Counter(o for o in offers if o)
-        if self.redis_up and await self._write(payload, len(batch), counts):
-            metrics.SINK_BATCH.observe(len(batch))
+        if self.redis_up and await self._write(payload, n, counts):
+            metrics.SINK_BATCH.observe(n)
             return
         self.redis_up = False
-        await self._to_spool(len(batch), payload)
+        await self._to_spool(n, payload)
 
     async def _to_spool(self, count: int, payload: bytes) -> None:
         assert self._spool is not None

@@ -7,39 +7,62 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the scrape for nothing
 
-# Redirects answered, by outcome (redirect, deep_link, fallback, not_found, gone, unavailable,
-# pixel) and click class (human, bot, preview, head, prefetch; '-' when nothing was recorded).
-REDIRECTS = Counter("tracker_redirects_total", "Redirects answered", ["outcome", "cls"])
+
+class LoopCounter:
+    """A labelled counter incremented from one event loop only, for the per-request
+    path: plain ints in ``counts``, keyed by the tuple of label values (no lock, no
+    child object, no call: ``c[k] = c.get(k, 0) + 1``), exported as a usual counter
+    when scraped. Other threads only read it (``collect`` copies the items first)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self.counts: dict[tuple[str, ...], int] = {}
+        REGISTRY.register(self)  # type: ignore[arg-type]
+
+    def inc(self, *labels: str) -> None:
+        self.counts[labels] = self.counts.get(labels, 0) + 1
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, value in list(self.counts.items()):
+            family.add_metric(labels, value)
+        yield family
 
 
 class LoopHistogram:
     """A histogram observed from one event loop only: no lock, a bisect and two adds
-    (a third of ``Histogram.observe``), for the per-request path; exported as usual."""
+    (a third of ``Histogram.observe``), for the per-request path; exported as usual.
+    The hot path may update ``counts``/``sum`` itself (see ``observe``)."""
 
     def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
         self.name, self.documentation = name, documentation
-        self._bounds = buckets
-        self._counts = [0] * (len(buckets) + 1)
-        self._sum = 0.0
+        self.bounds = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.sum = 0.0
         REGISTRY.register(self)  # type: ignore[arg-type]
 
     def observe(self, value: float) -> None:
-        self._counts[bisect_left(self._bounds, value)] += 1
-        self._sum += value
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         acc, buckets = 0, []
-        for bound, count in zip((*self._bounds, math.inf), self._counts, strict=True):
+        for bound, count in zip((*self.bounds, math.inf), list(self.counts), strict=True):
             acc += count
             buckets.append((floatToGoString(bound), acc))  # type: ignore[no-untyped-call]
         yield HistogramMetricFamily(
-            self.name, self.documentation, buckets=buckets, sum_value=self._sum
+            self.name, self.documentation, buckets=buckets, sum_value=self.sum
         )
+
+
+# Redirects answered, by outcome (redirect, deep_link, fallback, not_found, gone, unavailable,
+# pixel) and click class (human, bot, preview, head, prefetch; '-' when nothing was recorded).
+REDIRECTS = LoopCounter("tracker_redirects_total", "Redirects answered", ("outcome", "cls"))
 
 
 # Seconds spent in the redirect handler (our own time, not the network's).

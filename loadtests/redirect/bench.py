@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -27,70 +26,33 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from loadtests.redirect.wrk import Result, median, pause_script, pin, wrk
 from tracker.runtime.embedded_pg import free_port
 from tracker.runtime.servers import ServerUrls, servers
 from tracker.settings import Settings
 from tracker.store.migrate import migrate_dsn
 
 ROOT = Path(__file__).resolve().parents[2]
-UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+# The baselines run under uvicorn configured as `tracker serve` configures it: uvloop,
+# httptools, no access log, and no proxy-headers middleware (the CLI's default would
+# put one in front of the baseline that the tracker does not have).
 UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning", "--lifespan", "on"]  # fmt: skip
+           "--no-access-log", "--no-proxy-headers", "--log-level", "warning",
+           "--lifespan", "on"]  # fmt: skip
 
 GRANIAN = ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--workers", "1",
            "--loop", "uvloop", "--no-ws", "--log-level", "warning"]  # fmt: skip
 TRACKER = ["-m", "tracker.cli", "serve"]
 
 
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    bad: int
-
-
-def _ms(text: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
-    if not m:
-        return float("nan")
-    v = float(m.group(1))
-    return {"us": v / 1000, "ms": v, "s": v * 1000}[m.group(2)]
-
-
-def _pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() != 1 else []
-
-
-def wrk(url: str, seconds: int, connections: int) -> Result:
-    cmd = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-           "-H", f"User-Agent: {UA}", url]  # fmt: skip
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=seconds + 30, check=True
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    n = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad_m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    err_m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    bad = int(bad_m.group(1)) if bad_m else 0
-    if err_m:
-        bad += sum(int(x) for x in err_m.groups())
-    return Result("", rps, p50, p99, n, bad)
-
-
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[None]:
-    proc = subprocess.Popen([*_pin(0), sys.executable, *args], env=env, cwd=ROOT,
+def process(args: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[int]:
+    proc = subprocess.Popen([*pin(0), sys.executable, *args], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -103,7 +65,7 @@ def process(args: list[str], env: dict[str, str], port: int, ready_path: str) ->
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{args} did not start")
             time.sleep(0.1)
-        yield
+        yield proc.pid  # taskset execs the server: same process
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -153,11 +115,14 @@ def _answered(port: int) -> int:
     return int(total)
 
 
-def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool) -> int:
+def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool,
+        paced_rate: int) -> int:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     base = Settings(data_dir=work, database_url=os.environ.get("TRACKER_DATABASE_URL"),
                     redis_url=os.environ.get("TRACKER_REDIS_URL"))  # fmt: skip
     results: list[Result] = []
+    paced: list[Result] = []
+    pause_ms = max(1, round(connections * 1000 / paced_rate)) if paced_rate else 0
     try:
         with servers(base, owner=True) as urls:
             asyncio.run(migrate_dsn(urls.database_url))
@@ -173,12 +138,12 @@ def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool)
                 rows += [("raw ASGI 302 (granian)", [*GRANIAN, "loadtests.redirect.baselines:raw_app"], "/", {}),
                          ("tracker (granian)", TRACKER, "/healthz", {"TRACKER_SERVER": "granian"})]  # fmt: skip
             with contextlib.ExitStack() as stack:
-                ports = []
+                ports, pids = [], []
                 for _name, args, ready, own in rows:  # all up at once, idle unless measured
                     port = free_port()
-                    stack.enter_context(
+                    pids.append(stack.enter_context(
                         process([*args, "--port", str(port)], {**env, **own}, port, ready)
-                    )
+                    ))  # fmt: skip
                     ports.append(port)
                 for port in ports:
                     if warmup:
@@ -187,12 +152,24 @@ def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool)
                 runs: list[list[Result]] = [[] for _ in rows]
                 for rnd in range(rounds):
                     for i, port in enumerate(ports):
-                        r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections)
+                        r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections,
+                                pid=pids[i])  # fmt: skip
                         runs[i].append(r)
                         print(f"  round {rnd + 1} {rows[i][0]}: {r.rps:,.0f}/s p50 {r.p50_ms:.2f} "
-                              f"ms p99 {r.p99_ms:.2f} ms", flush=True)  # fmt: skip
+                              f"ms p99 {r.p99_ms:.2f} ms, server CPU {r.cpu_us:.0f} µs/request",
+                              flush=True)  # fmt: skip
                 for (name, *_), rs in zip(rows, runs, strict=True):
-                    results.append(_median(name, rs))
+                    results.append(median(name, rs))
+                if pause_ms:  # the same connections, each pausing: latency below saturation
+                    script = pause_script(work, pause_ms)
+                    pruns: dict[int, list[Result]] = {}
+                    for _rnd in range(rounds):
+                        for i, port in enumerate(ports):
+                            if "naive" not in rows[i][0]:  # it cannot offer this rate
+                                r = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections,
+                                        script, pids[i])  # fmt: skip
+                                pruns.setdefault(i, []).append(r)
+                    paced = [median(rows[i][0], rs) for i, rs in pruns.items()]
                 answered = sum(_answered(p) for (n, *_), p in zip(rows, ports, strict=True)
                                if n.startswith("tracker"))  # fmt: skip
             t0 = time.monotonic()
@@ -202,15 +179,8 @@ def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool)
             ingest_s = time.monotonic() - t0
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _report_paced(paced, connections, pause_ms, seconds)
     return _report(results, answered, stored, ingest_s, connections, seconds)
-
-
-def _median(name: str, rs: list[Result]) -> Result:
-    def med(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
-
-    return Result(name, med([r.rps for r in rs]), med([r.p50_ms for r in rs]),
-                  med([r.p99_ms for r in rs]), sum(r.requests for r in rs), sum(r.bad for r in rs))  # fmt: skip
 
 
 def _env(urls: ServerUrls, work: Path) -> dict[str, str]:
@@ -221,6 +191,22 @@ def _env(urls: ServerUrls, work: Path) -> dict[str, str]:
         BENCH_REDIS_URL=urls.redis_url, PYTHONPATH=str(ROOT),
     )  # fmt: skip
     return env
+
+
+def _report_paced(paced: list[Result], connections: int, pause_ms: int, seconds: int) -> None:
+    if not paced:
+        return
+    print(
+        f"\nPaced (open loop at a bounded rate): {connections} connections, each waiting "
+        f"{pause_ms} ms before every request (at most {connections * 1000 // pause_ms:,} "
+        f"requests/s offered), median of rounds of {seconds} s. Latency here is the "
+        "server's own plus the loop's hiccups, not queueing behind 64 requests in flight.\n"
+    )
+    print("| server | requests/s | p50 ms | p99 ms | max ms | errors | server CPU µs/request |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in paced:
+        print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.2f} | "
+              f"{r.bad} | {r.cpu_us:.1f} |")  # fmt: skip
 
 
 def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
@@ -235,11 +221,18 @@ def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
         f"\n{connections} connections, median of interleaved rounds of {seconds} s per row, "
         "one server process on CPU 0, wrk on CPU 1\n"
     )
-    print("| server | clicks/s | p50 ms | p99 ms | vs naive | vs raw ASGI, same server | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| server | clicks/s | p50 ms | p99 ms | vs naive | vs raw ASGI, same server | errors "
+          "| server CPU µs/request | raw's CPU / this CPU |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-              f"{r.rps / naive.rps:.2f}x | {r.rps / same_raw[r.name].rps:.2f}x | {r.bad} |")  # fmt: skip
+              f"{r.rps / naive.rps:.2f}x | {r.rps / same_raw[r.name].rps:.2f}x | {r.bad} | "
+              f"{r.cpu_us:.1f} | {same_raw[r.name].cpu_us / r.cpu_us:.2f}x |")  # fmt: skip
+    print(
+        "\nThe CPU columns (server process and children, user + system, per answered request)"
+        " do not depend on how much of CPU 0 other work left to the server; their ratio is what"
+        " the throughput ratio would be on a quiet machine if the server were CPU-bound."
+    )
     checks = {
         ">= 6x naive FastAPI": tracker.rps >= 6 * naive.rps,
         ">= 0.7x raw ASGI (uvicorn)": tracker.rps >= 0.7 * raw.rps,
@@ -270,11 +263,19 @@ def main() -> int:
         action="store_true",
         help="add the raw 302 and `tracker serve` under granian (TRACKER_SERVER=granian)",
     )
+    p.add_argument(
+        "--paced-rate",
+        type=int,
+        default=4000,
+        help="also measure latency with each connection pausing so that at most this many "
+        "requests/s are offered (0: skip)",
+    )
     a = p.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    return run(min(a.seconds, 30), min(a.rounds, 9), min(a.warmup, 10), a.connections, a.granian)
+    return run(min(a.seconds, 30), min(a.rounds, 9), min(a.warmup, 10), a.connections, a.granian,
+               min(max(a.paced_rate, 0), 50_000))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +58,7 @@ async def _location(value: str) -> tuple[str, list[dict[str, Any]]]:
     await front(scope, None, send)
     assert sent[0]["status"] == 302
     [location] = [v for k, v in sent[0]["headers"] if k == b"location"]
-    return location.decode("ascii"), [orjson.loads(b) for b in sink._buffer]
+    return location.decode("ascii"), sink.buffered_clicks()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,13 +22,14 @@ KNOWN = frozenset(
 )
 
 
-# Values made only of unreserved characters need no encoding (the common case).
-_PLAIN = re.compile(r"[A-Za-z0-9._~-]*")
+# Values made only of unreserved characters need no encoding (the common case);
+# the redirect's link plans test values with it too.
+PLAIN = re.compile(r"[A-Za-z0-9._~-]*")
 
 
 def encode(value: str) -> str:
     """Percent-encode a value for any part of a URL: only unreserved characters stay."""
-    return value if _PLAIN.fullmatch(value) else quote(value, safe="", errors="replace")
+    return value if PLAIN.fullmatch(value) else quote(value, safe="", errors="replace")
 
 
 class Values(Protocol):
@@ -48,7 +49,7 @@ class Template:
         that computes only the macros this template uses.
         """
         out = [self.parts[0]]
-        append, plain = out.append, _PLAIN.fullmatch
+        append, plain = out.append, PLAIN.fullmatch
         for name, literal in self._pairs:
             v = values.get(name)
             if v:
