@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import asyncpg
+
+from tracker.store.reports import days
+from tracker.store.reports.days import DEFAULT_ZONES
 
 _LOCK_ID = 0x7472_6B6D  # "trkm"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -78,9 +82,12 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
-async def migrate_dsn(dsn: str) -> list[str]:
+async def migrate_dsn(dsn: str, report_zones: Sequence[str] = DEFAULT_ZONES) -> list[str]:
+    """Migrate, then give the zones reports are read in their local-day rollup rows."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
-        return await migrate(conn)
+        applied = await migrate(conn)
+        added = await days.register(conn, report_zones)
+        return applied + [f"local days from {p // 3600:02}:{p % 3600 // 60:02} UTC" for p in added]
     finally:
         await conn.close()

@@ -14,16 +14,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from schemas.reports import COUNTS, TIME_DIMS
-from tracker.store.reports import plan, rates, sql
+from tracker.store.reports import days, plan, rates, sql
+from tracker.store.reports.sql import OUT
 
 _HIDE: dict[str, tuple[str, ...]] = {
     "admin": (),
     "affiliate": ("revenue", "profit", "rpc"),
     "advertiser": ("payout", "profit", "epc"),
 }
-_OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
-        "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
-        "rpc")  # fmt: skip
 
 
 @dataclass
@@ -46,15 +44,10 @@ def _key(values: tuple[Any, ...]) -> str | int | None:
     return "|".join("" if v is None else str(v) for v in values)
 
 
-def _sorter(sort: str | None, dims: list[str]) -> tuple[list[str], bool]:
-    if sort is None:
-        return dims, False
-    return [sort.lstrip("-")], sort.startswith("-")
-
-
 async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,
               limit: int) -> Answer:  # fmt: skip
     units = [d for d in spec.dims if d in TIME_DIMS]
+    spec.sort = sort  # the query sorts: rows come in the answer's order
     # one snapshot: the rate periods read here are those the query joins to
     async with pool.acquire() as conn, conn.transaction(readonly=True,
                                                         isolation="repeatable_read"):  # fmt: skip
@@ -64,7 +57,8 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         pieces = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
             cuts = spec.periods.cuts()
-            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts)
+            phases = await days.load(conn)
+            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts, phases)
         if pieces is not None:
             text, args = sql.rollup(spec, pieces)
         else:
@@ -75,28 +69,24 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
     source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
     n = len(spec.dims)
     hide = _HIDE[role]
-    rows: list[dict[str, Any]] = []
-    totals: dict[str, Any] = {}
-    for rec in records:
-        values = tuple(rec)
-        row = dict(zip(_OUT, values[n:-1], strict=True))
+
+    def shaped(values: tuple[Any, ...]) -> dict[str, Any]:
+        row = dict(zip(OUT, values[n:-1], strict=True))
         row["conversions"] = row["pending"] + row["approved"]
         for name in hide:
             row[name] = None
-        if values[-1]:  # the GROUPING SETS row over everything
-            row.update(key="total", group={})
-            totals = row
-            continue
+        return row
+
+    *body, last = records  # ORDER BY total: the GROUPING SETS row over everything comes last
+    assert last[-1] and not (body and body[-1][-1])
+    totals = shaped(tuple(last))
+    totals.update(key="total", group={})
+    rows: list[dict[str, Any]] = []
+    for rec in body[:limit]:
+        values = tuple(rec)
+        row = shaped(values)
         row["key"] = _key(values[:n])
         row["group"] = dict(zip(spec.dims, values[:n], strict=True))
         rows.append(row)
-    names, desc = _sorter(sort, spec.dims)
-
-    def order(r: dict[str, Any]) -> tuple[Any, ...]:
-        vals = [r["group"][m] if m in r["group"] else r[m] for m in names]
-        # None sorts after every value, whichever the direction
-        return tuple(x for v in vals for x in ((v is None) != desc, 0 if v is None else v))
-
-    rows.sort(key=order, reverse=desc)
     assert set(COUNTS) <= set(totals)
-    return Answer(source, rows[:limit], totals, len(rows))
+    return Answer(source, rows, totals, len(body))

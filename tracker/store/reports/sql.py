@@ -37,6 +37,10 @@ _ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
 ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
 _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
            "month": "YYYY-MM"}  # fmt: skip
+_COLS = (
+    "r.gross_clicks, r.unique_clicks, r.human_clicks, r.bot_clicks, r.impressions, r.pending,"
+    " r.approved, r.rejected, r.reversed, r.revenue, r.payout"
+)
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
@@ -51,6 +55,7 @@ class Spec:
     affiliate_id: int | None = None  # a partner's key
     advertiser_id: int | None = None  # an advertiser's key
     periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
+    sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
 
 
 class _Args:
@@ -105,14 +110,13 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
                 f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
                 f"f.pi * 0.001 END)")  # fmt: skip
 
-    # Totals by GROUPING SETS, ratios and money's shape (4 decimals unless a CPM price
-    # needs more) here: in Python they cost more than the query for thousands of rows.
+    # Totals by GROUPING SETS, ratios, money's shape (4 decimals unless a CPM price needs
+    # more) as text, and the order here: in Python they cost more than the query for
+    # thousands of rows (a Decimal per value to decode and to encode again).
     dims = ", ".join(cols)
+    shown_metrics = ", ".join(f"({_METRIC[m]})::text" if m in _TEXT else _METRIC[m] for m in OUT)
     return f"""
-SELECT {dims}, coalesce(g, 0), coalesce(u, 0), coalesce(h, 0), coalesce(b, 0), coalesce(i, 0),
-       coalesce(p, 0), coalesce(a, 0), coalesce(rj, 0), coalesce(rv, 0), {_shape("rev")},
-       {_shape("pay")}, {_shape("rev - pay")}, round(100.0 * (p + a) / nullif(g, 0), 4),
-       round(pay / nullif(g, 0), 4), round(rev / nullif(g, 0), 4), total
+SELECT {dims}, {shown_metrics}, total
   FROM (
 SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
        sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
@@ -121,7 +125,41 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
   FROM {source}
   LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
  GROUP BY GROUPING SETS (({group}), ())
-) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)"""
+) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
+ ORDER BY total, {_order(spec)}"""
+
+
+def _shape(x: str) -> str:
+    return f"CASE WHEN scale(trim_scale({x})) <= 4 THEN round({x}, 4) ELSE trim_scale({x}) END"
+
+
+# Each metric of the answer over the grouped relation y; money and ratios go out as text.
+OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
+        "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
+        "rpc")  # fmt: skip
+_COUNT_COLS = ("g", "u", "h", "b", "i", "p", "a", "rj", "rv")
+_METRIC = {m: f"coalesce({c}, 0)" for m, c in zip(OUT[:9], _COUNT_COLS, strict=True)}
+_METRIC.update(
+    conversions="coalesce(p + a, 0)", revenue=_shape("rev"), payout=_shape("pay"),
+    profit=_shape("rev - pay"), cr="round(100.0 * (p + a) / nullif(g, 0), 4)",
+    epc="round(pay / nullif(g, 0), 4)", rpc="round(rev / nullif(g, 0), 4)",
+)  # fmt: skip
+_TEXT = ("revenue", "payout", "profit", "cr", "epc", "rpc")
+
+
+def _order(spec: Spec) -> str:
+    """Rows by ``spec.sort`` (a metric or a grouped dimension, ``-`` for descending), then by
+    the grouped dimensions; null last whichever the direction; text by code point."""
+
+    def dim(i: int) -> str:
+        return f"d{i}" if spec.dims[i] in INT_DIMS else f'd{i} COLLATE "C"'
+
+    keys = [f"{dim(i)} NULLS LAST" for i in range(len(spec.dims))]
+    if spec.sort is not None:
+        name = spec.sort.lstrip("-")
+        expr = dim(spec.dims.index(name)) if name in spec.dims else _METRIC[name]
+        keys.insert(0, f"{expr}{' DESC' if spec.sort.startswith('-') else ''} NULLS LAST")
+    return ", ".join(keys)
 
 
 def _periods(spec: Spec, args: _Args) -> str:
@@ -132,10 +170,6 @@ def _periods(spec: Spec, args: _Args) -> str:
     return (f"(SELECT o, coalesce(lo, '-infinity'), coalesce(hi, 'infinity') FROM unnest("
             f"{o}::int8[], {lo}::timestamptz[], {hi}::timestamptz[]) AS x (o, lo, hi))"
             " AS pr (o, lo, hi)")  # fmt: skip
-
-
-def _shape(x: str) -> str:
-    return f"CASE WHEN scale(trim_scale({x})) <= 4 THEN round({x}, 4) ELSE trim_scale({x}) END"
 
 
 def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
@@ -176,12 +210,13 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
 
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
     # CPC/CPM money of the offers' priced periods, priced here per offer and period.
+    # (the partners' rows go to the outer grouping as they are: grouping them here first
+    # sums every column twice)
     facts = f"""
-    SELECT {", ".join(cols)}, NULL::int8, NULL::timestamptz, {sums}, 0, 0, 0
+    SELECT {", ".join(cols)}, NULL::int8, NULL::timestamptz, {_COLS}, 0, 0, 0
       FROM {pieces_sql}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
-     GROUP BY {by}
     UNION ALL
     SELECT {", ".join(cols)}, pr.o, pr.lo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
            sum(r.human_clicks), sum(r.impressions)
