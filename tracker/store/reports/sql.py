@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
-from tracker.store.reports import plan
+from tracker.store.reports import daily, plan, shape
 from tracker.store.reports.rates import Periods
 from tracker.store.reports.rollups import ALL_OFFERS
 
@@ -56,6 +56,7 @@ class Spec:
     advertiser_id: int | None = None  # an advertiser's key
     periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
     sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
+    hidden: tuple[str, ...] = ()  # metrics the caller may not see: null in every row
 
 
 class _Args:
@@ -110,14 +111,10 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
                 f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
                 f"f.pi * 0.001 END)")  # fmt: skip
 
-    # Totals by GROUPING SETS, ratios, money's shape (4 decimals unless a CPM price needs
-    # more) as text, and the order here: in Python they cost more than the query for
-    # thousands of rows (a Decimal per value to decode and to encode again).
-    dims = ", ".join(cols)
-    shown_metrics = ", ".join(f"({_METRIC[m]})::text" if m in _TEXT else _METRIC[m] for m in OUT)
-    return f"""
-SELECT {dims}, {shown_metrics}, total
-  FROM (
+    # Totals by GROUPING SETS; ratios, money's shape and the order: shape.project.
+    return shape.project(
+        spec,
+        f"""(
 SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
        sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
@@ -125,41 +122,8 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
   FROM {source}
   LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
  GROUP BY GROUPING SETS (({group}), ())
-) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
- ORDER BY total, {_order(spec)}"""
-
-
-def _shape(x: str) -> str:
-    return f"CASE WHEN scale(trim_scale({x})) <= 4 THEN round({x}, 4) ELSE trim_scale({x}) END"
-
-
-# Each metric of the answer over the grouped relation y; money and ratios go out as text.
-OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
-        "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
-        "rpc")  # fmt: skip
-_COUNT_COLS = ("g", "u", "h", "b", "i", "p", "a", "rj", "rv")
-_METRIC = {m: f"coalesce({c}, 0)" for m, c in zip(OUT[:9], _COUNT_COLS, strict=True)}
-_METRIC.update(
-    conversions="coalesce(p + a, 0)", revenue=_shape("rev"), payout=_shape("pay"),
-    profit=_shape("rev - pay"), cr="round(100.0 * (p + a) / nullif(g, 0), 4)",
-    epc="round(pay / nullif(g, 0), 4)", rpc="round(rev / nullif(g, 0), 4)",
-)  # fmt: skip
-_TEXT = ("revenue", "payout", "profit", "cr", "epc", "rpc")
-
-
-def _order(spec: Spec) -> str:
-    """Rows by ``spec.sort`` (a metric or a grouped dimension, ``-`` for descending), then by
-    the grouped dimensions; null last whichever the direction; text by code point."""
-
-    def dim(i: int) -> str:
-        return f"d{i}" if spec.dims[i] in INT_DIMS else f'd{i} COLLATE "C"'
-
-    keys = [f"{dim(i)} NULLS LAST" for i in range(len(spec.dims))]
-    if spec.sort is not None:
-        name = spec.sort.lstrip("-")
-        expr = dim(spec.dims.index(name)) if name in spec.dims else _METRIC[name]
-        keys.insert(0, f"{expr}{' DESC' if spec.sort.startswith('-') else ''} NULLS LAST")
-    return ", ".join(keys)
+)""",
+    )
 
 
 def _periods(spec: Spec, args: _Args) -> str:
@@ -178,12 +142,13 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
-    ids, names = [], {}
+    ids, names, numbers = [], {}, []
     for u in units:
         labels = [plan.label(t, u, zone) for _, t in pieces]
         distinct = sorted(set(labels))
         index = {name: i + 1 for i, name in enumerate(distinct)}
-        ids.append(args.add([index[name] for name in labels]))
+        numbers.append([index[name] for name in labels])
+        ids.append(args.add(numbers[-1]))
         names[spec.dims.index(u)] = args.add(distinct)
     cols_p = ", ".join(f"l{j}" for j in range(len(units)))
     arrays = "".join(f", {a}::int4[]" for a in ids)
@@ -207,6 +172,12 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
      WHERE {check}{where}
      GROUP BY {by}"""
         return _outer(spec, facts, names), args.values
+
+    if units and "partner" in spec.dims and len(set(zip(*numbers, strict=True))) == len(pieces):
+        # one piece per local bucket (local days): each partner's row of a piece is a row
+        # of the answer, with the CPC/CPM money of its priced offers added, nothing to group
+        shown = [f"({names[i]}::text[])[{c}]" if i in names else c for i, c in enumerate(cols)]
+        return daily.query(spec, shown, pieces_sql, periods, f"{check}{where}"), args.values
 
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
     # CPC/CPM money of the offers' priced periods, priced here per offer and period.
