@@ -8,6 +8,7 @@ nothing. Each file is applied and recorded in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import asyncpg
 from tracker.store.reports import days
 from tracker.store.reports.days import DEFAULT_ZONES
 
+log = logging.getLogger("tracker")
 _LOCK_ID = 0x7472_6B6D  # "trkm"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -87,7 +89,8 @@ async def migrate_dsn(dsn: str, report_zones: Sequence[str] = DEFAULT_ZONES) -> 
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         applied = await migrate(conn)
-        added = await days.register(conn, report_zones)
-        return applied + [f"local days from {p // 3600:02}:{p % 3600 // 60:02} UTC" for p in added]
+        for p in await days.register(conn, report_zones):
+            log.info("reports: local days from %02d:%02d UTC added", p // 3600, p % 3600 // 60)
+        return applied
     finally:
         await conn.close()
