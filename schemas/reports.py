@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.types import Instant
+
 SUBS = tuple(f"sub{i}" for i in range(1, 11))
 INT_DIMS = ("partner", "offer", "link")
 TEXT_DIMS = ("goal", *SUBS, "source", "country", "device", "os", "browser")
@@ -45,11 +47,11 @@ class ReportQuery(BaseModel):
         + " (hour, day, week and month are local to `tz`)",
         examples=["partner,day"],
     )  # fmt: skip
-    date_from: datetime | None = Field(
+    date_from: Instant | None = Field(
         None, alias="from", description="start (inclusive); without an offset it is read in `tz`; "
         "default: 7 days before `to`", examples=["2026-11-01T00:00:00+05:30"],
     )  # fmt: skip
-    date_to: datetime | None = Field(
+    date_to: Instant | None = Field(
         None, alias="to", description="end (exclusive); default: the next whole hour"
     )
     tz: str = Field("UTC", max_length=64, description="IANA time zone", examples=["Asia/Kolkata"])

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     geoip_db: Path | None = None  # MaxMind-format .mmdb (country, region, city)
     retention_days: int = Field(90, ge=1)  # raw clicks/impressions; rollups are kept
     partitions_ahead_days: int = Field(2, ge=0, le=60)
+    # Reports (docs/adr/0062): zones whose local days get rollup rows of their own, added
+    # and back-filled by `tracker migrate`; each offset in use costs one row per fact.
+    report_time_zones: list[str] = Field(
+        ["Asia/Kolkata"], max_length=50,
+        description="IANA zones reports are mostly read in (JSON list)",
+    )  # fmt: skip
 
     # Timeouts (seconds) for every network call
     redis_timeout_s: float = Field(1.0, gt=0)
@@ -117,6 +123,18 @@ class Settings(BaseSettings):
                 "TRACKER_REDIS_URL must start with redis://, rediss://, unix:// "
                 "or redis+cluster://host:port,host:port"
             )
+        return v
+
+    @field_validator("report_time_zones")
+    @classmethod
+    def _report_zones(cls, v: list[str]) -> list[str]:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        for zone in v:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"TRACKER_REPORT_TIME_ZONES: unknown zone {zone!r}") from None
         return v
 
     @field_validator("fallback_url")

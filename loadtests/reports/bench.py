@@ -159,7 +159,8 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
-    print()
+    loadavg = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nload average (1/5/15 min) at the end: {loadavg}")
     print("| what | figure | target |")
     print("| --- | --- | --- |")
     print(f"| 30-day report by partner × day, Asia/Kolkata ({a['source']}, {a['rows']} rows, "

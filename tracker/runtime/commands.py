@@ -17,8 +17,8 @@ from tracker.store.migrate import migrate_dsn
 log = logging.getLogger("tracker")
 
 
-def _migrate(database_url: str) -> None:
-    applied = asyncio.run(migrate_dsn(database_url))
+def _migrate(database_url: str, zones: list[str]) -> None:
+    applied = asyncio.run(migrate_dsn(database_url, zones))
     log.info("migrations applied: %s", ", ".join(applied) if applied else "none needed")
 
 
@@ -26,7 +26,7 @@ def up(settings: Settings) -> int:
     from tracker.runtime import compose
 
     with servers(settings, owner=True) as urls:
-        _migrate(urls.database_url)
+        _migrate(urls.database_url, settings.report_time_zones)
         log.info("tracker up on http://%s:%s (Ctrl-C to stop)", settings.host, settings.port)
         compose.serve(settings, urls.database_url, urls.redis_url, with_worker=True)
     return 0
@@ -64,7 +64,7 @@ def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics
 
 def migrate(settings: Settings) -> int:
     with servers(settings) as urls:
-        _migrate(urls.database_url)
+        _migrate(urls.database_url, settings.report_time_zones)
     return 0
 
 
@@ -91,7 +91,7 @@ def keys_create(settings: Settings, role: str, scopes: tuple[str, ...], adv: int
         print(f"tracker: scopes must be read and/or write, not {sorted(bad)}", file=sys.stderr)
         return 2
     with servers(settings) as urls:
-        _migrate(urls.database_url)
+        _migrate(urls.database_url, settings.report_time_zones)
         token = asyncio.run(_new_key(urls.database_url, role, scopes, adv, aff, label))
     print(token)
     print(f"# {role} key ({','.join(scopes)}): shown once, stored hashed", file=sys.stderr)

@@ -8,12 +8,18 @@ nothing. Each file is applied and recorded in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import asyncpg
 
+from tracker.store.reports import days
+from tracker.store.reports.days import DEFAULT_ZONES
+
+log = logging.getLogger("tracker")
 _LOCK_ID = 0x7472_6B6D  # "trkm"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -78,9 +84,13 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
-async def migrate_dsn(dsn: str) -> list[str]:
+async def migrate_dsn(dsn: str, report_zones: Sequence[str] = DEFAULT_ZONES) -> list[str]:
+    """Migrate, then give the zones reports are read in their local-day rollup rows."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
-        return await migrate(conn)
+        applied = await migrate(conn)
+        for p in await days.register(conn, report_zones):
+            log.info("reports: local days from %02d:%02d UTC added", p // 3600, p % 3600 // 60)
+        return applied
     finally:
         await conn.close()

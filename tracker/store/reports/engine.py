@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from schemas.reports import COUNTS, TIME_DIMS
-from tracker.store.reports import plan, rates, sql
+from tracker.store.reports import days, plan, rates, sql
+from tracker.store.reports.shape import OUT
+
+_NAMES = (*OUT, "conversions", "key")  # a query row after the grouped values
 
 _HIDE: dict[str, tuple[str, ...]] = {
     "admin": (),
     "affiliate": ("revenue", "profit", "rpc"),
     "advertiser": ("payout", "profit", "epc"),
 }
-_OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
-        "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
-        "rpc")  # fmt: skip
 
 
 @dataclass
@@ -39,22 +39,11 @@ def hidden(role: str) -> tuple[str, ...]:
     return _HIDE[role]
 
 
-def _key(values: tuple[Any, ...]) -> str | int | None:
-    if len(values) == 1:
-        v = values[0]
-        return v if v is None or isinstance(v, int) else str(v)
-    return "|".join("" if v is None else str(v) for v in values)
-
-
-def _sorter(sort: str | None, dims: list[str]) -> tuple[list[str], bool]:
-    if sort is None:
-        return dims, False
-    return [sort.lstrip("-")], sort.startswith("-")
-
-
 async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,
               limit: int) -> Answer:  # fmt: skip
     units = [d for d in spec.dims if d in TIME_DIMS]
+    spec.sort = sort  # the query sorts: rows come in the answer's order
+    spec.hidden = _HIDE[role]
     # one snapshot: the rate periods read here are those the query joins to
     async with pool.acquire() as conn, conn.transaction(readonly=True,
                                                         isolation="repeatable_read"):  # fmt: skip
@@ -64,7 +53,8 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         pieces = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
             cuts = spec.periods.cuts()
-            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts)
+            phases = await days.load(conn)
+            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts, phases)
         if pieces is not None:
             text, args = sql.rollup(spec, pieces)
         else:
@@ -74,29 +64,15 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         records = await conn.fetch(text, *args)
     source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
     n = len(spec.dims)
-    hide = _HIDE[role]
+    *body, last = records  # ORDER BY total: the GROUPING SETS row over everything comes last
+    assert last[-1] and not (body and body[-1][-1])
+    totals = dict(zip(_NAMES, last[n:-1], strict=True))
+    totals.update(key="total", group={})
     rows: list[dict[str, Any]] = []
-    totals: dict[str, Any] = {}
-    for rec in records:
-        values = tuple(rec)
-        row = dict(zip(_OUT, values[n:-1], strict=True))
-        row["conversions"] = row["pending"] + row["approved"]
-        for name in hide:
-            row[name] = None
-        if values[-1]:  # the GROUPING SETS row over everything
-            row.update(key="total", group={})
-            totals = row
-            continue
-        row["key"] = _key(values[:n])
-        row["group"] = dict(zip(spec.dims, values[:n], strict=True))
+    dims = spec.dims
+    for rec in body[:limit]:  # everything is shaped by the query: the fastest loop there is
+        row = dict(zip(_NAMES, rec[n:-1], strict=True))
+        row["group"] = dict(zip(dims, rec[:n], strict=True))
         rows.append(row)
-    names, desc = _sorter(sort, spec.dims)
-
-    def order(r: dict[str, Any]) -> tuple[Any, ...]:
-        vals = [r["group"][m] if m in r["group"] else r[m] for m in names]
-        # None sorts after every value, whichever the direction
-        return tuple(x for v in vals for x in ((v is None) != desc, 0 if v is None else v))
-
-    rows.sort(key=order, reverse=desc)
     assert set(COUNTS) <= set(totals)
-    return Answer(source, rows[:limit], totals, len(rows))
+    return Answer(source, rows, totals, len(body))

@@ -6,7 +6,9 @@ may read a rollup row only when the row lies inside one of its local buckets
 splits the range greedily into the coarsest rows that satisfy this: a local
 day in Asia/Kolkata (18:30 to 18:30 UTC) becomes two half hours, two hours and
 rows of 3, 6 and 12 hours. ``cuts`` (the instants where a CPC/CPM rate changes,
-docs/adr/0036) are edges too: no row may hold one strictly inside. A zone whose
+docs/adr/0036) are edges too: no row may hold one strictly inside. ``phases`` are the
+local midnights (seconds after UTC midnight) whose days have rows of their own
+(docs/adr/0062): a local day that fits is one row, the rest is nested pieces. A zone whose
 bucket edges are not on a UTC quarter hour (historical local mean time) gets None,
 and so does an unaligned range or cut.
 """
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 from tracker.store.reports.rollups import SPANS
 
 TIME_DIMS = ("hour", "day", "week", "month")
+DAY = SPANS[-1]
 _TINY = timedelta(microseconds=1)
 Label = tuple[int, ...]
 
@@ -46,10 +49,11 @@ def cover(
     units: Sequence[str],
     zone: ZoneInfo,
     cuts: Sequence[int] = (),
+    phases: Sequence[int] = (),
 ) -> list[tuple[int, datetime]] | None:
     """(span, start) of the rollup rows that make up [start, end) without crossing a
-    local bucket of any of ``units`` nor any of the sorted ``cuts`` (epoch seconds);
-    None when rollup rows cannot."""
+    local bucket of any of ``units`` nor any of the sorted ``cuts`` (epoch seconds),
+    using the days that start at ``phases`` too; None when rollup rows cannot."""
     a, b = start.timestamp(), end.timestamp()
     if a % 900 or b % 900 or any(c % 900 for c in cuts):
         return None
@@ -85,7 +89,19 @@ def cover(
                 return False
         return fill(last, hi, level - 1)
 
-    if not fill(int(a), int(b), len(SPANS) - 1):
+    top, pos, end_ = len(SPANS) - 1, int(a), int(b)
+    if phases and "hour" not in units:  # no day lies inside one local hour
+        # every day of every phase inside the range, in time order; the earliest that fits
+        # is taken, and what lies before it is filled with nested pieces
+        starts = sorted(t for p in {0, *phases}
+                        for t in range(pos + (p - pos) % DAY, end_ - DAY + 1, DAY))  # fmt: skip
+        for t in starts:
+            if t >= pos and fits(t, DAY):
+                if not fill(pos, t, top):
+                    return None
+                out.append((DAY, t))
+                pos = t + DAY
+    if not fill(pos, end_, top):
         return None
     return [(s, datetime.fromtimestamp(t, UTC)) for s, t in out]
 

@@ -2,7 +2,8 @@
 
 Each fact is added at seven nested spans (15 and 30 minutes, 1, 3, 6 and 12
 hours, a UTC day) so that a report reads the coarsest rows that fit inside its local
-buckets (docs/adr/0060). Writers add only rows their transaction inserted
+buckets (docs/adr/0060), and to one day starting at each registered phase (a local
+midnight of a configured zone, ``rollup_day_phases``: docs/adr/0062). Writers add only rows their transaction inserted
 (invariant 4): clicks from the batch they COPY'd or the rows ``RETURNING``
 gave back, a conversion from its ``INSERT … RETURNING``, a status change once.
 """
@@ -19,18 +20,32 @@ _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", 
 _CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
 ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
 _BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
+# The registered local-day phases, read FOR KEY SHARE: days.register (FOR UPDATE) waits for
+# writers that read them, and writers that come after it see its phases (docs/adr/0062).
+_PHASES = "(SELECT phases FROM rollup_day_phases FOR KEY SHARE) AS d, unnest(d.phases) AS p"
+# (span, phase) of every row a fact is added to
+_GRID = (f"(SELECT s, 0 FROM unnest({_SPANS_SQL}) AS s UNION ALL SELECT 86400, p FROM {_PHASES})"
+         " AS s (span, phase)")  # fmt: skip
 
 
 def _add(cols: tuple[str, ...]) -> str:
     return ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in cols)
 
 
-# Clicks and impressions of a batch, aggregated in Python (QuarterCounts.args).
+# Clicks and impressions of a batch, aggregated in Python (QuarterCounts.args: the seven
+# UTC spans); the local days are summed here from the quarter hours.
 CLICKS = f"""
+WITH x AS (
+    SELECT * FROM unnest($1::int4[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+                         $7::int8[], $8::int8[], $9::int8[]) AS x (s, t, a, o, g, u, hu, b, i)
+)
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CLICK_COUNTS)})
-SELECT s, to_timestamp(t), a, o, g, u, hu, b, i
-  FROM unnest($1::int4[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
-              $8::int8[], $9::int8[]) AS x(s, t, a, o, g, u, hu, b, i)
+SELECT s, to_timestamp(t), a, o, g, u, hu, b, i FROM x
+ UNION ALL
+SELECT 86400, span_start(to_timestamp(x.t), 86400, p), a, o, sum(g)::int8, sum(u)::int8,
+       sum(hu)::int8, sum(b)::int8, sum(i)::int8
+  FROM x, {_PHASES} WHERE x.s = 900 GROUP BY 1, 2, 3, 4
+ ORDER BY 1, 2, 3, 4  -- one lock order for every worker
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}
 """
 
@@ -40,7 +55,7 @@ def clicks_cte(clicks: str, impressions: str) -> str:
     affiliate_id, click_class, is_unique / created_at, offer_id, affiliate_id, click_class)."""
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CLICK_COUNTS)})
-    SELECT s.span, span_start(q.t, s.span), q.affiliate_id,
+    SELECT s.span, span_start(q.t, s.span, s.phase), q.affiliate_id,
            CASE WHEN w.total THEN {ALL_OFFERS} ELSE q.offer_id END, sum(q.g)::int8,
            sum(q.u)::int8, sum(q.h)::int8, sum(q.b)::int8, sum(q.i)::int8
       FROM (SELECT span_start(created_at, 900) AS t, affiliate_id, offer_id,
@@ -54,7 +69,7 @@ def clicks_cte(clicks: str, impressions: str) -> str:
             SELECT span_start(created_at, 900), affiliate_id, offer_id, 0, 0, 0, 0,
                    count(*) FILTER (WHERE click_class <> 'head')
               FROM {impressions} GROUP BY 1, 2, 3) q
-     CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
+     CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, 2, 3, 4  -- one lock order for every worker
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
@@ -64,12 +79,12 @@ def conversions_cte(rel: str) -> str:
     """A CTE body adding conversions just inserted (``RETURNING *`` of ``conversions``)."""
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-    SELECT s.span, span_start(c.created_at, s.span), c.affiliate_id,
+    SELECT s.span, span_start(c.created_at, s.span, s.phase), c.affiliate_id,
            CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
            count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
            coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
-      FROM {rel} c CROSS JOIN unnest({_SPANS_SQL}) AS s (span) CROSS JOIN {_BOTH}
+      FROM {rel} c CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
      WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, 2, 3, 4
@@ -79,8 +94,8 @@ def conversions_cte(rel: str) -> str:
 # A status change: $4…$7 move the counts by status, $8/$9 the counted money.
 STATUS = f"""
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-SELECT s.span, span_start($1::timestamptz, s.span), $2, o, $4, $5, $6, $7, $8, $9
-  FROM unnest({_SPANS_SQL}) AS s (span) CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
+SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o, $4, $5, $6, $7, $8, $9
+  FROM {_GRID} CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 """
 

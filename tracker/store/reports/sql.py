@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
-from tracker.store.reports import plan
+from tracker.store.reports import daily, plan, shape
 from tracker.store.reports.rates import Periods
 from tracker.store.reports.rollups import ALL_OFFERS
 
@@ -37,6 +37,11 @@ _ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
 ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
 _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
            "month": "YYYY-MM"}  # fmt: skip
+_COLS = (
+    "r.gross_clicks, r.unique_clicks, r.human_clicks, r.bot_clicks, r.impressions, r.pending,"
+    " r.approved, r.rejected, r.reversed, r.revenue, r.payout"
+)
+_DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
@@ -51,6 +56,8 @@ class Spec:
     affiliate_id: int | None = None  # a partner's key
     advertiser_id: int | None = None  # an advertiser's key
     periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
+    sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
+    hidden: tuple[str, ...] = ()  # metrics the caller may not see: null in every row
 
 
 class _Args:
@@ -105,15 +112,10 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
                 f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
                 f"f.pi * 0.001 END)")  # fmt: skip
 
-    # Totals by GROUPING SETS, ratios and money's shape (4 decimals unless a CPM price
-    # needs more) here: in Python they cost more than the query for thousands of rows.
-    dims = ", ".join(cols)
-    return f"""
-SELECT {dims}, coalesce(g, 0), coalesce(u, 0), coalesce(h, 0), coalesce(b, 0), coalesce(i, 0),
-       coalesce(p, 0), coalesce(a, 0), coalesce(rj, 0), coalesce(rv, 0), {_shape("rev")},
-       {_shape("pay")}, {_shape("rev - pay")}, round(100.0 * (p + a) / nullif(g, 0), 4),
-       round(pay / nullif(g, 0), 4), round(rev / nullif(g, 0), 4), total
-  FROM (
+    # Totals by GROUPING SETS; ratios, money's shape and the order: shape.project.
+    return shape.project(
+        spec,
+        f"""(
 SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
        sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
@@ -121,7 +123,8 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
   FROM {source}
   LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
  GROUP BY GROUPING SETS (({group}), ())
-) AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)"""
+)""",
+    )
 
 
 def _periods(spec: Spec, args: _Args) -> str:
@@ -134,22 +137,19 @@ def _periods(spec: Spec, args: _Args) -> str:
             " AS pr (o, lo, hi)")  # fmt: skip
 
 
-def _shape(x: str) -> str:
-    return f"CASE WHEN scale(trim_scale({x})) <= 4 THEN round({x}, 4) ELSE trim_scale({x}) END"
-
-
 def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
     """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
     piece rather than once per rollup row (a zone conversion per row costs more than the sum)."""
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
-    ids, names = [], {}
+    ids, names, numbers = [], {}, []
     for u in units:
         labels = [plan.label(t, u, zone) for _, t in pieces]
         distinct = sorted(set(labels))
         index = {name: i + 1 for i, name in enumerate(distinct)}
-        ids.append(args.add([index[name] for name in labels]))
+        numbers.append([index[name] for name in labels])
+        ids.append(args.add(numbers[-1]))
         names[spec.dims.index(u)] = args.add(distinct)
     cols_p = ", ".join(f"l{j}" for j in range(len(units)))
     arrays = "".join(f", {a}::int4[]" for a in ids)
@@ -174,14 +174,21 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
      GROUP BY {by}"""
         return _outer(spec, facts, names), args.values
 
+    if units and "partner" in spec.dims and len(set(zip(*numbers, strict=True))) == len(pieces):
+        # one piece per local bucket (local days): each partner's row of a piece is a row
+        # of the answer, with the CPC/CPM money of its priced offers added, nothing to group
+        shown = [f"({names[i]}::text[])[{c}]" if i in names else c for i, c in enumerate(cols)]
+        return daily.query(spec, shown, pieces_sql, periods, f"{check}{where}"), args.values
+
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
     # CPC/CPM money of the offers' priced periods, priced here per offer and period.
+    # (the partners' rows go to the outer grouping as they are: grouping them here first
+    # sums every column twice)
     facts = f"""
-    SELECT {", ".join(cols)}, NULL::int8, NULL::timestamptz, {sums}, 0, 0, 0
+    SELECT {", ".join(cols)}, NULL::int8, NULL::timestamptz, {_COLS}, 0, 0, 0
       FROM {pieces_sql}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
-     GROUP BY {by}
     UNION ALL
     SELECT {", ".join(cols)}, pr.o, pr.lo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
            sum(r.human_clicks), sum(r.impressions)
@@ -202,12 +209,26 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
     a, b = spec.start.timestamp(), spec.end.timestamp()
     single = not any(a < c < b for c in spec.periods.cuts())
     periods, o_arr, lo = "", "", "f.lo"
+    units = spec.periods.cpc_units(_DENSE) if single else None
     if single:  # one period per priced offer in the range: no per-row range join needed
         o_arr, lo_arr = args.add(spec.periods.offers), args.add(spec.periods.starts)
         lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
               " '-infinity')")  # fmt: skip
     else:
         periods = _periods(spec, args)
+    if units is not None:
+        # each click priced as it is counted (rates by offer id): grouping clicks by offer
+        # too made ten times the groups (a 7-day sub1 report: 44k instead of 5k)
+        def price(rates: list[int], counted: str) -> str:  # nothing for an unused basis
+            if not any(rates):
+                return ""
+            return f" + coalesce(sum(({args.add(rates)}::int8[])[c.offer_id]) FILTER (WHERE {counted}), 0) * 0.0001"
+
+        up, ur, hp, hr = units
+        clicks_money = ", ".join(
+            "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
+            for u, h in ((ur, hr), (up, hp))
+        )
     for n, alias in enumerate("civ"):
         expr = {d: e[n] for d, e in _RAW.items()}
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
@@ -219,6 +240,8 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                        "count(*) FILTER (WHERE c.click_class = 'human'), "
                        "count(*) FILTER (WHERE c.click_class IN ('bot', 'preview', 'prefetch')), "
                        f"0::int8, {_ZERO_CONV}")  # fmt: skip
+            if units is not None:
+                metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {clicks_money}")
             source = "clicks c"
         elif alias == "i":
             metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
@@ -242,10 +265,11 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                 )
         # the offer and period only where CPC/CPM rates price the row: far fewer groups
         offer = "NULL::int8, NULL::timestamptz"
-        if alias != "v" and single:
+        priced_here = alias == "c" and units is not None  # priced as counted, above
+        if alias != "v" and single and not priced_here:
             offer = (f"CASE WHEN {alias}.offer_id = ANY({o_arr}::int8[]) THEN {alias}.offer_id"
                      " END, NULL::timestamptz")  # fmt: skip
-        elif alias != "v":
+        elif alias != "v" and not priced_here:
             offer = "pr.o, pr.lo"
             source += (f" LEFT JOIN {periods} ON pr.o = {alias}.offer_id"
                        f" AND {alias}.created_at >= pr.lo AND {alias}.created_at < pr.hi")  # fmt: skip

@@ -1,0 +1,59 @@
+"""A report by partner and time whose every local bucket is one rollup piece (docs/adr/0062).
+
+With rows per local day (``rollup_day_phases``) a 30-day report by partner and day in a
+registered zone reads one row per partner and day: each is a row of the answer as it
+is, plus the CPC/CPM money of the partner's priced offers in that piece (priced per
+offer and rate period, exactly as ``sql._outer`` does). Only the total row is summed.
+Same figures as the grouped query: tests compare both with raw rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracker.store.reports import shape
+from tracker.store.reports.rollups import ALL_OFFERS
+
+if TYPE_CHECKING:
+    from tracker.store.reports.sql import Spec
+
+_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
+           "approved", "rejected", "reversed")  # fmt: skip
+
+
+def _price(kind: str) -> str:
+    return (f"sum(s.cpc_{kind} * CASE WHEN s.cpc_basis = 'unique' THEN r.unique_clicks"
+            f" ELSE r.human_clicks END + s.cpm_{kind} * r.impressions * 0.001)")  # fmt: skip
+
+
+def query(spec: Spec, shown: list[str], pieces: str, periods: str, where: str) -> str:
+    """``shown``: the grouped values over the piece ``p`` and the rollup row ``r``;
+    ``pieces``/``periods``: the relations p and pr of ``sql.rollup``; ``where``: its filters."""
+    n = len(shown)
+    counts = ", ".join(f"r.{c}" for c in _COUNTS)
+    total_dims = ", ".join(["NULL::int8" if d == "partner" else "NULL::text" for d in spec.dims])
+    sums = ", ".join(f"sum({c})::int8" for c in ("g", "u", "h", "b", "i", "p", "a", "rj", "rv"))
+    cols = ", ".join(f"d{i}" for i in range(n))
+    return shape.project(
+        spec,
+        f"""(
+  WITH f ({cols}, g, u, h, b, i, p, a, rj, rv, rev, pay) AS MATERIALIZED (
+    SELECT {", ".join(shown)}, {counts}, r.revenue + coalesce(m.rev, 0),
+           r.payout + coalesce(m.pay, 0)
+      FROM {pieces}
+      JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
+      LEFT JOIN (
+        SELECT r.affiliate_id, p.t, {_price("revenue")}, {_price("payout")}
+          FROM {pieces}
+          JOIN {periods} ON p.t >= pr.lo AND p.t < pr.hi
+          JOIN rollup_spans r ON r.offer_id = pr.o AND r.span = p.span AND r.t = p.t
+          JOIN offer_click_rates s ON s.offer_id = pr.o AND s.valid_from = pr.lo
+         GROUP BY 1, 2
+      ) AS m (a, t, rev, pay) ON m.a = r.affiliate_id AND m.t = p.t
+     WHERE {where}
+  )
+  SELECT *, false FROM f
+  UNION ALL
+  SELECT {total_dims}, {sums}, coalesce(sum(rev), 0), coalesce(sum(pay), 0), true FROM f
+)""",
+    )
