@@ -35,10 +35,20 @@ _CLUSTER_MISUSE = (CrossSlotTransactionError, InvalidPipelineStack)
 CLUSTER_BUSY: tuple[type[BaseException], ...] = (ClusterDownError, TryAgainError, AskError)
 
 
+def closed_transport(exc: BaseException) -> bool:
+    """uvloop's answer to a write on a transport already closed: RuntimeError where asyncio
+    raises ConnectionError (MagicStack/uvloop#506). The Redis Cluster client closes a
+    failed node's connections while another task may be about to write on one; redis-py
+    drops that connection before re-raising, so the next attempt reconnects."""
+    return isinstance(exc, RuntimeError) and "the handler is closed" in str(exc)
+
+
 def transient(exc: BaseException) -> bool:
     """Worth waiting for: the servers are away, not our request wrong. An error reply is
     transient only as a cluster's "not now"; the cluster client's own exceptions are,
     except when they say we misused it."""
+    if closed_transport(exc):
+        return True
     if isinstance(exc, ResponseError):
         return isinstance(exc, CLUSTER_BUSY)
     if isinstance(exc, _CLUSTER_MISUSE):

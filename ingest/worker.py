@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from ingest import health, streams
 from ingest.batch import Work, WorkBuilder
@@ -35,6 +35,7 @@ from ingest.sweep import Sweeper
 from ingest.unique import UniqueJudge
 from schemas.events import ConversionEvent
 from tracker import metrics
+from tracker.redis_client import REDIS_AWAY
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.ingest")
@@ -281,5 +282,5 @@ class Worker:
             try:
                 await health.beat(self.redis, self.settings.stream_prefix, self.consumer,
                                   self.settings.ingest_health_ttl_s, self.rows_written)  # fmt: skip
-            except RedisError as exc:
+            except REDIS_AWAY as exc:
                 log.debug("heartbeat not written: %r", exc)

@@ -13,10 +13,18 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from tracker.settings import Settings
 
 CLUSTER_SCHEME = "redis+cluster://"
+
+
+# What a Redis call raises when the server is away. uvloop raises RuntimeError ("… the
+# handler is closed") for a write on a transport already closed, where asyncio raises
+# ConnectionError (MagicStack/uvloop#506); redis-py drops that connection first, so the
+# next call reconnects. Catch this only around Redis calls.
+REDIS_AWAY: tuple[type[BaseException], ...] = (RedisError, OSError, RuntimeError)
 
 
 def is_cluster(url: str) -> bool:

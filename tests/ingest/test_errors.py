@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import asyncpg
+import uvloop
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
@@ -14,6 +21,7 @@ from redis.exceptions import (
 )
 
 from ingest.errors import POISON, transient
+from tracker.runtime.embedded_redis import EmbeddedRedis
 
 
 def test_servers_going_away_are_waited_out() -> None:
@@ -44,3 +52,39 @@ def test_our_mistakes_and_bad_data_are_not() -> None:
     ):
         assert not transient(exc), exc
     assert isinstance(asyncpg.DataError("x"), POISON)
+
+
+def test_a_write_on_a_transport_closed_underneath_is_waited_out(tmp_path: Path) -> None:
+    """Under uvloop (what `tracker ingest` runs on) a write on a transport closed under a
+    connection raises RuntimeError("… the handler is closed"), not ConnectionError
+    (MagicStack/uvloop#506). The cluster client closes a failed node's connections while
+    another task is about to write on one; a worker killed by it left a cluster test's
+    clicks unread while a master restarted. redis-py drops the connection before
+    re-raising, so the next attempt reconnects: the worker must wait it out."""
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+
+    async def scenario() -> tuple[BaseException | None, bytes | None]:
+        client = Redis.from_url(url, single_connection_client=True,
+                                retry=Retry(NoBackoff(), 0), socket_timeout=1)  # fmt: skip
+        try:
+            await client.set("k", "v")
+            assert client.connection is not None
+            client.connection._writer.transport.close()  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+            failure = None
+            try:
+                await client.set("k", "w")
+            except Exception as exc:
+                failure = exc
+            return failure, await client.get("k")  # reconnected by the next command
+        finally:
+            await client.aclose()
+
+    try:
+        failure, after = uvloop.run(scenario())
+    finally:
+        server.stop(kill=True)
+    assert isinstance(failure, RuntimeError) and "handler is closed" in str(failure), failure
+    assert transient(failure)
+    assert after == b"v"

@@ -12,11 +12,10 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from tracker import metrics
 from tracker.api.errors import ApiProblem
 from tracker.api.json import dumps
+from tracker.redis_client import REDIS_AWAY
 from tracker.services import Services
 from tracker.store.keys import Principal
 
@@ -33,7 +32,7 @@ async def check_rate(services: Services, principal: Principal) -> None:
             pipe.incr(key)
             pipe.expire(key, 120)
             count, _ = await pipe.execute()
-    except (RedisError, OSError) as exc:
+    except REDIS_AWAY as exc:
         metrics.RATE_LIMIT_UNCHECKED.inc()
         log.warning("rate limit not checked (Redis): %r", exc)
         return

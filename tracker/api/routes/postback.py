@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from redis.exceptions import RedisError
 
 from schemas.conversions import PostbackAnswer
 from schemas.events import ConversionEvent
@@ -30,6 +29,7 @@ from tracker.api.errors import ApiProblem
 from tracker.api.json import JSON
 from tracker.api.postback_auth import authenticate
 from tracker.domain.postback_params import BadParam, Postback, parse
+from tracker.redis_client import REDIS_AWAY
 from tracker.services import Services
 from tracker.store import postback_auth
 
@@ -92,10 +92,10 @@ async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
             return False
         try:
             await services.redis.xadd(stream, {"conversion": ev.model_dump_json()})
-        except (RedisError, OSError):
+        except REDIS_AWAY:
             await services.redis.delete(seen)
             raise
-    except (RedisError, OSError):
+    except REDIS_AWAY:
         raise ApiProblem(503, "unavailable", "postback not stored, please retry",
                          headers={"Retry-After": "5"}) from None  # fmt: skip
     return True
