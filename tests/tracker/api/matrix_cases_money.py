@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.tracker.api.matrix_probe import (  # noqa: F401
-    Case,
+from tests.tracker.api.matrix_probe import (
     Ctx,
-    _admin_only_write,
     _advertiser_key,
-    _advertiser_or_owner,
     _by_id,
-    _first_adv,
     _first_aff,
     _list,
-    _not_admin,
     _objs,
     _pair_marker,
-    _partner_or_owner,
-    _scratch_write,
-    _tenant_marker,
-    _tenant_writes,
     own,
     registry,
 )
-from tests.tracker.api.matrix_world import N, Who, adv_marker, aff_marker  # noqa: F401
+from tests.tracker.api.matrix_world import N, Who, aff_marker
 
 CASES, case = registry()
 

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.tracker.api.matrix_probe import (  # noqa: F401
+from tests.tracker.api.matrix_probe import (
     Case,
     Ctx,
-    _admin_only_write,
-    _advertiser_key,
-    _advertiser_or_owner,
     _by_id,
-    _first_adv,
-    _first_aff,
     _list,
     _not_admin,
     _objs,
-    _pair_marker,
     _partner_or_owner,
     _scratch_write,
-    _tenant_marker,
-    _tenant_writes,
-    own,
     registry,
 )
-from tests.tracker.api.matrix_world import N, Who, adv_marker, aff_marker  # noqa: F401
 
 CASES, case = registry()
 
@@ -73,44 +63,34 @@ for name, (method, body, ok) in sub.items():
     CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
 
 
-@case("PATCH /api/v1/offers/{offer_id}/payout-overrides/{override_id}")
-async def _(c: Ctx) -> None:
-    offer = c.w.scratch["offer"]["id"]
-    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-overrides",
-                               json={"affiliate_id": c.w.scratch["aff"]["id"]})).json()  # fmt: skip
-    await _scratch_write(
-        c,
-        "PATCH",
-        f"/api/v1/offers/{offer}/payout-overrides/{made['id']}",
-        200,
-        {"ends": "2030-01-01T00:00:00Z"},
-    )
+# Changes to a rule of the scratch offer, made first by the admin: (path, made with, change).
+ENDS = {"ends": "2030-01-01T00:00:00Z"}
+changes: dict[str, tuple[str, Any, str, Any]] = {
+    "PATCH /api/v1/offers/{offer_id}/payout-overrides/{override_id}":
+        ("payout-overrides", None, "PATCH {}", ENDS),
+    "PATCH /api/v1/offers/{offer_id}/payout-tiers/{tier_id}":
+        ("payout-tiers", {"threshold": "3"}, "PATCH {}", ENDS),
+    "PATCH /api/v1/offers/{offer_id}/caps/{cap_id}":
+        ("caps", {"period": "month", "limit": "3"}, "PATCH {}", {"limit": "4"}),
+    "POST /api/v1/offers/{offer_id}/caps/{cap_id}/archive":
+        ("caps", {"period": "month", "limit": "3"}, "POST {}/archive", {}),
+}  # fmt: skip
+for route, (rule, made_with, how, change) in changes.items():
 
+    def changer(rule: str = rule, made_with: Any = made_with, how: str = how,
+                change: Any = change) -> Case:  # fmt: skip
+        async def run(c: Ctx) -> None:
+            base = f"/api/v1/offers/{c.w.scratch['offer']['id']}/{rule}"
+            body = (
+                made_with if made_with is not None else {"affiliate_id": c.w.scratch["aff"]["id"]}
+            )
+            made = (await c.admin.post(base, json=body)).json()
+            method, path = how.format(f"{base}/{made['id']}").split(" ", 1)
+            await _scratch_write(c, method, path, 200, change)
 
-@case("PATCH /api/v1/offers/{offer_id}/payout-tiers/{tier_id}")
-async def _(c: Ctx) -> None:
-    offer = c.w.scratch["offer"]["id"]
-    made = (await c.admin.post(f"/api/v1/offers/{offer}/payout-tiers",
-                               json={"threshold": "3"})).json()  # fmt: skip
-    await _scratch_write(c, "PATCH", f"/api/v1/offers/{offer}/payout-tiers/{made['id']}", 200,
-                         {"ends": "2030-01-01T00:00:00Z"})  # fmt: skip
+        return run
 
-
-@case("PATCH /api/v1/offers/{offer_id}/caps/{cap_id}")
-async def _(c: Ctx) -> None:
-    offer = c.w.scratch["offer"]["id"]
-    made = (await c.admin.post(f"/api/v1/offers/{offer}/caps",
-                               json={"period": "month", "limit": "3"})).json()  # fmt: skip
-    await _scratch_write(c, "PATCH", f"/api/v1/offers/{offer}/caps/{made['id']}", 200,
-                         {"limit": "4"})  # fmt: skip
-
-
-@case("POST /api/v1/offers/{offer_id}/caps/{cap_id}/archive")
-async def _(c: Ctx) -> None:
-    offer = c.w.scratch["offer"]["id"]
-    made = (await c.admin.post(f"/api/v1/offers/{offer}/caps",
-                               json={"period": "month", "limit": "3"})).json()  # fmt: skip
-    await _scratch_write(c, "POST", f"/api/v1/offers/{offer}/caps/{made['id']}/archive", 200, {})
+    CASES[route] = changer()
 
 
 @case("PATCH /api/v1/promo-codes/{promo_code_id}")
@@ -118,9 +98,7 @@ async def _(c: Ctx) -> None:
     made = (await c.admin.post("/api/v1/promo-codes", json={
         "offer_id": c.w.scratch["offer"]["id"], "affiliate_id": c.w.scratch["aff"]["id"],
         "code": "ENDING"})).json()  # fmt: skip
-    await _scratch_write(
-        c, "PATCH", f"/api/v1/promo-codes/{made['id']}", 200, {"ends": "2030-01-01T00:00:00Z"}
-    )
+    await _scratch_write(c, "PATCH", f"/api/v1/promo-codes/{made['id']}", 200, ENDS)
 
 
 @case("POST /api/v1/promo-codes")
