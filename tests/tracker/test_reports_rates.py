@@ -120,7 +120,9 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
     await pool.execute("INSERT INTO offer_click_rates VALUES ($1, $2, 'unique', 0.0321, 0.0654,"
                        " 0.5003, 0.7009)", o1, past)  # fmt: skip
     tz = "Asia/Kolkata"
-    start, end = _local_midnight(35, tz), _local_midnight(-1, tz)
+    # to: two local days ahead, so the change made below (at the clock's next quarter
+    # hour) falls inside the range at any time of day; one day ahead ends at 18:30 UTC.
+    start, end = _local_midnight(35, tz), _local_midnight(-2, tz)
     span = {"from": start.isoformat(), "to": end.isoformat(), "tz": tz, "limit": 100000}
     partners = ",".join(map(str, w["partners"]))
     asks = [{"group_by": "offer,day", "offer": ",".join(map(str, w["offers"]))},
