@@ -76,8 +76,9 @@ async def test_cap_limit_changed_then_cap_archived(
         "c1": ("approved", None), "c2": ("approved", None),  # archived: no cap
     }  # fmt: skip
     # An archived cap is listed, refuses a new limit, and archiving again keeps the time.
-    listed = (await api.get(base)).json()
+    listed = (await api.get(base)).json()["items"]
     assert [c["archived_at"] for c in listed] == [gone["archived_at"]]
+    assert (await api.get(base, params={"archived": "false"})).json()["items"] == []
     refused = await api.patch(f"{base}/{cap['id']}", json={"limit": "9"})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "archived"
     again = await make(api, f"{base}/{cap['id']}/archive", {})
@@ -107,11 +108,16 @@ async def test_tier_ended_then_successor(
         "d0": ("2.5000", "offer_default (cpa)"), "d1": ("9.0000", f"tier:{tier['id']} (cpa)"),
         "d3": ("2.5000", "offer_default (cpa)"), "d5": ("7.0000", f"tier:{nxt['id']} (cpa)"),
     }  # fmt: skip
-    listed = (await api.get(base)).json()
+    listed = (await api.get(base)).json()["items"]
     assert [(t["id"], t["valid_to"] is not None) for t in listed] == [
         (tier["id"], True),
         (nxt["id"], False),
     ]
+    # valid_at: the tier that applies at an instant (ends exclusive), none in the gap
+    at = {d: [t["id"] for t in (await api.get(base, params={
+        "valid_at": (T0 + timedelta(days=d)).isoformat()})).json()["items"]]
+        for d in (1, 2, 3, 4)}  # fmt: skip
+    assert at == {1: [tier["id"]], 2: [], 3: [], 4: [nxt["id"]]}
     early = await api.patch(f"{base}/{nxt['id']}", json={"ends": T0.isoformat()})
     assert early.status_code == 422 and early.json()["error"]["field"] == "ends"
     backwards = await api.post(base, json={"threshold": "1", "valid_from": ends.isoformat(),

@@ -162,13 +162,13 @@ async def test_rules_read_back(api: httpx.AsyncClient) -> None:
     await make(
         api, "/api/v1/currency-rates", {"base": "CHF", "quote": "USD", "rate": "1.13"}, "PUT"
     )
-    got = {p: (await api.get(f"/api/v1/offers/{o}/{p}")).json()
+    got = {p: (await api.get(f"/api/v1/offers/{o}/{p}")).json()["items"]
            for p in ("payout-overrides", "payout-tiers", "caps", "promo-codes")}  # fmt: skip
     assert got["payout-overrides"][0]["payout_flat"] == "3.0000"
     assert got["payout-tiers"][0]["metric"] == "revenue"
     assert got["caps"][0]["limit"] == "500.0000" and got["caps"][0]["period"] == "month"
     assert got["promo-codes"][0]["code"] == "X1" and got["promo-codes"][0]["starts_at"] is None
-    rates = (await api.get("/api/v1/currency-rates")).json()
+    rates = (await api.get("/api/v1/currency-rates", params={"base": "CHF"})).json()["items"]
     assert any(r["base"] == "CHF" and r["rate"] == "1.1300000000" for r in rates)
     bad = await api.put(
         f"/api/v1/offers/{o}/conversion-settings", json={"timezone": "Mars/Olympus"}

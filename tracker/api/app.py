@@ -21,6 +21,7 @@ from tracker.api.routes import (
     postback,
     reads,
     reports,
+    rule_lists,
 )
 from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
@@ -42,7 +43,7 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules)},
+                         conversions, conversion_rules, rule_lists)},
     postback: (401, 403, 413, 422, 503),
     ops: (),
 }  # fmt: skip
@@ -97,6 +98,7 @@ def create_api(
         partner_postbacks,
         conversions,
         conversion_rules,
+        rule_lists,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))

@@ -71,11 +71,6 @@ async def save_goal(pool: asyncpg.Pool, offer_id: int, code: str, g: GoalIn) -> 
     return dict(row)
 
 
-async def list_goals(pool: asyncpg.Pool, offer_id: int) -> list[Row]:
-    rows = await pool.fetch("SELECT * FROM offer_goals WHERE offer_id = $1 ORDER BY code", offer_id)
-    return [dict(r) for r in rows]
-
-
 async def add_override(pool: asyncpg.Pool, offer_id: int, o: OverrideIn) -> Row:
     row = await pool.fetchrow(
         """INSERT INTO payout_overrides (offer_id, affiliate_id, goal, valid_from, valid_to,
@@ -157,14 +152,6 @@ async def add_promo_code(pool: asyncpg.Pool, p: PromoCodeIn) -> Row:
     return out
 
 
-_LISTS = {
-    "payout_overrides": "SELECT * FROM payout_overrides WHERE offer_id = $1 ORDER BY id",
-    "payout_tiers": "SELECT * FROM payout_tiers WHERE offer_id = $1 ORDER BY id",
-    "caps": "SELECT *, cap_limit AS limit FROM conversion_caps WHERE offer_id = $1 ORDER BY id",
-    "promo_codes": "SELECT * FROM promo_codes WHERE offer_id = $1 ORDER BY id",
-}
-
-
 async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int,
                    ends: datetime) -> Row | None:  # fmt: skip
     """Set the end of a payout override or tier (``valid_to``) or a promo code (``ends_at``);
@@ -190,21 +177,6 @@ async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: i
         if getattr(out[k], "year", 2000) in (1, 9999):
             out[k] = None
     return out
-
-
-async def list_of(pool: asyncpg.Pool, what: str, offer_id: int) -> list[Row]:
-    rows = [dict(r) for r in await pool.fetch(_LISTS[what], offer_id)]
-    if what == "promo_codes":
-        for out in rows:
-            for k in ("starts_at", "ends_at"):
-                if getattr(out[k], "year", 2000) in (1, 9999):
-                    out[k] = None
-    return rows
-
-
-async def list_rates(pool: asyncpg.Pool) -> list[Row]:
-    rows = await pool.fetch("SELECT * FROM currency_rates ORDER BY base, quote, valid_from")
-    return [dict(r) for r in rows]
 
 
 async def set_rate(pool: asyncpg.Pool, r: RateIn) -> Row:

@@ -135,7 +135,7 @@ async def test_rules_end_at_a_date_and_are_never_deleted(api: httpx.AsyncClient)
     assert r.status_code == 422 and r.json()["error"]["field"] == "ends"
     other = f"/api/v1/offers/{offers[1]['id']}/payout-overrides/{made['id']}"
     assert (await api.patch(other, json={"ends": "2027-01-01T00:00:00Z"})).status_code == 404
-    assert [o["valid_to"] for o in (await api.get(url)).json()] == ["2026-06-30T22:00:00Z"]
+    assert [o["valid_to"] for o in (await api.get(url)).json()["items"]] == ["2026-06-30T22:00:00Z"]
     code = (await api.post("/api/v1/promo-codes", json={
         "offer_id": offers[0]["id"], "affiliate_id": aff["id"], "code": "SUMMER"})).json()  # fmt: skip
     r = await api.patch(f"/api/v1/promo-codes/{code['id']}", json={"ends": "2026-09-01T00:00:00Z"})

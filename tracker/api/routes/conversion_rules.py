@@ -28,11 +28,11 @@ from schemas.conversions import (
     TierIn,
     ValidityPatch,
 )
-from tracker.api.deps import AdminRead, AdminWrite, IdPath, Reader, ServicesDep
+from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
-from tracker.store import entities, listing, postback_auth
+from tracker.store import entities, postback_auth
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
 
@@ -78,17 +78,6 @@ async def put_goal(offer_id: IdPath, code: GoalCode, body: GoalIn, services: Ser
                    _: AdminWrite) -> Any:  # fmt: skip
     await _offer(services, offer_id)
     return await rules.save_goal(services.pool, offer_id, code, body)
-
-
-@router.get("/offers/{offer_id}/goals", response_model=list[Goal])
-async def get_goals(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any:
-    """Admins, the offer's advertiser, and partners with a link on it (without revenue)."""
-    if await listing.visible(services.pool, "offers", offer_id, who) is None:
-        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
-    goals = await rules.list_goals(services.pool, offer_id)
-    if who.role == "affiliate":
-        return [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
-    return goals
 
 
 @router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)
@@ -181,31 +170,6 @@ async def end_promo_code(promo_code_id: IdPath, body: ValidityPatch, services: S
                          _: AdminWrite) -> Any:  # fmt: skip
     """End a promo code at ``ends`` (its ``ends_at``)."""
     return await _end(services, "promo_code", None, promo_code_id, body)
-
-
-@router.get("/offers/{offer_id}/payout-overrides", response_model=list[Override])
-async def get_overrides(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_of(services.pool, "payout_overrides", offer_id)
-
-
-@router.get("/offers/{offer_id}/payout-tiers", response_model=list[Tier])
-async def get_tiers(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_of(services.pool, "payout_tiers", offer_id)
-
-
-@router.get("/offers/{offer_id}/caps", response_model=list[Cap])
-async def get_caps(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_of(services.pool, "caps", offer_id)
-
-
-@router.get("/offers/{offer_id}/promo-codes", response_model=list[PromoCode])
-async def get_promo_codes(offer_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_of(services.pool, "promo_codes", offer_id)
-
-
-@router.get("/currency-rates", response_model=list[RateIn])
-async def get_rates(services: ServicesDep, _: AdminRead) -> Any:
-    return await rules.list_rates(services.pool)
 
 
 @router.put("/currency-rates", response_model=RateIn)

@@ -1,0 +1,136 @@
+"""Lists of the rules that price conversions, in cursor pages with filters (ADR 0066):
+an offer's goals, payout overrides, tiers, caps and promo codes; currency rates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from schemas.conversions import Cap, Goal, Override, PromoCode, RateIn, Tier
+from schemas.entities import Page
+from schemas.types import Instant
+from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
+from tracker.api.errors import ApiProblem
+from tracker.api.routes.management.common import CursorQ, Limit, decode_cursor, page_of, utc
+from tracker.store import entities, listing
+from tracker.store import rule_lists as store
+from tracker.store.keys import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
+
+ValidAt = Annotated[
+    Instant | None,
+    Query(description="only rules that apply at this instant (start inclusive, end exclusive)"),
+]
+GoalCursor = Annotated[
+    str | None,
+    Query(pattern=r"^g[A-Za-z0-9_.-]{1,64}$", description="`next_cursor` of the previous page"),
+]
+# A rate page ends at (base, quote, valid_from): the pair, then microseconds since 1970 in hex.
+RateCursor = Annotated[
+    str | None,
+    Query(pattern=r"^r[A-Z]{6}-?[0-9a-f]{1,16}$", description="`next_cursor` of the previous page"),
+]
+CurrencyQ = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime(1, 1, 2, tzinfo=UTC)  # a cursor outside datetime's range is clamped into it
+_LAST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+async def _offer(services: ServicesDep, offer_id: int, who: Principal | None = None) -> None:
+    """404 for an offer that does not exist (or, for a tenant key, that it cannot see)."""
+    if who is None:
+        found = await entities.get_offer(services.pool, offer_id) is not None
+    else:
+        found = await listing.visible(services.pool, "offers", offer_id, who) is not None
+    if not found:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
+
+
+async def _page(services: ServicesDep, what: str, offer_id: int, limit: int, cursor: str | None,
+                **filters: Any) -> dict[str, Any]:  # fmt: skip
+    await _offer(services, offer_id)
+    rows = await store.rules_page(services.pool, what, offer_id, after_id=decode_cursor(cursor),
+                                  limit=limit, **filters)  # fmt: skip
+    return page_of(rows, limit)
+
+
+@router.get("/offers/{offer_id}/goals", response_model=Page[Goal])
+async def list_goals(offer_id: IdPath, services: ServicesDep, who: Reader, limit: Limit = 100,
+                     cursor: GoalCursor = None) -> Any:  # fmt: skip
+    """By code. Admins, the offer's advertiser, and partners with a link on it (without
+    revenue)."""
+    await _offer(services, offer_id, who)
+    goals = await store.goals_page(services.pool, offer_id, after_code=(cursor or "g")[1:],
+                                   limit=limit)  # fmt: skip
+    if who.role == "affiliate":
+        goals = [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
+    nxt = f"g{goals[-1]['code']}" if len(goals) == limit else None
+    return {"items": goals, "next_cursor": nxt}
+
+
+@router.get("/offers/{offer_id}/payout-overrides", response_model=Page[Override])
+async def list_overrides(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                         affiliate_id: IdQuery = None, valid_at: ValidAt = None,
+                         limit: Limit = 100, cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first, ended ones included (filter with `valid_at`)."""
+    return await _page(services, "payout_overrides", offer_id, limit, cursor,
+                       affiliate_id=affiliate_id, valid_at=utc(valid_at))  # fmt: skip
+
+
+@router.get("/offers/{offer_id}/payout-tiers", response_model=Page[Tier])
+async def list_tiers(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                     valid_at: ValidAt = None, limit: Limit = 100,
+                     cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first, ended ones included (filter with `valid_at`)."""
+    return await _page(services, "payout_tiers", offer_id, limit, cursor,
+                       valid_at=utc(valid_at))  # fmt: skip
+
+
+@router.get("/offers/{offer_id}/caps", response_model=Page[Cap])
+async def list_caps(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                    affiliate_id: IdQuery = None, archived: bool | None = None,
+                    limit: Limit = 100, cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first; `archived=false`: the caps that still apply."""
+    return await _page(services, "caps", offer_id, limit, cursor, affiliate_id=affiliate_id,
+                       archived=archived)  # fmt: skip
+
+
+@router.get("/offers/{offer_id}/promo-codes", response_model=Page[PromoCode])
+async def list_promo_codes(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                           affiliate_id: IdQuery = None,
+                           code: str | None = Query(None, pattern=r"^[^\x00]{1,64}$",
+                                                    description="case-insensitive"),
+                           valid_at: ValidAt = None, limit: Limit = 100,
+                           cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first, ended ones included (filter with `valid_at`)."""
+    return await _page(services, "promo_codes", offer_id, limit, cursor,
+                       affiliate_id=affiliate_id, code=code, valid_at=utc(valid_at))  # fmt: skip
+
+
+def _rate_after(cursor: str | None) -> tuple[str, str, datetime] | None:
+    if not cursor:
+        return None
+    try:
+        at = _EPOCH + timedelta(microseconds=int(cursor[7:], 16))
+    except OverflowError:
+        at = _LAST if not cursor[7:].startswith("-") else _FIRST
+    return cursor[1:4], cursor[4:7], min(max(at, _FIRST), _LAST)
+
+
+@router.get("/currency-rates", response_model=Page[RateIn])
+async def list_rates(services: ServicesDep, _: AdminRead, base: CurrencyQ = None,
+                     quote: CurrencyQ = None, limit: Limit = 100,
+                     cursor: RateCursor = None) -> Any:  # fmt: skip
+    """By base, quote, then `valid_from` (each rate applies from then until the next)."""
+    rows = await store.rates_page(services.pool, after=_rate_after(cursor), limit=limit,
+                                  base=base, quote=quote)  # fmt: skip
+    nxt = None
+    if len(rows) == limit:
+        last = rows[-1]
+        micros = (last["valid_from"] - _EPOCH) // timedelta(microseconds=1)
+        sign = "-" if micros < 0 else ""
+        nxt = f"r{last['base']}{last['quote']}{sign}{abs(micros):x}"
+    return {"items": rows, "next_cursor": nxt}
