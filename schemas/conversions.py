@@ -166,6 +166,15 @@ class PostbackAuthIn(_In):
     allow_pixel: Flag = True
 
 
+class PostbackAuth(BaseModel):
+    """An advertiser's postback authentication as read back: the secret is never shown."""
+
+    has_secret: bool = Field(description="an HMAC secret is set")
+    require_signature: bool
+    ip_allowlist: list[str]
+    allow_pixel: bool
+
+
 class StatusIn(_In):
     status: Status
     reason: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None

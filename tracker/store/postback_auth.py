@@ -74,3 +74,20 @@ async def save(
                ip_allowlist = EXCLUDED.ip_allowlist, allow_pixel = EXCLUDED.allow_pixel""",
         advertiser_id, hmac_secret, require_signature, ip_allowlist, allow_pixel,
     )  # fmt: skip
+
+
+async def settings_of(pool: asyncpg.Pool, advertiser_id: int) -> dict[str, object] | None:
+    """What an admin may read back (whether a secret is set, not the secret); None for an
+    unknown advertiser. An advertiser without settings has the defaults."""
+    row = await pool.fetchrow(
+        """SELECT p.hmac_secret IS NOT NULL AS has_secret,
+                  coalesce(p.require_signature, false) AS require_signature,
+                  coalesce(p.ip_allowlist, '{}') AS ip_allowlist,
+                  coalesce(p.allow_pixel, true) AS allow_pixel
+             FROM advertisers a LEFT JOIN advertiser_postback_auth p ON p.advertiser_id = a.id
+            WHERE a.id = $1""",
+        advertiser_id,
+    )
+    if row is None:
+        return None
+    return {**dict(row), "ip_allowlist": [str(n) for n in row["ip_allowlist"]]}

@@ -1,5 +1,5 @@
-"""Pages of the rules that price conversions: an offer's goals, payout overrides,
-tiers, caps and promo codes, and the currency rates.
+"""Reads and pages of the rules that price conversions: an offer's goals, payout
+overrides, tiers, caps and promo codes, and the currency rates.
 
 Keyset pages like every other list (docs/adr/0066): rows after the cursor's key, in
 key order, so a page never repeats or skips a row while rules are added. Table,
@@ -63,6 +63,23 @@ async def rules_page(pool: asyncpg.Pool, what: str, offer_id: int, *, after_id: 
         *args,
     )
     return [_open_ends(dict(r), start, end) for r in rows]
+
+
+async def rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int) -> Row | None:
+    """One rule of kind ``what`` by id (of that offer, unless ``offer_id`` is None)."""
+    table, cols, start, end = _BY_ID[what]
+    row = await pool.fetchrow(
+        f"SELECT {cols} FROM {table} WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)",
+        ident, offer_id,
+    )  # fmt: skip
+    return _open_ends(dict(row), start, end) if row is not None else None
+
+
+async def goal(pool: asyncpg.Pool, offer_id: int, code: str) -> Row | None:
+    row = await pool.fetchrow(
+        "SELECT * FROM offer_goals WHERE offer_id = $1 AND code = $2", offer_id, code
+    )
+    return dict(row) if row is not None else None
 
 
 async def goals_page(pool: asyncpg.Pool, offer_id: int, *, after_code: str,

@@ -14,6 +14,7 @@ from tests.tracker.api.matrix_probe import (
     _objs,
     _partner_or_owner,
     _scratch_write,
+    admin_read,
     registry,
 )
 
@@ -24,6 +25,14 @@ CASES, case = registry()
 @case("GET /api/v1/offers/{offer_id}/goals")
 async def _(c: Ctx) -> None:
     await _by_id(c, "/api/v1/offers/{}/goals", _objs(c, "offer"), _partner_or_owner)
+
+
+@case("GET /api/v1/offers/{offer_id}/goals/{code}")
+async def _(c: Ctx) -> None:
+    for ident, _, _ in _objs(c, "offer"):  # a goal no conversion uses, on every matrix offer
+        r = await c.admin.put(f"/api/v1/offers/{ident}/goals/matrix-read", json={})
+        assert r.status_code == 200, r.text
+    await _by_id(c, "/api/v1/offers/{}/goals/matrix-read", _objs(c, "offer"), _partner_or_owner)
 
 
 @case("PUT /api/v1/offers/{offer_id}/goals/{code}")
@@ -61,6 +70,49 @@ for name, (method, body, ok) in sub.items():
         return run
 
     CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
+
+
+# Reads of one rule of the scratch offer, made by the admin: admins only, and 404 under
+# another offer's path.
+reads = {
+    "GET /api/v1/offers/{offer_id}/payout-overrides/{override_id}": ("payout-overrides", None),
+    "GET /api/v1/offers/{offer_id}/payout-tiers/{tier_id}": ("payout-tiers", {"threshold": "4"}),
+    "GET /api/v1/offers/{offer_id}/caps/{cap_id}": ("caps", {"period": "day", "limit": "4"}),
+}
+for route, (rule, made_with) in reads.items():
+
+    def rule_reader(rule: str = rule, made_with: Any = made_with) -> Case:
+        async def run(c: Ctx) -> None:
+            base = f"/api/v1/offers/{c.w.scratch['offer']['id']}/{rule}"
+            body = made_with or {"affiliate_id": c.w.scratch["aff"]["id"]}
+            made = (await c.admin.post(base, json=body)).json()
+            for who in c.everyone():
+                await c.call(who, "GET", f"{base}/{made['id']}", admin_read(who))
+                if who.role == "admin":
+                    other = f"/api/v1/offers/{_objs(c, 'offer')[0][0]}/{rule}/{made['id']}"
+                    await c.call(who, "GET", other, 404)
+
+        return run
+
+    CASES[route] = rule_reader()
+
+
+@case("GET /api/v1/promo-codes/{promo_code_id}")
+async def _(c: Ctx) -> None:
+    made = (await c.admin.post("/api/v1/promo-codes", json={
+        "offer_id": c.w.scratch["offer"]["id"], "affiliate_id": c.w.scratch["aff"]["id"],
+        "code": "READ-ME"})).json()  # fmt: skip
+    for who in c.everyone():
+        await c.call(who, "GET", f"/api/v1/promo-codes/{made['id']}", admin_read(who))
+
+
+@case("GET /api/v1/advertisers/{advertiser_id}/postback-auth")
+async def _(c: Ctx) -> None:
+    for ident, _, _ in _objs(c, "adv"):
+        for who in c.everyone():
+            r = await c.call(who, "GET", f"/api/v1/advertisers/{ident}/postback-auth",
+                             admin_read(who))  # fmt: skip
+            assert "hmac_secret" not in r.text
 
 
 # Changes to a rule of the scratch offer, made first by the admin: (path, made with, change).

@@ -124,3 +124,42 @@ async def test_currency_rates_and_goals_page(api: httpx.AsyncClient, service: st
         assert {g["revenue_flat"] for g in seen} == {"0"}  # partners never see revenue
         refused = await partner.get(f"/api/v1/offers/{o}/promo-codes")
         assert refused.status_code == 403
+
+
+async def test_rules_read_back_one_by_one(api: httpx.AsyncClient) -> None:
+    w = await world(api)
+    o, a = w["offers"][0]["id"], w["affiliates"][0]["id"]
+    base = f"/api/v1/offers/{o}"
+    made = {
+        "payout-overrides": await make(api, f"{base}/payout-overrides",
+                                       {"affiliate_id": a, "payout_flat": "1.5"}),
+        "payout-tiers": await make(api, f"{base}/payout-tiers",
+                                   {"threshold": "9", "valid_to": T0.isoformat()}),
+        "caps": await make(api, f"{base}/caps", {"period": "month", "limit": "12"}),
+    }  # fmt: skip
+    for rule, row in made.items():
+        got = await api.get(f"{base}/{rule}/{row['id']}")
+        assert got.status_code == 200 and got.json() == row, (rule, got.text)
+        gone = await api.get(f"{base}/{rule}/{row['id'] + 10_000}")
+        assert gone.status_code == 404 and gone.json()["error"]["field"] == "id"
+    code = await make(api, "/api/v1/promo-codes", {"offer_id": o, "affiliate_id": a, "code": "R1"})
+    got = (await api.get(f"/api/v1/promo-codes/{code['id']}")).json()
+    assert got == code and got["starts_at"] is None and got["ends_at"] is None
+    await make(api, f"{base}/goals/lead", {"payout_flat": "2", "revenue_flat": "3"}, "PUT")
+    goal = (await api.get(f"{base}/goals/lead")).json()
+    assert (goal["code"], goal["payout_flat"], goal["revenue_flat"]) == ("lead", "2.0000", "3.0000")
+    assert (await api.get(f"{base}/goals/sale")).status_code == 404
+
+    adv = w["advertiser"]["id"]
+    url = f"/api/v1/advertisers/{adv}/postback-auth"
+    assert (await api.get(url)).json() == {
+        "has_secret": False, "require_signature": False, "ip_allowlist": [], "allow_pixel": True,
+    }  # fmt: skip
+    secret = "s3cret-s3cret-s3cret"
+    await make(api, url, {"hmac_secret": secret, "require_signature": True,
+                          "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False}, "PUT")  # fmt: skip
+    r = await api.get(url)
+    assert r.json() == {"has_secret": True, "require_signature": True,
+                        "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False}  # fmt: skip
+    assert secret not in r.text
+    assert (await api.get("/api/v1/advertisers/999999999/postback-auth")).status_code == 404

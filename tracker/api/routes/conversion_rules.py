@@ -20,6 +20,7 @@ from schemas.conversions import (
     GoalIn,
     Override,
     OverrideIn,
+    PostbackAuth,
     PostbackAuthIn,
     PromoCode,
     PromoCodeIn,
@@ -189,3 +190,11 @@ async def put_postback_auth(advertiser_id: IdPath, body: PostbackAuthIn, service
     await postback_auth.save(services.pool, advertiser_id, body.hmac_secret, body.require_signature,
                              body.ip_allowlist, body.allow_pixel)  # fmt: skip
     return body
+
+
+@router.get("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuth)
+async def get_postback_auth(advertiser_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
+    row = await postback_auth.settings_of(services.pool, advertiser_id)
+    if row is None:
+        raise ApiProblem(404, "not_found", f"advertiser {advertiser_id} not found", "advertiser_id")
+    return row

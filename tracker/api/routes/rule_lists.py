@@ -1,5 +1,6 @@
-"""Lists of the rules that price conversions, in cursor pages with filters (ADR 0066):
-an offer's goals, payout overrides, tiers, caps and promo codes; currency rates."""
+"""Reads of the rules that price conversions, one by id or in cursor pages with filters
+(ADR 0066): an offer's goals, payout overrides, tiers, caps and promo codes; currency
+rates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from schemas.conversions import Cap, Goal, Override, PromoCode, RateIn, Tier
+from schemas.conversions import Cap, Goal, GoalCode, Override, PromoCode, RateIn, Tier
 from schemas.entities import Page
 from schemas.types import Instant
 from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
@@ -69,6 +70,47 @@ async def list_goals(offer_id: IdPath, services: ServicesDep, who: Reader, limit
         goals = [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
     nxt = f"g{goals[-1]['code']}" if len(goals) == limit else None
     return {"items": goals, "next_cursor": nxt}
+
+
+@router.get("/offers/{offer_id}/goals/{code}", response_model=Goal)
+async def get_goal(offer_id: IdPath, code: GoalCode, services: ServicesDep, who: Reader) -> Any:
+    """As in the list: partners see it without revenue."""
+    await _offer(services, offer_id, who)
+    goal = await store.goal(services.pool, offer_id, code)
+    if goal is None:
+        raise ApiProblem(404, "not_found", f"goal {code!r} of offer {offer_id} not found", "code")
+    if who.role == "affiliate":
+        goal |= {"revenue_flat": 0, "revenue_percent": 0}
+    return goal
+
+
+async def _rule(services: ServicesDep, what: str, offer_id: int | None, ident: int) -> Any:
+    row = await store.rule(services.pool, what, offer_id, ident)
+    if row is None:
+        raise ApiProblem(404, "not_found", f"{what.replace('_', ' ')[:-1]} {ident} not found", "id")
+    return row
+
+
+@router.get("/offers/{offer_id}/payout-overrides/{override_id}", response_model=Override)
+async def get_override(offer_id: IdPath, override_id: IdPath, services: ServicesDep,
+                       _: AdminRead) -> Any:  # fmt: skip
+    return await _rule(services, "payout_overrides", offer_id, override_id)
+
+
+@router.get("/offers/{offer_id}/payout-tiers/{tier_id}", response_model=Tier)
+async def get_tier(offer_id: IdPath, tier_id: IdPath, services: ServicesDep,
+                   _: AdminRead) -> Any:  # fmt: skip
+    return await _rule(services, "payout_tiers", offer_id, tier_id)
+
+
+@router.get("/offers/{offer_id}/caps/{cap_id}", response_model=Cap)
+async def get_cap(offer_id: IdPath, cap_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
+    return await _rule(services, "caps", offer_id, cap_id)
+
+
+@router.get("/promo-codes/{promo_code_id}", response_model=PromoCode)
+async def get_promo_code(promo_code_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
+    return await _rule(services, "promo_codes", None, promo_code_id)
 
 
 @router.get("/offers/{offer_id}/payout-overrides", response_model=Page[Override])
