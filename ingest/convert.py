@@ -236,7 +236,7 @@ async def _price(
         ev.goal, at, converted,
         goal.payout if goal else None, goal.revenue if goal else None,
         rules.default_payout, rules.default_revenue,
-        promo, rules.overrides, rules.tiers, month,
+        promo, rules.overrides, rules.tiers, month, rules.revenue_rules, att.affiliate_id,
     )  # fmt: skip
     decision.update(payout_rule=priced.payout_rule, revenue_rule=priced.revenue_rule,
                     payout=str(priced.payout), revenue=str(priced.revenue))  # fmt: skip

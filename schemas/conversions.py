@@ -83,6 +83,26 @@ class Override(OverrideIn):
     offer_id: int
 
 
+class RevenueRuleIn(_In):
+    """What the advertiser pays for the offer's conversions while the rule is valid."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "revenue_flat": "12.50", "valid_from": "2026-12-01T00:00:00Z"}]})  # fmt: skip
+
+    affiliate_id: Id | None = Field(None, description="None: every partner")
+    goal: GoalCode | None = Field(None, description="None: every goal")
+    valid_from: Instant | None = Field(None, description="applies from (inclusive); None: always")
+    valid_to: Instant | None = Field(None, description="applies until (exclusive); None: no end")
+    revenue_flat: Money = Decimal(0)
+    revenue_percent: Percent = Decimal(0)
+
+
+class RevenueRule(RevenueRuleIn):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    offer_id: int
+
+
 class ValidityPatch(_In):
     """End (or move) the validity of a rule; a rule is never deleted, so past
     conversions keep the terms they were priced with."""

@@ -1,11 +1,13 @@
 """Rules changed through the API after they were created: a cap's limit raised and the
-cap archived, a payout tier ended and followed by its successor — each seen by the
-real worker on the next conversions, and never on the ones already priced."""
+cap archived, a payout tier ended and followed by its successor, revenue rules
+scheduled from a date — each seen by the real worker on the next conversions, and
+never on the ones already priced."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -22,8 +24,8 @@ T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
 async def _click(settings: Settings, redis: Redis, w: dict[str, Any], offer: dict[str, Any],
-                 rng: random.Random) -> str:  # fmt: skip
-    aff = w["affiliates"][0]
+                 rng: random.Random, partner: int = 0) -> str:  # fmt: skip
+    aff = w["affiliates"][partner]
     link = w["links"][(offer["id"], aff["id"])]
     cid = str(uuid7_at(T0 - timedelta(hours=1), rng))
     row = {"click_id": cid, "ts": (T0 - timedelta(hours=1)).timestamp(), "link_id": link["id"],
@@ -126,3 +128,43 @@ async def test_tier_ended_then_successor(
     other = await api.patch(f"/api/v1/offers/{offer['id'] + 1000}/payout-tiers/{tier['id']}",
                             json={"ends": ends.isoformat()})  # fmt: skip
     assert other.status_code == 404
+
+
+async def test_revenue_rules_from_a_date_per_partner(
+    settings: Settings, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    rng = random.Random(13)
+    w = await world(api, partners=2, revenue="4.00")
+    adv, offer = w["advertiser"]["id"], w["offers"][0]
+    b = w["affiliates"][1]["id"]
+    base = f"/api/v1/offers/{offer['id']}/revenue-rules"
+    day = {d: (T0 + timedelta(days=d)).isoformat() for d in range(6)}
+    every = await make(api, base, {"revenue_flat": "5", "valid_from": day[2]})
+    only_b = await make(api, base, {"affiliate_id": b, "revenue_flat": "6",
+                                    "valid_from": day[2], "valid_to": day[4]})  # fmt: skip
+    goal_rule = await make(api, base, {"goal": "other", "revenue_flat": "9"})  # never this goal
+    ca, cb = [await _click(settings, redis, w, offer, rng, p) for p in (0, 1)]
+    await burst(settings)
+    await _convert(settings, redis, adv, ca, ["a1", "a3"], [1, 3])
+    await _convert(settings, redis, adv, cb, ["b1", "b3", "b5"], [1, 3, 5])
+    rows = await pool.fetch("SELECT txn_id, revenue, decision->>'revenue_rule' AS rule"
+                            " FROM conversions WHERE advertiser_id = $1", adv)  # fmt: skip
+    got = {r["txn_id"]: (r["revenue"], r["rule"]) for r in rows}
+    assert got == {
+        "a1": (Decimal(4), "offer_default (cpa)"),  # before any rule
+        "a3": (Decimal(5), f"revenue_rule:{every['id']} (cpa)"),
+        "b1": (Decimal(4), "offer_default (cpa)"),
+        "b3": (Decimal(6), f"revenue_rule:{only_b['id']} (cpa)"),  # the partner's own first
+        "b5": (Decimal(5), f"revenue_rule:{every['id']} (cpa)"),  # its own ended at day 4
+    }, got
+    listed = (await api.get(base, params={"affiliate_id": b})).json()["items"]
+    assert [r["id"] for r in listed] == [only_b["id"]]
+    at = (await api.get(base, params={"valid_at": day[3]})).json()["items"]
+    assert [r["id"] for r in at] == [every["id"], only_b["id"], goal_rule["id"]]
+    early = await api.patch(f"{base}/{every['id']}", json={"ends": day[1]})
+    assert early.status_code == 422 and early.json()["error"]["field"] == "ends"
+    ended = await make(api, f"{base}/{every['id']}", {"ends": day[5]}, "PATCH")
+    assert ended["valid_to"] is not None
+    assert (await api.get(f"{base}/{every['id']}")).json() == ended
+    stranger = await api.post(base, json={"affiliate_id": 999_999_999, "revenue_flat": "1"})
+    assert stranger.status_code == 422 and stranger.json()["error"]["field"] == "affiliate_id"

@@ -16,7 +16,7 @@ from tracker.domain.attribution import ClickFacts, CodeFacts, attribute
 from tracker.domain.caps import month_bounds, period_key
 from tracker.domain.client_ip import allowed, client_ip, networks
 from tracker.domain.fraud import Facts, FraudSettings, judge
-from tracker.domain.payouts import MonthToDate, Override, Rule, Tier, price
+from tracker.domain.payouts import MonthToDate, Override, RevenueRule, Rule, Tier, price
 from tracker.domain.postback_params import BadParam, parse
 
 D = Decimal
@@ -158,6 +158,36 @@ def test_payout_rule_precedence_and_rounding() -> None:
         price("other", T0, D(0), None, None, default, Rule(D(2))).payout_rule
         == "offer_default (cpa)"
     )
+
+
+def test_revenue_rule_precedence() -> None:
+    """Valid at the time; one partner before every partner, then one goal before every
+    goal, then the newest; else the goal's revenue, else the offer's."""
+    day = timedelta(days=1)
+    rules = [
+        RevenueRule(1, None, None, T0, None, Rule(D("5"))),
+        RevenueRule(2, None, "sale", T0, T0 + day, Rule(D("6"))),
+        RevenueRule(3, 7, None, T0 - day, None, Rule(D("0"), D("10"))),
+        RevenueRule(4, None, None, T0 + 2 * day, None, Rule(D("8"))),  # newer, every partner
+    ]
+    kw = {"goal_payout": None, "offer_payout": Rule(D(1)), "offer_revenue": Rule(D(2)),
+          "revenue_rules": rules}  # fmt: skip
+
+    def rev(goal: str, at: datetime, aff: int, goal_revenue: Rule | None = None) -> tuple[D, str]:
+        p = price(goal, at, D("33.35"), goal_revenue=goal_revenue, affiliate_id=aff, **kw)  # type: ignore[arg-type]
+        return p.revenue, p.revenue_rule
+
+    before = T0 - 2 * day
+    assert rev("sale", before, 7) == (D(2), "offer_default (cpa)")
+    assert rev("sale", before, 7, Rule(D(3))) == (D(3), "goal:sale (cpa)")
+    assert rev("sale", T0 - day, 8) == (D(2), "offer_default (cpa)")  # rule 3 is partner 7's
+    # rules 1, 2 and 3 valid: the partner's own beats one goal's, which beats every goal's
+    assert rev("sale", T0, 7) == (D("3.34"), "revenue_rule:3 (revshare)")  # 3.335 → up
+    assert rev("sale", T0, 8) == (D(6), "revenue_rule:2 (cpa)")
+    assert rev("lead", T0, 8) == (D(5), "revenue_rule:1 (cpa)")
+    assert rev("sale", T0 + day, 8) == (D(5), "revenue_rule:1 (cpa)")  # rule 2 ended
+    assert rev("sale", T0 + 3 * day, 7)[1] == "revenue_rule:3 (revshare)"  # partner first
+    assert rev("sale", T0 + 3 * day, 8) == (D(8), "revenue_rule:4 (cpa)")  # then the newest
 
 
 def _click(at: datetime, aff: int = 1, window: int = 30, coupon_wins: bool = False) -> ClickFacts:

@@ -11,7 +11,9 @@ both. Which payout rule applies, first match wins:
    this conversion);
 4. the goal's payout; 5. the offer's default payout (goal ``default`` only).
 
-Revenue (what the advertiser pays) comes from the goal, else the offer default.
+Revenue (what the advertiser pays) comes from the most specific revenue rule valid
+at the conversion time (one partner before every partner, then one goal before
+every goal, then the newest), else the goal's revenue, else the offer default.
 Amounts are rounded half-up to the cent.
 """
 
@@ -54,6 +56,38 @@ class Override:
             and (self.valid_from is None or self.valid_from <= at)
             and (self.valid_to is None or at < self.valid_to)
         )
+
+
+@dataclass(frozen=True)
+class RevenueRule:
+    """What the advertiser pays, from ``valid_from`` until ``valid_to``; for one partner
+    (``affiliate_id``) or every partner (None), one goal or every goal (None)."""
+
+    id: int
+    affiliate_id: int | None
+    goal: str | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    rule: Rule
+
+    def valid_at(self, at: datetime, goal: str, affiliate_id: int) -> bool:
+        return (
+            (self.affiliate_id is None or self.affiliate_id == affiliate_id)
+            and (self.goal is None or self.goal == goal)
+            and (self.valid_from is None or self.valid_from <= at)
+            and (self.valid_to is None or at < self.valid_to)
+        )
+
+
+def choose_revenue(goal: str, at: datetime, affiliate_id: int, goal_rule: Rule | None,
+                   offer_default: Rule, rules: list[RevenueRule]) -> tuple[Rule, str]:  # fmt: skip
+    valid = [r for r in rules if r.valid_at(at, goal, affiliate_id)]
+    if valid:
+        best = max(valid, key=lambda r: (r.affiliate_id is not None, r.goal is not None, r.id))
+        return best.rule, f"revenue_rule:{best.id}"
+    if goal_rule is not None:
+        return goal_rule, f"goal:{goal}"
+    return offer_default, "offer_default"
 
 
 @dataclass(frozen=True)
@@ -137,14 +171,14 @@ def price(
     overrides: list[Override] | None = None,
     tiers: list[Tier] | None = None,
     month: MonthToDate | None = None,
+    revenue_rules: list[RevenueRule] | None = None,
+    affiliate_id: int = 0,
 ) -> Priced:
     rule, name = choose_payout(
         goal, at, goal_payout, offer_payout, promo_rule, overrides or [], tiers or [], month
     )
-    rev_rule, rev_name = (
-        (goal_revenue, f"goal:{goal}")
-        if goal_revenue is not None
-        else (offer_revenue, "offer_default")
+    rev_rule, rev_name = choose_revenue(
+        goal, at, affiliate_id, goal_revenue, offer_revenue, revenue_rules or []
     )
     return Priced(rule.amount(sale), rev_rule.amount(sale), f"{name} ({rule.kind})",
                   f"{rev_name} ({rev_rule.kind})")  # fmt: skip

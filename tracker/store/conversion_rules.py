@@ -16,6 +16,7 @@ from schemas.conversions import (
     OverrideIn,
     PromoCodeIn,
     RateIn,
+    RevenueRuleIn,
     TierIn,
 )
 
@@ -76,6 +77,16 @@ async def add_override(pool: asyncpg.Pool, offer_id: int, o: OverrideIn) -> Row:
         """INSERT INTO payout_overrides (offer_id, affiliate_id, goal, valid_from, valid_to,
                payout_flat, payout_percent) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
         offer_id, o.affiliate_id, o.goal, o.valid_from, o.valid_to, o.payout_flat, o.payout_percent,
+    )  # fmt: skip
+    return dict(row)
+
+
+async def add_revenue_rule(pool: asyncpg.Pool, offer_id: int, r: RevenueRuleIn) -> Row:
+    row = await pool.fetchrow(
+        """INSERT INTO revenue_rules (offer_id, affiliate_id, goal, valid_from, valid_to,
+               revenue_flat, revenue_percent) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
+        offer_id, r.affiliate_id, r.goal, r.valid_from, r.valid_to, r.revenue_flat,
+        r.revenue_percent,
     )  # fmt: skip
     return dict(row)
 
@@ -158,6 +169,7 @@ async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: i
     None when there is no such rule (of that offer). Refused before its start."""
     table, start, end = {"override": ("payout_overrides", "valid_from", "valid_to"),
                          "tier": ("payout_tiers", "valid_from", "valid_to"),
+                         "revenue_rule": ("revenue_rules", "valid_from", "valid_to"),
                          "promo_code": ("promo_codes", "starts_at", "ends_at")}[what]  # fmt: skip
     row = await pool.fetchrow(
         f"""UPDATE {table} SET {end} = $3 WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)

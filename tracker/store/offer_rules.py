@@ -13,7 +13,7 @@ import asyncpg
 
 from tracker.domain.caps import Cap
 from tracker.domain.fraud import FraudSettings
-from tracker.domain.payouts import Override, Rule, Tier
+from tracker.domain.payouts import Override, RevenueRule, Rule, Tier
 
 _RULES = """
 SELECT o.id, o.currency, o.default_payout, o.default_revenue, o.attribution_window_days,
@@ -22,6 +22,8 @@ SELECT o.id, o.currency, o.default_payout, o.default_revenue, o.attribution_wind
        (SELECT coalesce(jsonb_agg(p), '[]') FROM payout_overrides p
          WHERE p.offer_id = o.id AND p.affiliate_id = $3) AS overrides,
        (SELECT coalesce(jsonb_agg(t), '[]') FROM payout_tiers t WHERE t.offer_id = o.id) AS tiers,
+       (SELECT coalesce(jsonb_agg(r), '[]') FROM revenue_rules r
+         WHERE r.offer_id = o.id AND (r.affiliate_id IS NULL OR r.affiliate_id = $3)) AS revenue,
        (SELECT coalesce(jsonb_agg(c), '[]') FROM conversion_caps c
          WHERE c.offer_id = o.id AND c.archived_at IS NULL) AS caps
   FROM offers o LEFT JOIN offer_conversion_settings s ON s.offer_id = o.id
@@ -51,6 +53,7 @@ class OfferRules:
     goal: Goal | None = None
     overrides: list[Override] = field(default_factory=list)
     tiers: list[Tier] = field(default_factory=list)
+    revenue_rules: list[RevenueRule] = field(default_factory=list)
     caps: list[Cap] = field(default_factory=list)
     fraud: FraudSettings = field(default_factory=FraudSettings)
 
@@ -107,6 +110,17 @@ async def load(conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id:
             _ts(t.get("valid_to")),
         )
         for t in _load(row["tiers"])
+    ]
+    rules.revenue_rules = [
+        RevenueRule(
+            r["id"],
+            r["affiliate_id"],
+            r["goal"],
+            _ts(r["valid_from"]),
+            _ts(r["valid_to"]),
+            Rule(_dec(r["revenue_flat"]), _dec(r["revenue_percent"])),
+        )
+        for r in _load(row["revenue"])
     ]
     rules.caps = [
         Cap(c["id"], c["affiliate_id"], c["period"], c["metric"], _dec(c["cap_limit"]))

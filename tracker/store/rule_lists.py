@@ -19,6 +19,7 @@ Row = dict[str, Any]
 _BY_ID = {
     "payout_overrides": ("payout_overrides", "*", "valid_from", "valid_to"),
     "payout_tiers": ("payout_tiers", "*", "valid_from", "valid_to"),
+    "revenue_rules": ("revenue_rules", "*", "valid_from", "valid_to"),
     "caps": ("conversion_caps", "*, cap_limit AS limit", None, None),
     "promo_codes": ("promo_codes", "*", "starts_at", "ends_at"),
 }

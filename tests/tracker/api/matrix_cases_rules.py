@@ -45,6 +45,7 @@ sub = {
     "payout-overrides": ("POST", None, 201),
     "payout-tiers": ("POST", {"threshold": "5"}, 201),
     "caps": ("POST", {"period": "day", "limit": "5"}, 201),
+    "revenue-rules": ("POST", {"revenue_flat": "5"}, 201),
     "promo-codes": (None, None, 0),
 }
 for name, (method, body, ok) in sub.items():
@@ -78,6 +79,10 @@ reads = {
     "GET /api/v1/offers/{offer_id}/payout-overrides/{override_id}": ("payout-overrides", None),
     "GET /api/v1/offers/{offer_id}/payout-tiers/{tier_id}": ("payout-tiers", {"threshold": "4"}),
     "GET /api/v1/offers/{offer_id}/caps/{cap_id}": ("caps", {"period": "day", "limit": "4"}),
+    "GET /api/v1/offers/{offer_id}/revenue-rules/{rule_id}": (
+        "revenue-rules",
+        {"revenue_flat": "4"},
+    ),
 }
 for route, (rule, made_with) in reads.items():
 
@@ -122,6 +127,8 @@ changes: dict[str, tuple[str, Any, str, Any]] = {
         ("payout-overrides", None, "PATCH {}", ENDS),
     "PATCH /api/v1/offers/{offer_id}/payout-tiers/{tier_id}":
         ("payout-tiers", {"threshold": "3"}, "PATCH {}", ENDS),
+    "PATCH /api/v1/offers/{offer_id}/revenue-rules/{rule_id}":
+        ("revenue-rules", {"revenue_flat": "3"}, "PATCH {}", ENDS),
     "PATCH /api/v1/offers/{offer_id}/caps/{cap_id}":
         ("caps", {"period": "month", "limit": "3"}, "PATCH {}", {"limit": "4"}),
     "POST /api/v1/offers/{offer_id}/caps/{cap_id}/archive":

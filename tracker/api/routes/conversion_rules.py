@@ -25,6 +25,8 @@ from schemas.conversions import (
     PromoCode,
     PromoCodeIn,
     RateIn,
+    RevenueRule,
+    RevenueRuleIn,
     Tier,
     TierIn,
     ValidityPatch,
@@ -140,6 +142,24 @@ async def end_tier(offer_id: IdPath, tier_id: IdPath, body: ValidityPatch, servi
     """End a payout tier at ``ends`` (its ``valid_to``); to change a tier, end it and add
     its successor from the same instant."""
     return await _end(services, "tier", offer_id, tier_id, body)
+
+
+@router.post("/offers/{offer_id}/revenue-rules", status_code=201, response_model=RevenueRule)
+async def post_revenue_rule(offer_id: IdPath, body: RevenueRuleIn, services: ServicesDep,
+                            _: AdminWrite) -> Any:  # fmt: skip
+    """What the advertiser pays from a date (scheduled ahead if need be): conversions at or
+    after ``valid_from`` are priced with it, earlier ones keep what they were priced with."""
+    await _offer(services, offer_id)
+    await _partner(services, body.affiliate_id)
+    _validity(body.valid_from, body.valid_to)
+    return await rules.add_revenue_rule(services.pool, offer_id, body)
+
+
+@router.patch("/offers/{offer_id}/revenue-rules/{rule_id}", response_model=RevenueRule)
+async def end_revenue_rule(offer_id: IdPath, rule_id: IdPath, body: ValidityPatch,
+                           services: ServicesDep, _: AdminWrite) -> Any:  # fmt: skip
+    """End a revenue rule at ``ends`` (its ``valid_to``)."""
+    return await _end(services, "revenue_rule", offer_id, rule_id, body)
 
 
 def _cap(row: Any, cap_id: int) -> Any:

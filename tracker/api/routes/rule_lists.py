@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from schemas.conversions import Cap, Goal, GoalCode, Override, PromoCode, RateIn, Tier
+from schemas.conversions import (
+    Cap,
+    Goal,
+    GoalCode,
+    Override,
+    PromoCode,
+    RateIn,
+    RevenueRule,
+    Tier,
+)
 from schemas.entities import Page
 from schemas.types import Instant
 from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
@@ -103,6 +112,12 @@ async def get_tier(offer_id: IdPath, tier_id: IdPath, services: ServicesDep,
     return await _rule(services, "payout_tiers", offer_id, tier_id)
 
 
+@router.get("/offers/{offer_id}/revenue-rules/{rule_id}", response_model=RevenueRule)
+async def get_revenue_rule(offer_id: IdPath, rule_id: IdPath, services: ServicesDep,
+                           _: AdminRead) -> Any:  # fmt: skip
+    return await _rule(services, "revenue_rules", offer_id, rule_id)
+
+
 @router.get("/offers/{offer_id}/caps/{cap_id}", response_model=Cap)
 async def get_cap(offer_id: IdPath, cap_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
     return await _rule(services, "caps", offer_id, cap_id)
@@ -129,6 +144,16 @@ async def list_tiers(offer_id: IdPath, services: ServicesDep, _: AdminRead,
     """Oldest first, ended ones included (filter with `valid_at`)."""
     return await _page(services, "payout_tiers", offer_id, limit, cursor,
                        valid_at=utc(valid_at))  # fmt: skip
+
+
+@router.get("/offers/{offer_id}/revenue-rules", response_model=Page[RevenueRule])
+async def list_revenue_rules(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                             affiliate_id: IdQuery = None, valid_at: ValidAt = None,
+                             limit: Limit = 100, cursor: CursorQ = None) -> Any:  # fmt: skip
+    """Oldest first, ended ones included (filter with `valid_at`); `affiliate_id`: the
+    rules for that partner only (not those for every partner)."""
+    return await _page(services, "revenue_rules", offer_id, limit, cursor,
+                       affiliate_id=affiliate_id, valid_at=utc(valid_at))  # fmt: skip
 
 
 @router.get("/offers/{offer_id}/caps", response_model=Page[Cap])
