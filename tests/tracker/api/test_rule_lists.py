@@ -163,3 +163,20 @@ async def test_rules_read_back_one_by_one(api: httpx.AsyncClient) -> None:
                         "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False}  # fmt: skip
     assert secret not in r.text
     assert (await api.get("/api/v1/advertisers/999999999/postback-auth")).status_code == 404
+
+
+async def test_bad_list_input_names_the_field(api: httpx.AsyncClient) -> None:
+    o = (await world(api))["offers"][0]["id"]
+    for url, params, field in (
+        (f"/api/v1/offers/{o}/promo-codes", {"valid_at": "yesterday"}, "valid_at"),
+        (f"/api/v1/offers/{o}/caps", {"archived": "maybe"}, "archived"),
+        (f"/api/v1/offers/{o}/goals", {"cursor": "c12"}, "cursor"),
+        (f"/api/v1/offers/{o}/revenue-rules", {"affiliate_id": "0"}, "affiliate_id"),
+        ("/api/v1/currency-rates", {"base": "usd"}, "base"),
+        (f"/api/v1/offers/{o}/payout-tiers", {"limit": "1001"}, "limit"),
+    ):
+        r = await api.get(url, params=params)
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["error"]["field"] == field, (url, r.text)
+    missing = await api.get("/api/v1/offers/999999999/payout-overrides")
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "offer_id"
