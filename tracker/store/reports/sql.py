@@ -20,18 +20,19 @@ from tracker.store.reports import daily, plan, shape
 from tracker.store.reports.rates import Periods
 from tracker.store.reports.rollups import ALL_OFFERS
 
-# Each dimension over clicks (c), impressions (i), conversions (v) joined to their click (k).
+# Each dimension over clicks (c), impressions (i), conversions (v); a conversion carries its
+# click's link, sub-ids, source, os and browser (migration 0015, docs/adr/0071).
 _RAW: dict[str, tuple[str, str, str]] = {
     "partner": ("c.affiliate_id", "i.affiliate_id", "v.affiliate_id"),
     "offer": ("c.offer_id", "i.offer_id", "v.offer_id"),
-    "link": ("c.link_id", "i.link_id", "k.link_id"),
+    "link": ("c.link_id", "i.link_id", "v.link_id"),
     "goal": ("NULL::text", "NULL::text", "v.goal"),
-    **{s: (f"c.{s}", "NULL::text", f"k.{s}") for s in SUBS},
-    "source": ("c.source", "NULL::text", "k.source"),
+    **{s: (f"c.{s}", "NULL::text", f"v.{s}") for s in SUBS},
+    "source": ("c.source", "NULL::text", "v.source"),
     "country": ("c.country", "i.country", "v.country"),
     "device": ("c.device", "i.device", "v.device"),
-    "os": ("c.os", "NULL::text", "k.os"),
-    "browser": ("c.browser", "NULL::text", "k.browser"),
+    "os": ("c.os", "NULL::text", "v.os"),
+    "browser": ("c.browser", "NULL::text", "v.browser"),
 }
 _ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
 ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
@@ -256,13 +257,6 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                        f", coalesce(sum(v.payout) FILTER (WHERE {counted}), 0)")  # fmt: skip
             where += " AND v.offer_id IS NOT NULL AND v.affiliate_id IS NOT NULL"
             source = "conversions v"
-            if "k." in " ".join([*cols, where]):
-                # one primary-key lookup per conversion (OFFSET 0 keeps the planner from
-                # turning it into a hash join over every click)
-                source += (
-                    " LEFT JOIN LATERAL (SELECT * FROM clicks k WHERE k.click_id = v.click_id"
-                    " AND k.created_at = v.click_at OFFSET 0) k ON true"
-                )
         # the offer and period only where CPC/CPM rates price the row: far fewer groups
         offer = "NULL::int8, NULL::timestamptz"
         priced_here = alias == "c" and units is not None  # priced as counted, above
