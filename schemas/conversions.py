@@ -14,6 +14,9 @@ from schemas.types import TEXT, Count, Flag, Id, Instant, Money, Percent, Rate, 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Status = Literal["pending", "approved", "rejected", "reversed"]
+# The validity of a dated pricing rule (override, tier, revenue rule).
+ValidFrom = Annotated[Instant | None, Field(description="applies from (inclusive); None: always")]
+ValidTo = Annotated[Instant | None, Field(description="applies until (exclusive); None: no end")]
 
 
 class _In(BaseModel):
@@ -71,8 +74,8 @@ class Goal(GoalIn):
 class OverrideIn(_In):
     affiliate_id: Id
     goal: GoalCode | None = None
-    valid_from: Instant | None = None
-    valid_to: Instant | None = None
+    valid_from: ValidFrom = None
+    valid_to: ValidTo = None
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
 
@@ -91,8 +94,8 @@ class RevenueRuleIn(_In):
 
     affiliate_id: Id | None = Field(None, description="None: every partner")
     goal: GoalCode | None = Field(None, description="None: every goal")
-    valid_from: Instant | None = Field(None, description="applies from (inclusive); None: always")
-    valid_to: Instant | None = Field(None, description="applies until (exclusive); None: no end")
+    valid_from: ValidFrom = None
+    valid_to: ValidTo = None
     revenue_flat: Money = Decimal(0)
     revenue_percent: Percent = Decimal(0)
 
@@ -122,8 +125,8 @@ class TierIn(_In):
     )
     payout_flat: Money = Decimal(0)
     payout_percent: Percent = Decimal(0)
-    valid_from: Instant | None = Field(None, description="applies from (inclusive); None: always")
-    valid_to: Instant | None = Field(None, description="applies until (exclusive); None: no end")
+    valid_from: ValidFrom = None
+    valid_to: ValidTo = None
 
 
 class Tier(TierIn):

@@ -19,6 +19,7 @@ from schemas.conversions import (
     RevenueRuleIn,
     TierIn,
 )
+from tracker.store.rule_lists import open_ends
 
 Row = dict[str, Any]
 _SETTINGS = [f for f in ConversionSettingsIn.model_fields if f != "attribution_window_days"]
@@ -156,11 +157,7 @@ async def add_promo_code(pool: asyncpg.Pool, p: PromoCodeIn) -> Row:
                    coalesce($5, 'infinity'::timestamptz), $6, $7) RETURNING *""",
         p.offer_id, p.affiliate_id, p.code, p.starts_at, p.ends_at, p.payout_flat, p.payout_percent,
     )  # fmt: skip
-    out = dict(row)
-    for k in ("starts_at", "ends_at"):  # ±infinity come back as datetime.min/max
-        if out[k] in (datetime.min, datetime.max) or getattr(out[k], "year", 2000) in (1, 9999):
-            out[k] = None
-    return out
+    return open_ends(dict(row), "starts_at", "ends_at")
 
 
 async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int,
@@ -184,11 +181,7 @@ async def end_rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: i
         if exists:
             raise ValueError(f"{end} must be after {start}")
         return None
-    out = dict(row)
-    for k in (start, end):
-        if getattr(out[k], "year", 2000) in (1, 9999):
-            out[k] = None
-    return out
+    return open_ends(dict(row), start, end)
 
 
 async def set_rate(pool: asyncpg.Pool, r: RateIn) -> Row:

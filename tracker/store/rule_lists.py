@@ -36,7 +36,7 @@ def _valid_at(start: str, end: str, mark: str) -> str:
     return f"({start} IS NULL OR {start} <= {mark}) AND ({end} IS NULL OR {end} > {mark})"
 
 
-def _open_ends(row: Row, *columns: str | None) -> Row:
+def open_ends(row: Row, *columns: str | None) -> Row:
     """±infinity come back from asyncpg as year 1 / 9999: the API says null (no bound)."""
     for k in columns:
         if k is not None and getattr(row[k], "year", 2000) in (1, 9999):
@@ -63,7 +63,7 @@ async def rules_page(pool: asyncpg.Pool, what: str, offer_id: int, *, after_id: 
         f"SELECT {cols} FROM {table} WHERE {' AND '.join(where)} ORDER BY id LIMIT ${len(args)}",
         *args,
     )
-    return [_open_ends(dict(r), start, end) for r in rows]
+    return [open_ends(dict(r), start, end) for r in rows]
 
 
 async def rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int) -> Row | None:
@@ -73,7 +73,7 @@ async def rule(pool: asyncpg.Pool, what: str, offer_id: int | None, ident: int) 
         f"SELECT {cols} FROM {table} WHERE id = $1 AND ($2::bigint IS NULL OR offer_id = $2)",
         ident, offer_id,
     )  # fmt: skip
-    return _open_ends(dict(row), start, end) if row is not None else None
+    return open_ends(dict(row), start, end) if row is not None else None
 
 
 async def goal(pool: asyncpg.Pool, offer_id: int, code: str) -> Row | None:

@@ -33,16 +33,12 @@ from schemas.conversions import (
 )
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.routes.management.common import offer_or_404
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
 from tracker.store import entities, postback_auth
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
-
-
-async def _offer(services: ServicesDep, offer_id: IdPath) -> None:
-    if await entities.get_offer(services.pool, offer_id) is None:
-        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
 
 
 async def _partner(services: ServicesDep, affiliate_id: int | None) -> None:
@@ -58,7 +54,7 @@ async def _partner(services: ServicesDep, affiliate_id: int | None) -> None:
 @router.put("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
 async def put_settings(offer_id: IdPath, body: ConversionSettingsIn, services: ServicesDep,
                        _: AdminWrite) -> Any:  # fmt: skip
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     try:
         ZoneInfo(body.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -79,14 +75,14 @@ async def get_settings(offer_id: IdPath, services: ServicesDep, _: AdminRead) ->
 @router.put("/offers/{offer_id}/goals/{code}", response_model=Goal)
 async def put_goal(offer_id: IdPath, code: GoalCode, body: GoalIn, services: ServicesDep,
                    _: AdminWrite) -> Any:  # fmt: skip
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     return await rules.save_goal(services.pool, offer_id, code, body)
 
 
 @router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)
 async def post_override(offer_id: IdPath, body: OverrideIn, services: ServicesDep,
                         _: AdminWrite) -> Any:  # fmt: skip
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     await _partner(services, body.affiliate_id)
     _validity(body.valid_from, body.valid_to)
     return await rules.add_override(services.pool, offer_id, body)
@@ -99,21 +95,21 @@ def _validity(valid_from: datetime | None, valid_to: datetime | None) -> None:
 
 @router.post("/offers/{offer_id}/payout-tiers", status_code=201, response_model=Tier)
 async def post_tier(offer_id: IdPath, body: TierIn, services: ServicesDep, _: AdminWrite) -> Any:
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     _validity(body.valid_from, body.valid_to)
     return await rules.add_tier(services.pool, offer_id, body)
 
 
 @router.post("/offers/{offer_id}/caps", status_code=201, response_model=Cap)
 async def post_cap(offer_id: IdPath, body: CapIn, services: ServicesDep, _: AdminWrite) -> Any:
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     await _partner(services, body.affiliate_id)
     return await rules.add_cap(services.pool, offer_id, body)
 
 
 @router.post("/promo-codes", status_code=201, response_model=PromoCode)
 async def post_promo_code(body: PromoCodeIn, services: ServicesDep, _: AdminWrite) -> Any:
-    await _offer(services, body.offer_id)
+    await offer_or_404(services.pool, body.offer_id)
     await _partner(services, body.affiliate_id)
     return await rules.add_promo_code(services.pool, body)
 
@@ -149,7 +145,7 @@ async def post_revenue_rule(offer_id: IdPath, body: RevenueRuleIn, services: Ser
                             _: AdminWrite) -> Any:  # fmt: skip
     """What the advertiser pays from a date (scheduled ahead if need be): conversions at or
     after ``valid_from`` are priced with it, earlier ones keep what they were priced with."""
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     await _partner(services, body.affiliate_id)
     _validity(body.valid_from, body.valid_to)
     return await rules.add_revenue_rule(services.pool, offer_id, body)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -27,7 +27,14 @@ from schemas.postbacks import (
 )
 from tracker.api.deps import IdPath, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
-from tracker.api.routes.management.common import CursorQ, Limit, decode_cursor, page_of
+from tracker.api.routes.management.common import (
+    CursorQ,
+    Limit,
+    decode_cursor,
+    instant_hex,
+    instant_of_hex,
+    page_of,
+)
 from tracker.domain.postback_render import ConversionFacts, render
 from tracker.domain.postback_signing import signed_request
 from tracker.domain.ssrf import Refused, parse_target
@@ -153,7 +160,6 @@ DeliveryCursor = Annotated[
         pattern=r"^d[0-9a-f]{1,14}\.[0-9a-f]{32}$", description="`next_cursor` of the previous page"
     ),
 ]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @router.get("/deliveries", response_model=Page[Delivery])
@@ -166,15 +172,14 @@ async def list_deliveries(
     before = None
     if cursor:
         micros, ident = cursor[1:].split(".")
-        before = (_EPOCH + timedelta(microseconds=int(micros, 16)), UUID(ident))
+        before = (instant_of_hex(micros), UUID(ident))
     rows = await store.deliveries(
         services.pool, state, scope if scope is not None else affiliate_id, limit, before
     )
     nxt = None
     if len(rows) == limit:
         last = rows[-1]
-        micros = (last["created_at"] - _EPOCH) // timedelta(microseconds=1)
-        nxt = f"d{micros:x}.{last['id'].hex}"
+        nxt = f"d{instant_hex(last['created_at'])}.{last['id'].hex}"
     return {"items": rows, "next_cursor": nxt}
 
 

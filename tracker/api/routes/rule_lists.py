@@ -4,7 +4,7 @@ rates."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -23,10 +23,17 @@ from schemas.entities import Page
 from schemas.types import Instant
 from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
-from tracker.api.routes.management.common import CursorQ, Limit, decode_cursor, page_of, utc
-from tracker.store import entities, listing
+from tracker.api.routes.management.common import (
+    CursorQ,
+    Limit,
+    decode_cursor,
+    instant_hex,
+    instant_of_hex,
+    offer_or_404,
+    page_of,
+    utc,
+)
 from tracker.store import rule_lists as store
-from tracker.store.keys import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
 
@@ -44,24 +51,11 @@ RateCursor = Annotated[
     Query(pattern=r"^r[A-Z]{6}-?[0-9a-f]{1,16}$", description="`next_cursor` of the previous page"),
 ]
 CurrencyQ = Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FIRST = datetime(1, 1, 2, tzinfo=UTC)  # a cursor outside datetime's range is clamped into it
-_LAST = datetime(9999, 12, 30, tzinfo=UTC)
-
-
-async def _offer(services: ServicesDep, offer_id: int, who: Principal | None = None) -> None:
-    """404 for an offer that does not exist (or, for a tenant key, that it cannot see)."""
-    if who is None:
-        found = await entities.get_offer(services.pool, offer_id) is not None
-    else:
-        found = await listing.visible(services.pool, "offers", offer_id, who) is not None
-    if not found:
-        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
 
 
 async def _page(services: ServicesDep, what: str, offer_id: int, limit: int, cursor: str | None,
                 **filters: Any) -> dict[str, Any]:  # fmt: skip
-    await _offer(services, offer_id)
+    await offer_or_404(services.pool, offer_id)
     rows = await store.rules_page(services.pool, what, offer_id, after_id=decode_cursor(cursor),
                                   limit=limit, **filters)  # fmt: skip
     return page_of(rows, limit)
@@ -72,7 +66,7 @@ async def list_goals(offer_id: IdPath, services: ServicesDep, who: Reader, limit
                      cursor: GoalCursor = None) -> Any:  # fmt: skip
     """By code. Admins, the offer's advertiser, and partners with a link on it (without
     revenue)."""
-    await _offer(services, offer_id, who)
+    await offer_or_404(services.pool, offer_id, who)
     goals = await store.goals_page(services.pool, offer_id, after_code=(cursor or "g")[1:],
                                    limit=limit)  # fmt: skip
     if who.role == "affiliate":
@@ -84,7 +78,7 @@ async def list_goals(offer_id: IdPath, services: ServicesDep, who: Reader, limit
 @router.get("/offers/{offer_id}/goals/{code}", response_model=Goal)
 async def get_goal(offer_id: IdPath, code: GoalCode, services: ServicesDep, who: Reader) -> Any:
     """As in the list: partners see it without revenue."""
-    await _offer(services, offer_id, who)
+    await offer_or_404(services.pool, offer_id, who)
     goal = await store.goal(services.pool, offer_id, code)
     if goal is None:
         raise ApiProblem(404, "not_found", f"goal {code!r} of offer {offer_id} not found", "code")
@@ -178,13 +172,7 @@ async def list_promo_codes(offer_id: IdPath, services: ServicesDep, _: AdminRead
 
 
 def _rate_after(cursor: str | None) -> tuple[str, str, datetime] | None:
-    if not cursor:
-        return None
-    try:
-        at = _EPOCH + timedelta(microseconds=int(cursor[7:], 16))
-    except OverflowError:
-        at = _LAST if not cursor[7:].startswith("-") else _FIRST
-    return cursor[1:4], cursor[4:7], min(max(at, _FIRST), _LAST)
+    return (cursor[1:4], cursor[4:7], instant_of_hex(cursor[7:])) if cursor else None
 
 
 @router.get("/currency-rates", response_model=Page[RateIn])
@@ -197,7 +185,5 @@ async def list_rates(services: ServicesDep, _: AdminRead, base: CurrencyQ = None
     nxt = None
     if len(rows) == limit:
         last = rows[-1]
-        micros = (last["valid_from"] - _EPOCH) // timedelta(microseconds=1)
-        sign = "-" if micros < 0 else ""
-        nxt = f"r{last['base']}{last['quote']}{sign}{abs(micros):x}"
+        nxt = f"r{last['base']}{last['quote']}{instant_hex(last['valid_from'])}"
     return {"items": rows, "next_cursor": nxt}

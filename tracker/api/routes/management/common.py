@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Query
 
 from schemas.types import MAX_ID, Instant
 from tracker.api.errors import ApiProblem
+from tracker.store import entities, listing
 from tracker.store.keys import Principal
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
@@ -32,6 +34,26 @@ def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     return min(int(cursor[1:], 16), MAX_ID)  # past every id: an empty last page
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime(1, 1, 2, tzinfo=UTC)  # a cursor outside datetime's range is clamped into it
+_LAST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def instant_hex(at: datetime) -> str:
+    """An instant as a cursor part: signed microseconds since 1970, in hex."""
+    micros = (at - _EPOCH) // timedelta(microseconds=1)
+    return f"-{-micros:x}" if micros < 0 else f"{micros:x}"
+
+
+def instant_of_hex(text: str) -> datetime:
+    """The instant of ``instant_hex``; one outside datetime's range is clamped into it."""
+    try:
+        at = _EPOCH + timedelta(microseconds=int(text, 16))
+    except OverflowError:
+        return _FIRST if text.startswith("-") else _LAST
+    return min(max(at, _FIRST), _LAST)
 
 
 def page_of(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -63,3 +85,13 @@ def shown(who: Principal, what: str, row: dict[str, Any]) -> dict[str, Any]:
     if who.role == "affiliate" and what == "offer":
         row["default_revenue"] = 0
     return row
+
+
+async def offer_or_404(pool: asyncpg.Pool, offer_id: int, who: Principal | None = None) -> None:
+    """404 for an offer that does not exist or, given a tenant key, that it cannot see."""
+    if who is None:
+        found = await entities.get_offer(pool, offer_id) is not None
+    else:
+        found = await listing.visible(pool, "offers", offer_id, who) is not None
+    if not found:
+        raise ApiProblem(404, "not_found", f"offer {offer_id} not found", "offer_id")
