@@ -25,7 +25,13 @@ _ROWS = [
 _TYPES = "text, int8, " + "int8, " * 9 + "numeric, numeric, bool"
 
 
-def _grouped() -> str:
+# the same rows with time buckets' labels in d0 (digits, "-", "T", ":"; never escaped)
+_LABELS = ["2026-01-01", "2026-01-02T05:00", "2026-02", "2026-01-05", "2026-01-01T23:00",
+           "2026-12-31", None]  # fmt: skip
+_TIMED = [(_LABELS[k], *r[1:]) for k, r in enumerate(_ROWS[: len(_LABELS)])] + _ROWS[len(_LABELS) :]
+
+
+def _grouped(records: list[tuple[Any, ...]] = _ROWS) -> str:
     def lit(v: Any) -> str:
         if v is None:
             return "NULL"
@@ -38,7 +44,7 @@ def _grouped() -> str:
     types = _TYPES.split(", ")
     rows = ", ".join(
         "(" + ", ".join(f"{lit(v)}::{t}" for v, t in zip(r, types, strict=True)) + ")"
-        for r in _ROWS
+        for r in records
     )
     return f"(VALUES {rows})"
 
@@ -79,13 +85,15 @@ def _old_query(spec: Spec, grouped: str) -> str:
         (["sub1", "partner"], (), None),
         (["sub1", "partner"], ("revenue", "profit", "rpc"), "-gross_clicks"),
         (["country", "offer"], ("payout", "profit", "epc"), "country"),
+        (["day", "partner"], (), None),
+        (["hour", "partner"], ("revenue", "profit", "rpc"), "-hour"),
     ],
 )
 async def test_query_json_equals_the_dicts_encoded_before(
     pool: asyncpg.Pool, dims: list[str], hidden: tuple[str, ...], sort: str | None
 ) -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC)
-    grouped = _grouped()
+    grouped = _grouped(_TIMED if dims[0] in ("day", "hour") else _ROWS)
     for one in (dims, dims[:1], dims[1:]):  # several dims: a "|" key; one: the value itself
         by = sort if sort is None or sort.lstrip("-") in (*one, *shape.METRIC) else None
         spec = Spec(dims=one, start=t, end=t, tz="UTC", hidden=hidden, sort=by)

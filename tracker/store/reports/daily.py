@@ -48,6 +48,7 @@ def query(spec: Spec, shown: list[str], pieces: str, periods: str, where: str) -
           JOIN {periods} ON p.t >= pr.lo AND p.t < pr.hi
           JOIN rollup_spans r ON r.offer_id = pr.o AND r.span = p.span AND r.t = p.t
           JOIN offer_click_rates s ON s.offer_id = pr.o AND s.valid_from = pr.lo
+         WHERE {where}
          GROUP BY 1, 2
       ) AS m (a, t, rev, pay) ON m.a = r.affiliate_id AND m.t = p.t
      WHERE {where}

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from schemas.reports import TIME_DIMS
-from tracker.store.reports import days, plan, rates, sql
+from tracker.store.reports import days, parts, plan, rates, sql
 
 _HIDE: dict[str, tuple[str, ...]] = {
     "admin": (),
@@ -38,7 +38,9 @@ def hidden(role: str) -> tuple[str, ...]:
 
 
 async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,
-              limit: int) -> Answer:  # fmt: skip
+              limit: int, in_parts: bool = True) -> Answer:  # fmt: skip
+    """``in_parts``: a large report by partner and day may run as two queries at once
+    (reports/parts.py); the answer is the same either way."""
     units = [d for d in spec.dims if d in TIME_DIMS]
     spec.sort = sort  # the query sorts: rows come in the answer's order
     spec.hidden = _HIDE[role]
@@ -53,13 +55,19 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
             cuts = spec.periods.cuts()
             phases = await days.load(conn)
             pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts, phases)
-        if pieces is not None:
-            text, args = sql.rollup(spec, pieces)
-        else:
-            # raw rows: let the scan and the grouping of clicks run in parallel workers
-            await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
-            text, args = sql.raw(spec)
-        records = await conn.fetch(text, *args)
+        records = None
+        if pieces is not None and in_parts:
+            halves = await parts.halves(conn, spec, pieces)
+            if halves is not None:
+                records = await parts.run(pool, conn, halves)
+        if records is None:
+            if pieces is not None:
+                text, args = sql.rollup(spec, pieces)
+            else:
+                # raw rows: let the scan and the grouping of clicks run in parallel workers
+                await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
+                text, args = sql.raw(spec)
+            records = await conn.fetch(text, *args)
     source: Literal["rollup", "raw"] = "rollup" if pieces is not None else "raw"
     *body, last = records  # ORDER BY total: the GROUPING SETS row over everything comes last
     assert last[1] and not (body and body[-1][1])

@@ -59,6 +59,10 @@ class Spec:
     periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
     sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
     hidden: tuple[str, ...] = ()  # metrics the caller may not see: null in every row
+    # one part of a report run in parts (reports/parts.py): partner ids in [lo, hi) (None:
+    # unbounded), and the total row's sums as numbers (shape.project) for the parts to add
+    partners: tuple[int | None, int | None] = (None, None)
+    raw_total: bool = False
 
 
 class _Args:
@@ -83,6 +87,11 @@ def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
             out.append(f"{expr[dim]} = ANY({args.add(values)}::text[])")
     if spec.affiliate_id is not None:
         out.append(f"{expr['partner']} = {args.add(spec.affiliate_id)}")
+    lo, hi = spec.partners
+    if lo is not None:
+        out.append(f"{expr['partner']} >= {args.add(lo)}::int8")
+    if hi is not None:
+        out.append(f"{expr['partner']} < {args.add(hi)}::int8")
     if spec.advertiser_id is not None:
         out.append(f"{expr['offer']} IN (SELECT id FROM offers WHERE advertiser_id = "
                    f"{args.add(spec.advertiser_id)})")  # fmt: skip
@@ -138,19 +147,30 @@ def _periods(spec: Spec, args: _Args) -> str:
             " AS pr (o, lo, hi)")  # fmt: skip
 
 
+def per_bucket(spec: Spec, pieces: list[tuple[int, datetime]]) -> bool:
+    """Whether a report from the rollup reads one piece per local bucket of a grouping by
+    partner and time (local days): each partner's row of a piece is a row of the answer."""
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    if not units or "partner" not in spec.dims or "offer" in spec.dims:
+        return False
+    if "offer" in spec.filters or spec.advertiser_id is not None:
+        return False
+    zone = ZoneInfo(spec.tz)
+    return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
+
+
 def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
     """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
     piece rather than once per rollup row (a zone conversion per row costs more than the sum)."""
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
-    ids, names, numbers = [], {}, []
+    ids, names = [], {}
     for u in units:
         labels = [plan.label(t, u, zone) for _, t in pieces]
         distinct = sorted(set(labels))
         index = {name: i + 1 for i, name in enumerate(distinct)}
-        numbers.append([index[name] for name in labels])
-        ids.append(args.add(numbers[-1]))
+        ids.append(args.add([index[name] for name in labels]))
         names[spec.dims.index(u)] = args.add(distinct)
     cols_p = ", ".join(f"l{j}" for j in range(len(units)))
     arrays = "".join(f", {a}::int4[]" for a in ids)
@@ -175,7 +195,7 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
      GROUP BY {by}"""
         return _outer(spec, facts, names), args.values
 
-    if units and "partner" in spec.dims and len(set(zip(*numbers, strict=True))) == len(pieces):
+    if per_bucket(spec, pieces):
         # one piece per local bucket (local days): each partner's row of a piece is a row
         # of the answer, with the CPC/CPM money of its priced offers added, nothing to group
         shown = [f"({names[i]}::text[])[{c}]" if i in names else c for i, c in enumerate(cols)]
