@@ -57,7 +57,8 @@ def create_api(
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_pool(settings, database_url, max_size=20)
+        # two open from the start: a large report runs as two parts (docs/adr/0072)
+        pool = await open_pool(settings, database_url, min_size=2, max_size=20)
         redis = open_redis(settings, redis_url, block_ms=settings.ingest_block_ms)
         services = Services(settings, pool, redis)
         app.state.services = services
