@@ -5,6 +5,7 @@ parts read one snapshot, so a write between them never shows in half the answer.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,9 +21,29 @@ from tracker.store.reports import days, engine, parts, plan, rates, sql
 _ZONE = "Asia/Kolkata"  # registered by default: one rollup row per partner and local day
 
 
-def _spec(dims: list[str], **kw: Any) -> sql.Spec:
-    start, end = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
-    return sql.Spec(dims=dims, start=start, end=end, tz=_ZONE, **kw)
+Span = tuple[datetime, datetime]
+
+
+async def _clean_days(pool: asyncpg.Pool) -> Span:
+    """Narrow the range to the longest run of local days that no rate change cuts: other
+    tests change rates at quarter hours (the database is shared), and a day cut by a rate
+    change is read as several pieces, which no report runs in parts."""
+    days_ = [_local_midnight(n, _ZONE) for n in range(33, -2, -1)]
+    async with pool.acquire() as conn:
+        cuts = (await rates.load(conn, sql.Spec([], days_[0], days_[-1], _ZONE))).cuts()
+    best: tuple[int, int] = (0, 0)
+    run = 0
+    for i in range(len(days_) - 1):
+        a, b = days_[i].timestamp(), days_[i + 1].timestamp()
+        run = 0 if any(a < c < b for c in cuts) else run + 1
+        if run > best[1] - best[0]:
+            best = (i + 1 - run, i + 1)
+    assert best[1] - best[0] >= 10, "fewer than 10 days without a rate change"
+    return days_[best[0]], days_[best[1]]
+
+
+def _spec(span: Span, dims: list[str], **kw: Any) -> sql.Spec:
+    return sql.Spec(dims=dims, start=span[0], end=span[1], tz=_ZONE, **kw)
 
 
 async def _halves(pool: asyncpg.Pool, spec: sql.Spec) -> list[tuple[sql.Spec, parts.Pieces]]:
@@ -41,15 +62,16 @@ async def test_parts_answer_what_one_query_answers(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     w = await build(pool, redis, settings, seed=11, now=NOW)
+    span = await _clean_days(pool)
     partners = [str(p) for p in w["partners"]]
     cases: list[tuple[str, sql.Spec, str]] = [
         # by partner first: partner ids below the median, then from it (of the filter's ids)
-        ("admin", _spec(["partner", "day"], filters={"partner": partners}), "partners"),
+        ("admin", _spec(span, ["partner", "day"], filters={"partner": partners}), "partners"),
         # by day first: earlier days, then later ones
-        ("admin", _spec(["day", "partner"], filters={"partner": partners}), "days"),
+        ("admin", _spec(span, ["day", "partner"], filters={"partner": partners}), "days"),
         # one partner (its own key, or a filter of one): by days too
-        ("affiliate", _spec(["partner", "day"], affiliate_id=w["partners"][1]), "days"),
-        ("admin", _spec(["partner", "day"], filters={"partner": partners[:1]}), "days"),
+        ("affiliate", _spec(span, ["partner", "day"], affiliate_id=w["partners"][1]), "days"),
+        ("admin", _spec(span, ["partner", "day"], filters={"partner": partners[:1]}), "days"),
     ]
     for role, spec, how in cases:
         halves = await _halves(pool, spec)
@@ -70,7 +92,7 @@ async def test_parts_answer_what_one_query_answers(
         scope = (
             {spec.affiliate_id} if spec.affiliate_id else {int(p) for p in spec.filters["partner"]}
         )
-        assert len(rows) >= 30 * len(scope) and {r["group"]["partner"] for r in rows} == scope
+        assert len(rows) >= 10 * len(scope) and {r["group"]["partner"] for r in rows} == scope
         # cut by limit after the parts are joined: the first rows of the one answer
         cut = await engine.run(pool, replace(spec, periods=None), role,
                                sort=None, limit=7)  # fmt: skip
@@ -81,10 +103,11 @@ async def test_both_parts_read_one_snapshot(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     w = await build(pool, redis, settings, seed=12, now=NOW)
+    span = await _clean_days(pool)
     partners = [str(p) for p in w["partners"]]
-    spec = _spec(["partner", "day"], filters={"partner": partners}, hidden=())
+    spec = _spec(span, ["partner", "day"], filters={"partner": partners}, hidden=())
     halves = await _halves(pool, spec)
-    before = await engine.run(pool, _spec(["partner", "day"], filters={"partner": partners}),
+    before = await engine.run(pool, _spec(span, ["partner", "day"], filters={"partner": partners}),
                               "admin", sort=None, limit=100_000, in_parts=False)  # fmt: skip
     async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
         await conn.fetchval("SELECT count(*) FROM rollup_spans")  # the snapshot is taken
@@ -99,7 +122,7 @@ async def test_both_parts_read_one_snapshot(
     assert "[" + ",".join(r[0] for r in body) + "]" == bytes(orjson.dumps(before.rows)).decode()
     assert total[0] == bytes(orjson.dumps(before.totals)).decode()
     # and a report after the write sees it in full
-    after = await engine.run(pool, _spec(["partner", "day"], filters={"partner": partners}),
+    after = await engine.run(pool, _spec(span, ["partner", "day"], filters={"partner": partners}),
                              "admin", sort=None, limit=100_000)  # fmt: skip
     assert (
         orjson.loads(orjson.dumps(after.totals))["gross_clicks"]
