@@ -79,10 +79,12 @@ async def _both(pool: asyncpg.Pool, dims: list[str], tz: str, key: str, ids: lis
             phases = await days.load(conn)
     units = [d for d in dims if d in plan.TIME_DIMS]
     pieces = plan.cover(start, end, units, ZoneInfo(tz), spec.periods.cuts(), phases)
-    assert pieces is not None, (tz, dims)
-    built = sql.rollup(spec, pieces)
-    # one piece per local day, grouped by partner and day: no grouping (reports/daily.py)
-    daily = units == ["day"] and "partner" in dims and len(pieces) == 34
+    buckets = plan.cover(start, end, units, ZoneInfo(tz), (), phases)
+    assert pieces is not None and buckets is not None, (tz, dims)
+    built = sql.rollup(spec, pieces, buckets)
+    # one piece per local day, grouped by partner and day: no grouping (reports/daily.py),
+    # whatever rate changes cut the days (their priced money is read from the pieces)
+    daily = units == ["day"] and "partner" in dims and len(buckets) == 34
     assert ("AS MATERIALIZED" in built[0]) == daily, (tz, dims)
     a = {tuple(r) for r in await pool.fetch(*_q(built))}
     b = {tuple(r) for r in await pool.fetch(*_q(sql.raw(spec)))}

@@ -5,7 +5,7 @@ parts read one snapshot, so a write between them never shows in half the answer.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,36 +24,20 @@ _ZONE = "Asia/Kolkata"  # registered by default: one rollup row per partner and 
 Span = tuple[datetime, datetime]
 
 
-async def _clean_days(pool: asyncpg.Pool) -> Span:
-    """Narrow the range to the longest run of local days that no rate change cuts: other
-    tests change rates at quarter hours (the database is shared), and a day cut by a rate
-    change is read as several pieces, which no report runs in parts."""
-    days_ = [_local_midnight(n, _ZONE) for n in range(33, -2, -1)]
-    async with pool.acquire() as conn:
-        cuts = (await rates.load(conn, sql.Spec([], days_[0], days_[-1], _ZONE))).cuts()
-    best: tuple[int, int] = (0, 0)
-    run = 0
-    for i in range(len(days_) - 1):
-        a, b = days_[i].timestamp(), days_[i + 1].timestamp()
-        run = 0 if any(a < c < b for c in cuts) else run + 1
-        if run > best[1] - best[0]:
-            best = (i + 1 - run, i + 1)
-    assert best[1] - best[0] >= 10, "fewer than 10 days without a rate change"
-    return days_[best[0]], days_[best[1]]
-
-
 def _spec(span: Span, dims: list[str], **kw: Any) -> sql.Spec:
     return sql.Spec(dims=dims, start=span[0], end=span[1], tz=_ZONE, **kw)
 
 
-async def _halves(pool: asyncpg.Pool, spec: sql.Spec) -> list[tuple[sql.Spec, parts.Pieces]]:
+async def _halves(pool: asyncpg.Pool, spec: sql.Spec) -> list[parts.Part]:
     async with pool.acquire() as conn:
         spec.periods = await rates.load(conn, spec)
         units = [d for d in spec.dims if d in plan.TIME_DIMS]
-        pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz),
-                            spec.periods.cuts(), await days.load(conn))  # fmt: skip
-        assert pieces is not None
-        got = await parts.halves(conn, spec, pieces)
+        phases = await days.load(conn)
+        zone = ZoneInfo(spec.tz)
+        pieces = plan.cover(spec.start, spec.end, units, zone, spec.periods.cuts(), phases)
+        buckets = plan.cover(spec.start, spec.end, units, zone, (), phases)
+        assert pieces is not None and buckets is not None
+        got = await parts.halves(conn, spec, buckets, pieces)
     assert got is not None, spec.dims
     return got
 
@@ -62,7 +46,12 @@ async def test_parts_answer_what_one_query_answers(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     w = await build(pool, redis, settings, seed=11, now=NOW)
-    span = await _clean_days(pool)
+    # a rate change inside a local day, ten days ago: that day's money is priced in pieces,
+    # and the day is still one row (daily.py)
+    change = NOW - timedelta(days=10, hours=5, minutes=45)
+    await pool.execute("INSERT INTO offer_click_rates VALUES ($1, $2, 'unique', 0.0321, 0.0654,"
+                       " 0.5003, 0.7009)", w["offers"][0], change)  # fmt: skip
+    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
     partners = [str(p) for p in w["partners"]]
     cases: list[tuple[str, sql.Spec, str]] = [
         # by partner first: partner ids below the median, then from it (of the filter's ids)
@@ -75,12 +64,14 @@ async def test_parts_answer_what_one_query_answers(
     ]
     for role, spec, how in cases:
         halves = await _halves(pool, spec)
-        (a, a_pieces), (b, b_pieces) = halves
+        (a, a_days, a_pieces), (b, b_days, b_pieces) = halves
+        assert len(a_pieces) > len(a_days) or len(b_pieces) > len(b_days)  # a day is cut
         if how == "partners":
             assert a.partners == (None, int(partners[1])) and b.partners == (int(partners[1]), None)
-            assert a_pieces == b_pieces
+            assert a_days == b_days and a_pieces == b_pieces
         else:
             assert a.partners == b.partners == (None, None)
+            assert max(t for _, t in a_days) < min(t for _, t in b_days)
             assert max(t for _, t in a_pieces) < min(t for _, t in b_pieces)
         answers = []
         for in_parts in (True, False):
@@ -103,7 +94,7 @@ async def test_both_parts_read_one_snapshot(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     w = await build(pool, redis, settings, seed=12, now=NOW)
-    span = await _clean_days(pool)
+    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
     partners = [str(p) for p in w["partners"]]
     spec = _spec(span, ["partner", "day"], filters={"partner": partners}, hidden=())
     halves = await _halves(pool, spec)

@@ -27,7 +27,7 @@ from tests.tracker.reports_truth import Truth, assert_matches
 from tests.tracker.reports_world import UAS, build
 from tests.tracker.test_reports import NOW, _get, _local_midnight, _q
 from tracker.settings import Settings
-from tracker.store.reports import plan, rates, sql
+from tracker.store.reports import days, plan, rates, sql
 
 RATES = "SELECT * FROM offer_click_rates WHERE offer_id = $1 ORDER BY valid_from"
 SET = "UPDATE offer_conversion_settings SET {} WHERE offer_id = $1"
@@ -183,3 +183,17 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
         a = {tuple(r) for r in await pool.fetch(*_q(sql.rollup(spec, pieces)))}
         b = {tuple(r) for r in await pool.fetch(*_q(sql.raw(spec)))}
         assert a == b and len(a) > 10, dims
+    # By partner and local day: both changes fall inside a Kolkata day, and each such day is
+    # still one row per partner (its priced money read from the pieces around the change).
+    spec = sql.Spec(dims=["partner", "day"], start=start, end=end, tz=tz,
+                    filters={"partner": [str(x) for x in w["partners"]]})  # fmt: skip
+    async with pool.acquire() as conn:
+        spec.periods = await rates.load(conn, spec)
+        phases = await days.load(conn)
+    pieces = plan.cover(start, end, ["day"], ZoneInfo(tz), spec.periods.cuts(), phases)
+    buckets = plan.cover(start, end, ["day"], ZoneInfo(tz), (), phases)
+    assert pieces is not None and buckets is not None and len(pieces) > len(buckets) == 37
+    built = sql.rollup(spec, pieces, buckets)
+    assert "AS MATERIALIZED" in built[0]  # reports/daily.py: no grouping
+    a = {tuple(r) for r in await pool.fetch(*_q(built))}
+    assert a == {tuple(r) for r in await pool.fetch(*_q(sql.raw(spec)))} and len(a) > 30

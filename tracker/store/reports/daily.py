@@ -2,8 +2,9 @@
 
 With rows per local day (``rollup_day_phases``) a 30-day report by partner and day in a
 registered zone reads one row per partner and day: each is a row of the answer as it
-is, plus the CPC/CPM money of the partner's priced offers in that piece (priced per
-offer and rate period, exactly as ``sql._outer`` does). Only the total row is summed.
+is, plus the CPC/CPM money of the partner's priced offers in that bucket (priced per
+offer and rate period, exactly as ``sql._outer`` does, from pieces cut at the rate
+changes: a change inside a day keeps the day one row). Only the total row is summed.
 Same figures as the grouped query: tests compare both with raw rows.
 """
 
@@ -26,9 +27,12 @@ def _price(kind: str) -> str:
             f" ELSE r.human_clicks END + s.cpm_{kind} * r.impressions * 0.001)")  # fmt: skip
 
 
-def query(spec: Spec, shown: list[str], pieces: str, periods: str, where: str) -> str:
-    """``shown``: the grouped values over the piece ``p`` and the rollup row ``r``;
-    ``pieces``/``periods``: the relations p and pr of ``sql.rollup``; ``where``: its filters."""
+def query(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
+          where: str) -> str:  # fmt: skip
+    """``shown``: the grouped values over the bucket ``p`` and the rollup row ``r``;
+    ``buckets``: p (span, t, b), one rollup piece per local bucket b; ``pieces``: q (span, t, b),
+    the same range cut at every rate change, each in its bucket b; ``periods``: the priced
+    rate periods pr (o, lo, hi); ``where``: the report's filters over r."""
     n = len(shown)
     counts = ", ".join(f"r.{c}" for c in _COUNTS)
     total_dims = ", ".join(["NULL::int8" if d == "partner" else "NULL::text" for d in spec.dims])
@@ -40,17 +44,17 @@ def query(spec: Spec, shown: list[str], pieces: str, periods: str, where: str) -
   WITH f ({cols}, g, u, h, b, i, p, a, rj, rv, rev, pay) AS MATERIALIZED (
     SELECT {", ".join(shown)}, {counts}, r.revenue + coalesce(m.rev, 0),
            r.payout + coalesce(m.pay, 0)
-      FROM {pieces}
+      FROM {buckets}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
       LEFT JOIN (
-        SELECT r.affiliate_id, p.t, {_price("revenue")}, {_price("payout")}
+        SELECT r.affiliate_id, q.b, {_price("revenue")}, {_price("payout")}
           FROM {pieces}
-          JOIN {periods} ON p.t >= pr.lo AND p.t < pr.hi
-          JOIN rollup_spans r ON r.offer_id = pr.o AND r.span = p.span AND r.t = p.t
+          JOIN {periods} ON q.t >= pr.lo AND q.t < pr.hi
+          JOIN rollup_spans r ON r.offer_id = pr.o AND r.span = q.span AND r.t = q.t
           JOIN offer_click_rates s ON s.offer_id = pr.o AND s.valid_from = pr.lo
          WHERE {where}
          GROUP BY 1, 2
-      ) AS m (a, t, rev, pay) ON m.a = r.affiliate_id AND m.t = p.t
+      ) AS m (a, b, rev, pay) ON m.a = r.affiliate_id AND m.b = p.b
      WHERE {where}
   )
   SELECT *, false FROM f

@@ -50,19 +50,21 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         # a grouping by sub-id holds tens of thousands of groups: keep them in memory
         await conn.execute("SET LOCAL work_mem = '64MB'")
         spec.periods = await rates.load(conn, spec)
-        pieces = None
+        pieces = buckets = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
-            cuts = spec.periods.cuts()
+            cuts, zone = spec.periods.cuts(), ZoneInfo(spec.tz)
             phases = await days.load(conn)
-            pieces = plan.cover(spec.start, spec.end, units, ZoneInfo(spec.tz), cuts, phases)
+            pieces = plan.cover(spec.start, spec.end, units, zone, cuts, phases)
+            # without the cuts: whole local days where a rate changed inside one (daily.py)
+            buckets = plan.cover(spec.start, spec.end, units, zone, (), phases) if cuts else pieces
         records = None
-        if pieces is not None and in_parts:
-            halves = await parts.halves(conn, spec, pieces)
+        if pieces is not None and buckets is not None and in_parts:
+            halves = await parts.halves(conn, spec, buckets, pieces)
             if halves is not None:
                 records = await parts.run(pool, conn, halves)
         if records is None:
             if pieces is not None:
-                text, args = sql.rollup(spec, pieces)
+                text, args = sql.rollup(spec, pieces, buckets)
             else:
                 # raw rows: let the scan and the grouping of clicks run in parallel workers
                 await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")

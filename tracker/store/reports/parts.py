@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,31 +24,33 @@ from tracker.store.reports import shape, sql
 MIN_PIECES = 7
 _MEDIAN = "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM affiliates"
 
-Pieces = list[tuple[int, datetime]]
+Part = tuple[sql.Spec, sql.Pieces, sql.Pieces]  # the spec, its buckets, its cut pieces
 
 
 async def halves(
-    conn: asyncpg.Connection, spec: sql.Spec, pieces: Pieces
-) -> list[tuple[sql.Spec, Pieces]] | None:
+    conn: asyncpg.Connection, spec: sql.Spec, buckets: sql.Pieces, pieces: sql.Pieces
+) -> list[Part] | None:
     """The two parts of a report that can run in parts, else None: only a report by partner
-    and time that reads one piece per local bucket, in the default order."""
-    if spec.sort is not None or len(pieces) < MIN_PIECES or not sql.per_bucket(spec, pieces):
+    and time that reads one piece per local bucket (``buckets``), in the default order.
+    ``pieces``: the same range cut at the rate changes (sql.rollup)."""
+    if spec.sort is not None or len(buckets) < MIN_PIECES or not sql.per_bucket(spec, buckets):
         return None
     one = replace(spec, raw_total=True)
     if spec.dims[0] == "partner" and spec.affiliate_id is None:
         wanted = sorted({int(v) for v in spec.filters.get("partner", ())})
         mid = wanted[len(wanted) // 2] if wanted else await conn.fetchval(_MEDIAN)
         if len(wanted) != 1 and mid is not None:
-            return [(replace(one, partners=(None, mid)), pieces),
-                    (replace(one, partners=(mid, None)), pieces)]  # fmt: skip
+            return [(replace(one, partners=(None, mid)), buckets, pieces),
+                    (replace(one, partners=(mid, None)), buckets, pieces)]  # fmt: skip
     # the first grouped value is a time bucket (or one partner's): earlier days, then later
-    ordered = sorted(pieces, key=lambda p: p[1])
-    k = len(ordered) // 2
-    return [(one, ordered[:k]), (one, ordered[k:])]
+    ordered = sorted(buckets, key=lambda p: p[1])
+    cut = ordered[len(ordered) // 2][1]
+    return [(one, ordered[: len(ordered) // 2], [p for p in pieces if p[1] < cut]),
+            (one, ordered[len(ordered) // 2 :], [p for p in pieces if p[1] >= cut])]  # fmt: skip
 
 
 async def run(
-    pool: asyncpg.Pool, conn: asyncpg.Connection, parts: list[tuple[sql.Spec, Pieces]]
+    pool: asyncpg.Pool, conn: asyncpg.Connection, parts: list[Part]
 ) -> list[asyncpg.Record] | None:
     """The records of one query over the whole report (rows, then the total row), from the
     parts run at once; None when the pool has no connection to spare right now. ``conn``
@@ -63,7 +64,9 @@ async def run(
         async with other.transaction(readonly=True, isolation="repeatable_read"):
             await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             await other.execute("SET LOCAL work_mem = '64MB'")
-            (a_text, a_args), (b_text, b_args) = (sql.rollup(*part) for part in parts)
+            (a_text, a_args), (b_text, b_args) = (
+                sql.rollup(spec, pieces, buckets) for spec, buckets, pieces in parts
+            )
             # both to the end, whatever happens to one: a connection is released idle
             got = await asyncio.gather(conn.fetch(a_text, *a_args), other.fetch(b_text, *b_args),
                                        return_exceptions=True)  # fmt: skip

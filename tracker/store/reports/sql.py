@@ -42,6 +42,7 @@ _COLS = (
     "r.gross_clicks, r.unique_clicks, r.human_clicks, r.bot_clicks, r.impressions, r.pending,"
     " r.approved, r.rejected, r.reversed, r.revenue, r.payout"
 )
+Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives them
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
@@ -147,7 +148,7 @@ def _periods(spec: Spec, args: _Args) -> str:
             " AS pr (o, lo, hi)")  # fmt: skip
 
 
-def per_bucket(spec: Spec, pieces: list[tuple[int, datetime]]) -> bool:
+def per_bucket(spec: Spec, pieces: Pieces) -> bool:
     """Whether a report from the rollup reads one piece per local bucket of a grouping by
     partner and time (local days): each partner's row of a piece is a row of the answer."""
     units = [d for d in spec.dims if d in TIME_DIMS]
@@ -159,9 +160,43 @@ def per_bucket(spec: Spec, pieces: list[tuple[int, datetime]]) -> bool:
     return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
 
 
-def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[Any]]:
+def _daily(spec: Spec, buckets: Pieces, pieces: Pieces) -> tuple[str, list[Any]]:
+    """One rollup piece per local bucket (``per_bucket``): each partner's row of a bucket is a
+    row of the answer. The CPC/CPM money of the priced offers is read from ``pieces`` (the
+    same range cut at every rate change, so each lies in one rate period of every offer),
+    summed per partner and bucket: a rate change inside a day keeps the day one row."""
+    zone = ZoneInfo(spec.tz)
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    ordered = sorted(buckets, key=lambda p: p[1])
+    label = {tuple(plan.label(t, u, zone) for u in units): b for b, (_, t) in
+             enumerate(ordered, 1)}  # fmt: skip
+    of = [label[tuple(plan.label(t, u, zone) for u in units)] for _, t in pieces]
+    args = _Args(spec.start, spec.end, spec.tz)
+    rel = "unnest({}::int4[], {}::timestamptz[], {}::int4[]) AS {} (span, t, b)"
+    main = rel.format(*(args.add(v) for v in ([p[0] for p in ordered], [p[1] for p in ordered],
+                                              list(range(1, len(ordered) + 1)))), "p")  # fmt: skip
+    priced = rel.format(*(args.add(v) for v in ([p[0] for p in pieces], [p[1] for p in pieces],
+                                                of)), "q")  # fmt: skip
+    shown = []
+    for d in spec.dims:
+        if d in TIME_DIMS:
+            names = args.add([plan.label(t, d, zone) for _, t in ordered])
+            shown.append(f"({names}::text[])[p.b]")
+        else:
+            shown.append(_ROLLUP[d])
+    check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+    periods = _periods(spec, args)
+    where = f"{check}{_where(spec, args, _ROLLUP)}"
+    return daily.query(spec, shown, main, priced, periods, where), args.values
+
+
+def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[str, list[Any]]:
     """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
-    piece rather than once per rollup row (a zone conversion per row costs more than the sum)."""
+    piece rather than once per rollup row (a zone conversion per row costs more than the sum).
+    ``buckets``: the same range covered without the rate changes' cuts; when it is one piece
+    per local bucket of a report by partner and time, the answer's rows are its rows."""
+    if buckets is not None and per_bucket(spec, buckets):
+        return _daily(spec, buckets, pieces)
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
     args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
@@ -194,12 +229,6 @@ def rollup(spec: Spec, pieces: list[tuple[int, datetime]]) -> tuple[str, list[An
      WHERE {check}{where}
      GROUP BY {by}"""
         return _outer(spec, facts, names), args.values
-
-    if per_bucket(spec, pieces):
-        # one piece per local bucket (local days): each partner's row of a piece is a row
-        # of the answer, with the CPC/CPM money of its priced offers added, nothing to group
-        shown = [f"({names[i]}::text[])[{c}]" if i in names else c for i, c in enumerate(cols)]
-        return daily.query(spec, shown, pieces_sql, periods, f"{check}{where}"), args.values
 
     # By partner and time only: the partners' totals over their offers (offer_id 0), and the
     # CPC/CPM money of the offers' priced periods, priced here per offer and period.
