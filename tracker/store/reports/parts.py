@@ -53,12 +53,14 @@ async def run(
     pool: asyncpg.Pool, conn: asyncpg.Connection, parts: list[Part]
 ) -> list[asyncpg.Record] | None:
     """The records of one query over the whole report (rows, then the total row), from the
-    parts run at once; None when the pool has no connection to spare right now. ``conn``
-    is in the report's repeatable-read transaction."""
-    try:
-        other = await pool.acquire(timeout=0.05)
-    except TimeoutError:
+    parts run at once; None when the pool has no idle connection right now. ``conn`` is in
+    the report's repeatable-read transaction."""
+    # Only with a connection idle now: the pool's queue is not empty, so the acquire never
+    # waits for another request to release one (at worst it opens a new connection). No
+    # acquire timeout: a timed-out acquire can lose a connection (MagicStack/asyncpg#955).
+    if pool.get_idle_size() == 0:
         return None
+    other = await pool.acquire()
     try:
         snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
         async with other.transaction(readonly=True, isolation="repeatable_read"):
