@@ -119,3 +119,25 @@ async def test_both_parts_read_one_snapshot(
         orjson.loads(orjson.dumps(after.totals))["gross_clicks"]
         > orjson.loads(orjson.dumps(before.totals))["gross_clicks"]
     )
+
+
+async def test_without_an_idle_connection_one_query_answers(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    w = await build(pool, redis, settings, seed=13, now=NOW)
+    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
+    partners = [str(p) for p in w["partners"]]
+    spec = _spec(span, ["partner", "day"], filters={"partner": partners})
+    halves = await _halves(pool, spec)
+    assert settings.database_url
+    one = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        async with one.acquire() as conn, conn.transaction(readonly=True):
+            assert one.get_idle_size() == 0
+            assert await parts.run(one, conn, halves) is None  # nothing waits for a connection
+        got = await engine.run(one, replace(spec, periods=None), "admin", sort=None, limit=10**5)
+    finally:
+        await one.close()
+    want = await engine.run(pool, replace(spec, periods=None), "admin", sort=None, limit=10**5,
+                            in_parts=False)  # fmt: skip
+    assert orjson.dumps(got.rows) == orjson.dumps(want.rows) and got.total_rows >= 30
