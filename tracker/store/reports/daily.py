@@ -3,20 +3,20 @@
 With rows per local day (``rollup_day_phases``) a 30-day report by partner and day in a
 registered zone reads one row per partner and day: each is a row of the answer as it
 is, plus the CPC/CPM money of the partner's priced offers in that bucket (priced per
-offer and rate period, exactly as ``sql._outer`` does, from pieces cut at the rate
+offer and rate period, exactly as ``sql.rollup``'s grouped query does, from pieces cut at the rate
 changes: a change inside a day keeps the day one row). Only the total row is summed.
 Same figures as the grouped query: tests compare both with raw rows.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from tracker.store.reports import shape
+from schemas.reports import TIME_DIMS
+from tracker.store.reports import common, plan, shape
+from tracker.store.reports.common import ROLLUP, Pieces, Spec
 from tracker.store.reports.rollups import ALL_OFFERS
-
-if TYPE_CHECKING:
-    from tracker.store.reports.sql import Spec
 
 _COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
            "approved", "rejected", "reversed")  # fmt: skip
@@ -27,8 +27,8 @@ def _price(kind: str) -> str:
             f" ELSE r.human_clicks END + s.cpm_{kind} * r.impressions * 0.001)")  # fmt: skip
 
 
-def query(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
-          where: str) -> str:  # fmt: skip
+def _sql(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
+         where: str) -> str:  # fmt: skip
     """``shown``: the grouped values over the bucket ``p`` and the rollup row ``r``;
     ``buckets``: p (span, t, b), one rollup piece per local bucket b; ``pieces``: q (span, t, b),
     the same range cut at every rate change, each in its bucket b; ``periods``: the priced
@@ -62,3 +62,44 @@ def query(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
   SELECT {total_dims}, {sums}, coalesce(sum(rev), 0), coalesce(sum(pay), 0), true FROM f
 )""",
     )
+
+
+def per_bucket(spec: Spec, pieces: Pieces) -> bool:
+    """Whether a report from the rollup reads one piece per local bucket of a grouping by
+    partner and time (local days): each partner's row of a piece is a row of the answer."""
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    if not units or "partner" not in spec.dims or "offer" in spec.dims:
+        return False
+    if "offer" in spec.filters or spec.advertiser_id is not None:
+        return False
+    zone = ZoneInfo(spec.tz)
+    return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
+
+
+def query(spec: Spec, buckets: Pieces, pieces: Pieces) -> tuple[str, list[Any]]:
+    """One rollup piece per local bucket (``per_bucket``): each partner's row of a bucket is a
+    row of the answer. The CPC/CPM money of the priced offers is read from ``pieces`` (the
+    same range cut at every rate change, so each lies in one rate period of every offer),
+    summed per partner and bucket: a rate change inside a day keeps the day one row."""
+    zone = ZoneInfo(spec.tz)
+    units = [d for d in spec.dims if d in TIME_DIMS]
+    ordered = sorted(buckets, key=lambda p: p[1])
+    label = {tuple(plan.label(t, u, zone) for u in units): b for b, (_, t) in
+             enumerate(ordered, 1)}  # fmt: skip
+    of = [label[tuple(plan.label(t, u, zone) for u in units)] for _, t in pieces]
+    args = common.Args(spec.start, spec.end, spec.tz)
+    rel = "unnest({}::int4[], {}::timestamptz[], {}::int4[]) AS {} (span, t, b)"
+    main = rel.format(*(args.add(v) for v in ([p[0] for p in ordered], [p[1] for p in ordered],
+                                              list(range(1, len(ordered) + 1)))), "p")  # fmt: skip
+    priced = rel.format(*(args.add(v) for v in ([p[0] for p in pieces], [p[1] for p in pieces],
+                                                of)), "q")  # fmt: skip
+    shown = []
+    for d in spec.dims:
+        if d in TIME_DIMS:
+            names = args.add([plan.label(t, d, zone) for _, t in ordered])
+            shown.append(f"({names}::text[])[p.b]")
+        else:
+            shown.append(ROLLUP[d])
+    periods = common.periods(spec, args)
+    where = f"{common.CHECK}{common.where(spec, args, ROLLUP)}"
+    return _sql(spec, shown, main, priced, periods, where), args.values

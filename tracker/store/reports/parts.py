@@ -18,22 +18,23 @@ from typing import Any
 
 import asyncpg
 
-from tracker.store.reports import shape, sql
+from tracker.store.reports import daily, shape, sql
+from tracker.store.reports.common import Pieces
 
 # fewer local buckets than this: one query (two would cost more than they save)
 MIN_PIECES = 7
 _MEDIAN = "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM affiliates"
 
-Part = tuple[sql.Spec, sql.Pieces, sql.Pieces]  # the spec, its buckets, its cut pieces
+Part = tuple[sql.Spec, Pieces, Pieces]  # the spec, its buckets, its cut pieces
 
 
 async def halves(
-    conn: asyncpg.Connection, spec: sql.Spec, buckets: sql.Pieces, pieces: sql.Pieces
+    conn: asyncpg.Connection, spec: sql.Spec, buckets: Pieces, pieces: Pieces
 ) -> list[Part] | None:
     """The two parts of a report that can run in parts, else None: only a report by partner
     and time that reads one piece per local bucket (``buckets``), in the default order.
     ``pieces``: the same range cut at the rate changes (sql.rollup)."""
-    if spec.sort is not None or len(buckets) < MIN_PIECES or not sql.per_bucket(spec, buckets):
+    if spec.sort is not None or len(buckets) < MIN_PIECES or not daily.per_bucket(spec, buckets):
         return None
     one = replace(spec, raw_total=True)
     if spec.dims[0] == "partner" and spec.affiliate_id is None:

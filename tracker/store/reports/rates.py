@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 if TYPE_CHECKING:
-    from tracker.store.reports.sql import Spec
+    from tracker.store.reports.common import Spec
 
 # lo NULL: from -infinity; hi NULL: until further notice
 _LOAD = """

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from schemas.reports import INT_DIMS, TIME_DIMS
 
 if TYPE_CHECKING:
-    from tracker.store.reports.sql import Spec
+    from tracker.store.reports.common import Spec
 
 
 def _shape(x: str) -> str:

@@ -10,15 +10,15 @@ figures whichever source it reads (docs/adr/0060, 0036).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.reports import INT_DIMS, SUBS, TIME_DIMS
-from tracker.store.reports import daily, plan, shape
-from tracker.store.reports.rates import Periods
+from schemas.reports import SUBS, TIME_DIMS
+from tracker.store.reports import common, daily, plan, shape
+from tracker.store.reports.common import ROLLUP, ROLLUP_DIMS, Pieces, Spec
 from tracker.store.reports.rollups import ALL_OFFERS
+
+__all__ = ["ROLLUP_DIMS", "Pieces", "Spec", "raw", "rollup"]
 
 # Each dimension over clicks (c), impressions (i), conversions (v); a conversion carries its
 # click's link, sub-ids, source, os and browser (migration 0015, docs/adr/0071).
@@ -34,69 +34,19 @@ _RAW: dict[str, tuple[str, str, str]] = {
     "os": ("c.os", "NULL::text", "v.os"),
     "browser": ("c.browser", "NULL::text", "v.browser"),
 }
-_ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
-ROLLUP_DIMS = frozenset((*_ROLLUP, *TIME_DIMS))
 _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
            "month": "YYYY-MM"}  # fmt: skip
 _COLS = (
     "r.gross_clicks, r.unique_clicks, r.human_clicks, r.bot_clicks, r.impressions, r.pending,"
     " r.approved, r.rejected, r.reversed, r.revenue, r.payout"
 )
-Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives them
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
 
-@dataclass
-class Spec:
-    dims: list[str]
-    start: datetime
-    end: datetime
-    tz: str
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    affiliate_id: int | None = None  # a partner's key
-    advertiser_id: int | None = None  # an advertiser's key
-    periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
-    sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
-    hidden: tuple[str, ...] = ()  # metrics the caller may not see: null in every row
-    # one part of a report run in parts (reports/parts.py): partner ids in [lo, hi) (None:
-    # unbounded), and the total row's sums as numbers (shape.project) for the parts to add
-    partners: tuple[int | None, int | None] = (None, None)
-    raw_total: bool = False
-
-
-class _Args:
-    def __init__(self, *first: Any) -> None:
-        self.values: list[Any] = list(first)
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
-
-
 def _time(col: str, unit: str) -> str:
     return f"to_char(date_trunc('{unit}', {col} AT TIME ZONE $3::text), '{_FORMAT[unit]}')"
-
-
-def _where(spec: Spec, args: _Args, expr: dict[str, str]) -> str:
-    out: list[str] = []
-    for dim, values in spec.filters.items():
-        if dim in INT_DIMS:
-            out.append(f"{expr[dim]} = ANY({args.add([int(v) for v in values])}::int8[])")
-        else:
-            out.append(f"{expr[dim]} = ANY({args.add(values)}::text[])")
-    if spec.affiliate_id is not None:
-        out.append(f"{expr['partner']} = {args.add(spec.affiliate_id)}")
-    lo, hi = spec.partners
-    if lo is not None:
-        out.append(f"{expr['partner']} >= {args.add(lo)}::int8")
-    if hi is not None:
-        out.append(f"{expr['partner']} < {args.add(hi)}::int8")
-    if spec.advertiser_id is not None:
-        out.append(f"{expr['offer']} IN (SELECT id FROM offers WHERE advertiser_id = "
-                   f"{args.add(spec.advertiser_id)})")  # fmt: skip
-    return "".join(f" AND {w}" for w in out)
 
 
 def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
@@ -138,68 +88,18 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
     )
 
 
-def _periods(spec: Spec, args: _Args) -> str:
-    """The priced rate periods as a relation pr (o, lo, hi): [lo, hi) in time."""
-    assert spec.periods is not None, "load the rate periods first (rates.load)"
-    ps = spec.periods
-    o, lo, hi = (args.add(v) for v in (ps.offers, ps.starts, ps.ends))
-    return (f"(SELECT o, coalesce(lo, '-infinity'), coalesce(hi, 'infinity') FROM unnest("
-            f"{o}::int8[], {lo}::timestamptz[], {hi}::timestamptz[]) AS x (o, lo, hi))"
-            " AS pr (o, lo, hi)")  # fmt: skip
-
-
-def per_bucket(spec: Spec, pieces: Pieces) -> bool:
-    """Whether a report from the rollup reads one piece per local bucket of a grouping by
-    partner and time (local days): each partner's row of a piece is a row of the answer."""
-    units = [d for d in spec.dims if d in TIME_DIMS]
-    if not units or "partner" not in spec.dims or "offer" in spec.dims:
-        return False
-    if "offer" in spec.filters or spec.advertiser_id is not None:
-        return False
-    zone = ZoneInfo(spec.tz)
-    return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
-
-
-def _daily(spec: Spec, buckets: Pieces, pieces: Pieces) -> tuple[str, list[Any]]:
-    """One rollup piece per local bucket (``per_bucket``): each partner's row of a bucket is a
-    row of the answer. The CPC/CPM money of the priced offers is read from ``pieces`` (the
-    same range cut at every rate change, so each lies in one rate period of every offer),
-    summed per partner and bucket: a rate change inside a day keeps the day one row."""
-    zone = ZoneInfo(spec.tz)
-    units = [d for d in spec.dims if d in TIME_DIMS]
-    ordered = sorted(buckets, key=lambda p: p[1])
-    label = {tuple(plan.label(t, u, zone) for u in units): b for b, (_, t) in
-             enumerate(ordered, 1)}  # fmt: skip
-    of = [label[tuple(plan.label(t, u, zone) for u in units)] for _, t in pieces]
-    args = _Args(spec.start, spec.end, spec.tz)
-    rel = "unnest({}::int4[], {}::timestamptz[], {}::int4[]) AS {} (span, t, b)"
-    main = rel.format(*(args.add(v) for v in ([p[0] for p in ordered], [p[1] for p in ordered],
-                                              list(range(1, len(ordered) + 1)))), "p")  # fmt: skip
-    priced = rel.format(*(args.add(v) for v in ([p[0] for p in pieces], [p[1] for p in pieces],
-                                                of)), "q")  # fmt: skip
-    shown = []
-    for d in spec.dims:
-        if d in TIME_DIMS:
-            names = args.add([plan.label(t, d, zone) for _, t in ordered])
-            shown.append(f"({names}::text[])[p.b]")
-        else:
-            shown.append(_ROLLUP[d])
-    check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
-    periods = _periods(spec, args)
-    where = f"{check}{_where(spec, args, _ROLLUP)}"
-    return daily.query(spec, shown, main, priced, periods, where), args.values
-
-
 def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[str, list[Any]]:
     """``pieces``: plan.cover's rows; each one's local buckets are named here, once per
     piece rather than once per rollup row (a zone conversion per row costs more than the sum).
     ``buckets``: the same range covered without the rate changes' cuts; when it is one piece
     per local bucket of a report by partner and time, the answer's rows are its rows."""
-    if buckets is not None and per_bucket(spec, buckets):
-        return _daily(spec, buckets, pieces)
+    if buckets is not None and daily.per_bucket(spec, buckets):
+        return daily.query(spec, buckets, pieces)
     zone = ZoneInfo(spec.tz)
     units = [d for d in spec.dims if d in TIME_DIMS]
-    args = _Args(spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces])
+    args = common.Args(
+        spec.start, spec.end, spec.tz, [p[0] for p in pieces], [p[1] for p in pieces]
+    )
     ids, names = [], {}
     for u in units:
         labels = [plan.label(t, u, zone) for _, t in pieces]
@@ -210,15 +110,15 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
     cols_p = ", ".join(f"l{j}" for j in range(len(units)))
     arrays = "".join(f", {a}::int4[]" for a in ids)
     names_sql = f", {cols_p}" if units else ""
-    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else _ROLLUP[d] for d in spec.dims]
+    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else ROLLUP[d] for d in spec.dims]
     pieces_sql = f"unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{names_sql})"
     sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
            sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
            sum(r.revenue), sum(r.payout)"""
     by = ", ".join(str(i) for i in range(1, len(cols) + 3))
-    check = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
-    periods = _periods(spec, args)
-    where = _where(spec, args, _ROLLUP)
+    check = common.CHECK
+    periods = common.periods(spec, args)
+    where = common.where(spec, args, ROLLUP)
     # a piece never holds a rate change (plan.cover's cuts): its start names its period
     if "offer" in spec.dims or "offer" in spec.filters or spec.advertiser_id is not None:
         facts = f"""
@@ -251,7 +151,7 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
 
 
 def raw(spec: Spec) -> tuple[str, list[Any]]:
-    args = _Args(spec.start, spec.end, spec.tz)
+    args = common.Args(spec.start, spec.end, spec.tz)
     by = ", ".join(str(i) for i in range(1, len(spec.dims) + 3))
     parts = []
     # array parameters, not a subquery: that keeps the scan of clicks parallel
@@ -265,7 +165,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
               " '-infinity')")  # fmt: skip
     else:
-        periods = _periods(spec, args)
+        periods = common.periods(spec, args)
     if units is not None:
         # each click priced as it is counted (rates by offer id): grouping clicks by offer
         # too made ten times the groups (a 7-day sub1 report: 44k instead of 5k)
@@ -283,7 +183,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         expr = {d: e[n] for d, e in _RAW.items()}
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
         where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
-        where += _where(spec, args, expr)
+        where += common.where(spec, args, expr)
         if alias == "c":
             metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
                        "count(*) FILTER (WHERE c.is_unique), "

@@ -1,0 +1,75 @@
+"""What a report asks for, and the SQL pieces every source of it shares: the ``$n``
+parameters, the filters and the tenant's scope, and the priced rate periods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.reports import INT_DIMS, TIME_DIMS
+from tracker.store.reports.rates import Periods
+
+Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives them
+# The rollup's columns of the dimensions it holds, over a rollup row r.
+ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
+ROLLUP_DIMS = frozenset((*ROLLUP, *TIME_DIMS))
+# $1 … $3 of every report query: start, end, zone (checked so that each is typed)
+CHECK = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+
+
+@dataclass
+class Spec:
+    dims: list[str]
+    start: datetime
+    end: datetime
+    tz: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    affiliate_id: int | None = None  # a partner's key
+    advertiser_id: int | None = None  # an advertiser's key
+    periods: Periods | None = None  # priced rate periods (rates.load), required to build SQL
+    sort: str | None = None  # a metric or a grouped dimension, "-" in front: descending
+    hidden: tuple[str, ...] = ()  # metrics the caller may not see: null in every row
+    # one part of a report run in parts (reports/parts.py): partner ids in [lo, hi) (None:
+    # unbounded), and the total row's sums as numbers (shape.project) for the parts to add
+    partners: tuple[int | None, int | None] = (None, None)
+    raw_total: bool = False
+
+
+class Args:
+    def __init__(self, *first: Any) -> None:
+        self.values: list[Any] = list(first)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def where(spec: Spec, args: Args, expr: dict[str, str]) -> str:
+    out: list[str] = []
+    for dim, values in spec.filters.items():
+        if dim in INT_DIMS:
+            out.append(f"{expr[dim]} = ANY({args.add([int(v) for v in values])}::int8[])")
+        else:
+            out.append(f"{expr[dim]} = ANY({args.add(values)}::text[])")
+    if spec.affiliate_id is not None:
+        out.append(f"{expr['partner']} = {args.add(spec.affiliate_id)}")
+    lo, hi = spec.partners
+    if lo is not None:
+        out.append(f"{expr['partner']} >= {args.add(lo)}::int8")
+    if hi is not None:
+        out.append(f"{expr['partner']} < {args.add(hi)}::int8")
+    if spec.advertiser_id is not None:
+        out.append(f"{expr['offer']} IN (SELECT id FROM offers WHERE advertiser_id = "
+                   f"{args.add(spec.advertiser_id)})")  # fmt: skip
+    return "".join(f" AND {w}" for w in out)
+
+
+def periods(spec: Spec, args: Args) -> str:
+    """The priced rate periods as a relation pr (o, lo, hi): [lo, hi) in time."""
+    assert spec.periods is not None, "load the rate periods first (rates.load)"
+    ps = spec.periods
+    o, lo, hi = (args.add(v) for v in (ps.offers, ps.starts, ps.ends))
+    return (f"(SELECT o, coalesce(lo, '-infinity'), coalesce(hi, 'infinity') FROM unnest("
+            f"{o}::int8[], {lo}::timestamptz[], {hi}::timestamptz[]) AS x (o, lo, hi))"
+            " AS pr (o, lo, hi)")  # fmt: skip
