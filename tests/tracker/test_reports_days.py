@@ -78,8 +78,7 @@ async def _both(pool: asyncpg.Pool, dims: list[str], tz: str, key: str, ids: lis
         if phases is None:
             phases = await days.load(conn)
     units = [d for d in dims if d in plan.TIME_DIMS]
-    pieces = plan.cover(start, end, units, ZoneInfo(tz), spec.periods.cuts(), phases)
-    buckets = plan.cover(start, end, units, ZoneInfo(tz), (), phases)
+    pieces, buckets = plan.cover_both(start, end, units, ZoneInfo(tz), spec.periods.cuts(), phases)
     assert pieces is not None and buckets is not None, (tz, dims)
     built = sql.rollup(spec, pieces, buckets)
     # one piece per local day, grouped by partner and day: no grouping (reports/daily.py),

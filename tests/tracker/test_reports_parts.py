@@ -28,14 +28,23 @@ def _spec(span: Span, dims: list[str], **kw: Any) -> sql.Spec:
     return sql.Spec(dims=dims, start=span[0], end=span[1], tz=_ZONE, **kw)
 
 
+async def _world(
+    pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int
+) -> tuple[dict[str, Any], Span, list[str]]:
+    """A generated world, the 34 local days up to tomorrow, and its partners' ids."""
+    w = await build(pool, redis, settings, seed=seed, now=NOW)
+    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
+    return w, span, [str(p) for p in w["partners"]]
+
+
 async def _halves(pool: asyncpg.Pool, spec: sql.Spec) -> list[parts.Part]:
     async with pool.acquire() as conn:
         spec.periods = await rates.load(conn, spec)
         units = [d for d in spec.dims if d in plan.TIME_DIMS]
         phases = await days.load(conn)
         zone = ZoneInfo(spec.tz)
-        pieces = plan.cover(spec.start, spec.end, units, zone, spec.periods.cuts(), phases)
-        buckets = plan.cover(spec.start, spec.end, units, zone, (), phases)
+        pieces, buckets = plan.cover_both(spec.start, spec.end, units, zone,
+                                          spec.periods.cuts(), phases)  # fmt: skip
         assert pieces is not None and buckets is not None
         got = await parts.halves(conn, spec, buckets, pieces)
     assert got is not None, spec.dims
@@ -45,14 +54,12 @@ async def _halves(pool: asyncpg.Pool, spec: sql.Spec) -> list[parts.Part]:
 async def test_parts_answer_what_one_query_answers(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
-    w = await build(pool, redis, settings, seed=11, now=NOW)
+    w, span, partners = await _world(pool, redis, settings, 11)
     # a rate change inside a local day, ten days ago: that day's money is priced in pieces,
     # and the day is still one row (daily.py)
     change = NOW - timedelta(days=10, hours=5, minutes=45)
     await pool.execute("INSERT INTO offer_click_rates VALUES ($1, $2, 'unique', 0.0321, 0.0654,"
                        " 0.5003, 0.7009)", w["offers"][0], change)  # fmt: skip
-    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
-    partners = [str(p) for p in w["partners"]]
     cases: list[tuple[str, sql.Spec, str]] = [
         # by partner first: partner ids below the median, then from it (of the filter's ids)
         ("admin", _spec(span, ["partner", "day"], filters={"partner": partners}), "partners"),
@@ -93,13 +100,11 @@ async def test_parts_answer_what_one_query_answers(
 async def test_both_parts_read_one_snapshot(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
-    w = await build(pool, redis, settings, seed=12, now=NOW)
-    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
-    partners = [str(p) for p in w["partners"]]
+    w, span, partners = await _world(pool, redis, settings, 12)
     spec = _spec(span, ["partner", "day"], filters={"partner": partners}, hidden=())
     halves = await _halves(pool, spec)
-    before = await engine.run(pool, _spec(span, ["partner", "day"], filters={"partner": partners}),
-                              "admin", sort=None, limit=100_000, in_parts=False)  # fmt: skip
+    before = await engine.run(pool, replace(spec, periods=None), "admin", sort=None,
+                              limit=100_000, in_parts=False)  # fmt: skip
     async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
         await conn.fetchval("SELECT count(*) FROM rollup_spans")  # the snapshot is taken
         # committed after it: a thousand more clicks for the last partner, in the second part
@@ -113,8 +118,8 @@ async def test_both_parts_read_one_snapshot(
     assert "[" + ",".join(r[0] for r in body) + "]" == bytes(orjson.dumps(before.rows)).decode()
     assert total[0] == bytes(orjson.dumps(before.totals)).decode()
     # and a report after the write sees it in full
-    after = await engine.run(pool, _spec(span, ["partner", "day"], filters={"partner": partners}),
-                             "admin", sort=None, limit=100_000)  # fmt: skip
+    after = await engine.run(pool, replace(spec, periods=None), "admin", sort=None,
+                             limit=100_000)  # fmt: skip
     assert (
         orjson.loads(orjson.dumps(after.totals))["gross_clicks"]
         > orjson.loads(orjson.dumps(before.totals))["gross_clicks"]
@@ -124,9 +129,7 @@ async def test_both_parts_read_one_snapshot(
 async def test_without_an_idle_connection_one_query_answers(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
-    w = await build(pool, redis, settings, seed=13, now=NOW)
-    span = _local_midnight(33, _ZONE), _local_midnight(-1, _ZONE)
-    partners = [str(p) for p in w["partners"]]
+    _, span, partners = await _world(pool, redis, settings, 13)
     spec = _spec(span, ["partner", "day"], filters={"partner": partners})
     halves = await _halves(pool, spec)
     assert settings.database_url

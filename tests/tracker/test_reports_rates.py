@@ -190,8 +190,9 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
     async with pool.acquire() as conn:
         spec.periods = await rates.load(conn, spec)
         phases = await days.load(conn)
-    pieces = plan.cover(start, end, ["day"], ZoneInfo(tz), spec.periods.cuts(), phases)
-    buckets = plan.cover(start, end, ["day"], ZoneInfo(tz), (), phases)
+    pieces, buckets = plan.cover_both(
+        start, end, ["day"], ZoneInfo(tz), spec.periods.cuts(), phases
+    )
     assert pieces is not None and buckets is not None and len(pieces) > len(buckets) == 37
     built = sql.rollup(spec, pieces, buckets)
     assert "AS MATERIALIZED" in built[0]  # reports/daily.py: no grouping

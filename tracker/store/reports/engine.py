@@ -52,11 +52,8 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
         spec.periods = await rates.load(conn, spec)
         pieces = buckets = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
-            cuts, zone = spec.periods.cuts(), ZoneInfo(spec.tz)
-            phases = await days.load(conn)
-            pieces = plan.cover(spec.start, spec.end, units, zone, cuts, phases)
-            # without the cuts: whole local days where a rate changed inside one (daily.py)
-            buckets = plan.cover(spec.start, spec.end, units, zone, (), phases) if cuts else pieces
+            pieces, buckets = plan.cover_both(spec.start, spec.end, units, ZoneInfo(spec.tz),
+                                              spec.periods.cuts(), await days.load(conn))  # fmt: skip
         records = None
         if pieces is not None and buckets is not None and in_parts:
             halves = await parts.halves(conn, spec, buckets, pieces)

@@ -109,6 +109,23 @@ def cover(
 _FORMAT = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
+def cover_both(
+    start: datetime,
+    end: datetime,
+    units: Sequence[str],
+    zone: ZoneInfo,
+    cuts: Sequence[int] = (),
+    phases: Sequence[int] = (),
+) -> tuple[list[tuple[int, datetime]] | None, list[tuple[int, datetime]] | None]:
+    """(pieces, buckets): ``cover`` with the rate changes' ``cuts``, and without them (whole
+    local days where a rate changed inside one: reports/daily.py reads its rows from
+    ``buckets`` and only the priced offers' money from ``pieces``)."""
+    pieces = cover(start, end, units, zone, cuts, phases)
+    if pieces is None or not cuts:
+        return pieces, pieces
+    return pieces, cover(start, end, units, zone, (), phases)
+
+
 def label(t: datetime, unit: str, zone: ZoneInfo) -> str:
     """The local bucket of ``t`` as reports name it (a week by its Monday)."""
     d = t.astimezone(zone)
