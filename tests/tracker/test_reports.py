@@ -8,6 +8,7 @@ that hold the DST changes of New York and London and Adelaide's.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import pytest
 from redis.asyncio import Redis
 
+from ingest.partitions import create
 from schemas.reports import Report
 from tests.tracker.reports_truth import Truth, assert_matches, rows_of
 from tests.tracker.reports_world import build
@@ -191,3 +194,18 @@ async def test_bad_report_queries_are_422_naming_the_field(api: httpx.AsyncClien
         assert r.status_code == 422, (params, r.text)
         body = r.json()
         assert body["error"]["field"] == field and body["error"]["code"] == "invalid", body
+
+
+async def test_a_click_class_outside_the_five_is_refused(pool: asyncpg.Pool) -> None:
+    """Reports count bot clicks as gross less human (migration 0018, ADR 0073): exact only
+    while every stored click and impression has one of the redirect's five classes."""
+    day = datetime(2026, 4, 2, 12, tzinfo=UTC)
+    for table, key in (("clicks", "click_id"), ("impressions", "impression_id")):
+        await create(pool, table, day.date())
+        insert = (f"INSERT INTO {table} ({key}, created_at, offer_id, affiliate_id, click_class)"
+                  " VALUES ($1, $2, 1, 1, $3)")  # fmt: skip
+        for cls in ("human", "bot", "preview", "head", "prefetch"):
+            await pool.execute(insert, uuid.uuid4(), day, cls)
+        for cls in ("spider", "Human", ""):
+            with pytest.raises(asyncpg.CheckViolationError):
+                await pool.execute(insert, uuid.uuid4(), day, cls)

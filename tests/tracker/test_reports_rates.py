@@ -198,3 +198,33 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
     assert "AS MATERIALIZED" in built[0]  # reports/daily.py: no grouping
     a = {tuple(r) for r in await pool.fetch(*_q(built))}
     assert a == {tuple(r) for r in await pool.fetch(*_q(sql.raw(spec)))} and len(a) > 30
+
+
+async def test_a_rate_beyond_int4_units_prices_raw_rows_exactly(
+    settings: Settings, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """Raw rows price each click from an array of rates in 1/10000 (int4 when every rate
+    fits, for speed): a rate of 300,000.0001 takes the int8 array and stays exact."""
+    w = await build(pool, redis, settings, seed=12, now=NOW)
+    o0, o1 = w["offers"][0], w["offers"][1]
+    await _clear_of_quarter_edge()
+    q = await _change(pool, o0, "cpc_basis = 'unique', cpc_payout = 300000.0001")
+    assert await _change(pool, o1, "cpc_basis = 'unique', cpc_payout = 0.0003") == q
+    fresh = _events(random.Random(12), w, q.timestamp(), q.timestamp() + 900, 300)
+    await push(redis, settings.click_streams()[0], sorted(fresh, key=lambda e: e["ts"]), 25)
+    await burst(settings)
+    truth = await Truth.load(pool, w["offers"])
+    end = q + timedelta(minutes=15)
+    for offers in ([o0, o1], [o1]):
+        spec = sql.Spec(dims=["sub1"], start=q, end=end, tz="UTC",
+                        filters={"offer": [str(o) for o in offers]})  # fmt: skip
+        async with pool.acquire() as conn:
+            spec.periods = await rates.load(conn, spec)
+        kind = "::int8[]" if o0 in offers else "::int4[]"
+        assert kind in sql.raw(spec)[0]
+        ans = await _get(api, group_by="sub1", offer=",".join(map(str, offers)),
+                         **{"from": q.isoformat(), "to": end.isoformat()})  # fmt: skip
+        assert ans["source"] == "raw" and Decimal(ans["totals"]["payout"]) > 0
+        if o0 in offers:
+            assert Decimal(ans["totals"]["payout"]) > 2**31 / 10_000
+        assert_matches(ans, truth.report(["sub1"], q, end, "UTC", {"offer": spec.filters["offer"]}))

@@ -62,7 +62,8 @@ def clicks_cte(clicks: str, impressions: str) -> str:
                    count(*) FILTER (WHERE click_class <> 'head') AS g,
                    count(*) FILTER (WHERE is_unique) AS u,
                    count(*) FILTER (WHERE click_class = 'human') AS h,
-                   count(*) FILTER (WHERE click_class IN ('bot', 'preview', 'prefetch')) AS b,
+                   count(*) FILTER (WHERE click_class <> 'head')
+                     - count(*) FILTER (WHERE click_class = 'human') AS b,  -- migration 0018
                    0::int8 AS i
               FROM {clicks} GROUP BY 1, 2, 3
             UNION ALL

@@ -42,6 +42,9 @@ _COLS = (
 )
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
+# Bot clicks (bot, preview, prefetch) are gross less human: the classes are closed
+# (migration 0018), and PostgreSQL computes each of the two counts once (ADR 0073).
+BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
 
@@ -172,7 +175,9 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         def price(rates: list[int], counted: str) -> str:  # nothing for an unused basis
             if not any(rates):
                 return ""
-            return f" + coalesce(sum(({args.add(rates)}::int8[])[c.offer_id]) FILTER (WHERE {counted}), 0) * 0.0001"
+            # sum(int4) keeps an int8 state by value, sum(int8) a 128-bit one: 20 ms less
+            kind = "int4" if max(map(abs, rates)) < 2**31 else "int8"
+            return f" + coalesce(sum(({args.add(rates)}::{kind}[])[c.offer_id]) FILTER (WHERE {counted}), 0) * 0.0001"
 
         up, ur, hp, hr = units
         clicks_money = ", ".join(
@@ -188,7 +193,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
             metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
                        "count(*) FILTER (WHERE c.is_unique), "
                        "count(*) FILTER (WHERE c.click_class = 'human'), "
-                       "count(*) FILTER (WHERE c.click_class IN ('bot', 'preview', 'prefetch')), "
+                       f"{BOTS}, "
                        f"0::int8, {_ZERO_CONV}")  # fmt: skip
             if units is not None:
                 metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {clicks_money}")
