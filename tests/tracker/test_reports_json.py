@@ -74,9 +74,12 @@ def _old_query(spec: Spec, grouped: str) -> str:
     key = (
         cols[0] if len(cols) == 1 else " || '|' || ".join(f"coalesce({c}::text, '')" for c in cols)
     )
+    keys, metric = shape._order(spec)
+    if metric:  # the sort metric by its expression, as the query computes it
+        keys = keys.replace("sk", f"({metric})", 1)
     return f"""SELECT {", ".join(cols)}, {metrics}, {shape.METRIC["conversions"]}, {key}, total
   FROM {grouped} AS y ({", ".join(cols)}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
- ORDER BY total, {shape._order(spec)}"""
+ ORDER BY total, {keys}"""
 
 
 @pytest.mark.parametrize(

@@ -39,19 +39,23 @@ _TEXT = ("revenue", "payout", "profit", "cr", "epc", "rpc")  # sent as text, lik
 _SUMS = "g, u, h, b, i, p, a, rj, rv, rev, pay"
 
 
-def _order(spec: Spec) -> str:
+def _order(spec: Spec) -> tuple[str, str]:
     """Rows by ``spec.sort`` (a metric or a grouped dimension, ``-`` for descending), then by
-    the grouped dimensions; null last whichever the direction; text by code point."""
+    the grouped dimensions; null last whichever the direction; text by code point. Returns
+    the keys, over columns only, and the sort metric's expression to compute as ``sk``
+    (empty when none)."""
 
     def dim(i: int) -> str:
         return f"d{i}" if spec.dims[i] in INT_DIMS else f'd{i} COLLATE "C"'
 
     keys = [f"{dim(i)} NULLS LAST" for i in range(len(spec.dims))]
+    metric = ""
     if spec.sort is not None:
         name = spec.sort.lstrip("-")
-        expr = dim(spec.dims.index(name)) if name in spec.dims else METRIC[name]
+        expr = dim(spec.dims.index(name)) if name in spec.dims else "sk"
+        metric = "" if name in spec.dims else METRIC[name]
         keys.insert(0, f"{expr}{' DESC' if spec.sort.startswith('-') else ''} NULLS LAST")
-    return ", ".join(keys)
+    return ", ".join(keys), metric
 
 
 def _value(spec: Spec, i: int) -> str:
@@ -76,7 +80,8 @@ def _json(spec: Spec) -> str:
             lit += f'"{m}":null,'
             continue
         if m in _TEXT:
-            expr = f"""coalesce('"' || ({METRIC[m]})::text || '"', 'null')"""
+            value = _shape("pr") if m == "profit" else METRIC[m]  # pr: rev - pay, once
+            expr = f"""coalesce('"' || ({value})::text || '"', 'null')"""
         else:
             expr = f"({METRIC[m]})::text"
         parts += [f'{lit}"{m}":', expr]
@@ -102,13 +107,21 @@ def project(spec: Spec, grouped: str) -> str:
     """The answer's rows from ``grouped``: a relation of one row per group and one total row
     (d0…, g, u, h, b, i, p, a, rj, rv, rev, pay, total), each as (JSON text, total), the total
     row last (its ``key`` is "total", its ``group`` empty). With ``spec.raw_total`` a third
-    column holds the total row's sums as numbers (null in other rows), for parts to add."""
-    dims = ", ".join(f"d{i}" for i in range(len(spec.dims)))
+    column holds the total row's sums as numbers (null in other rows), for parts to add.
+
+    The rows are sorted before they become JSON: sorting 6,000 rows of 330 bytes of text
+    cost 6 ms more than sorting their numbers. The outer ORDER BY names the same columns,
+    so PostgreSQL keeps the inner order without sorting again, and the order is the
+    query's, not an accident of the plan."""
+    cols = f"{', '.join(f'd{i}' for i in range(len(spec.dims)))}, {_SUMS}, total"
+    keys, metric = _order(spec)
+    sk = f", {metric} AS sk" if metric else ""
     sums = f", CASE WHEN total THEN ARRAY[{_SUMS}]::numeric[] END" if spec.raw_total else ""
     return f"""
 SELECT {_json(spec)}, total{sums}
-  FROM {grouped} AS y ({dims}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
- ORDER BY total, {_order(spec)}"""
+  FROM (SELECT *, rev - pay AS pr{sk} FROM {grouped} AS y ({cols}) ORDER BY total, {keys})
+       AS y ({cols}, pr{", sk" if sk else ""})
+ ORDER BY total, {keys}"""
 
 
 def total(spec: Spec, sums: list[Decimal]) -> tuple[str, list[Any]]:
