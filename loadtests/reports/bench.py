@@ -12,12 +12,17 @@ API, one request at a time:
 2. a 7-day report by sub1 (raw rows): p95 ≤ 500 ms;
 3. an export of 1M clicks (NDJSON): ≥ 50k rows/s, with the server's RSS sampled
    every 50 ms (flat memory: the peak stays near the start).
+
+Each run also prints the machine's speed before the runs (one CPU-bound query alone
+and two at once) and every request's time in order, so that a run that fell into
+one of the shared machine's slow phases can be told from a slower build.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import subprocess
@@ -54,23 +59,55 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+_SPIN = "SELECT sum(x) FROM generate_series(1, 1500000) x"  # CPU only, no data read
+
+
+async def _machine(pool: asyncpg.Pool) -> tuple[float, float]:
+    """How fast this machine is right now, in PostgreSQL's own work: one CPU-bound query
+    alone (median of 3) and two at once (wall time). The figures of one run are only
+    comparable with another's at the same machine speed (it moved 1.5x within an hour on
+    the CI-class machine), so each run prints it."""
+
+    async def one() -> float:
+        t0 = time.perf_counter()
+        await pool.fetchval(_SPIN)
+        return (time.perf_counter() - t0) * 1000
+
+    alone = statistics.median([await one() for _ in range(3)])
+    t0 = time.perf_counter()
+    await asyncio.gather(one(), one())
+    return alone, (time.perf_counter() - t0) * 1000
+
+
 def _midnight(t: datetime, tz: str) -> datetime:
     d = t.astimezone(ZoneInfo(tz)).date()
     return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 async def _timed(http: httpx.AsyncClient, params: dict[str, Any], n: int) -> dict[str, Any]:
-    times, body = [], {}
-    for i in range(n + 3):  # three to warm up
-        t0 = time.perf_counter()
-        r = await http.get("/api/v1/reports", params=params)
-        dt = time.perf_counter() - t0
-        assert r.status_code == 200, r.text
-        body = r.json()
-        if i >= 3:
-            times.append(dt * 1000)
+    times: list[float] = []
+    body: dict[str, Any] = {}
+    # The client's own garbage collector stays out of the timed requests: a collection can
+    # start inside any request and walk the previous answer's parsed rows (≈ 120k objects
+    # for 6,000 rows). It collects between requests instead.
+    gc.disable()
+    try:
+        for i in range(n + 3):  # three to warm up
+            body = {}
+            gc.collect()
+            t0 = time.perf_counter()
+            r = await http.get("/api/v1/reports", params=params)
+            dt = time.perf_counter() - t0
+            assert r.status_code == 200, r.text
+            body = r.json()
+            if i >= 3:
+                times.append(dt * 1000)
+    finally:
+        gc.enable()
+    series = " ".join(f"{t:.0f}" for t in times)  # in request order: a slow phase shows
     times.sort()
     return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
+            "series": series,
             "rows": len(body["rows"]), "source": body["source"],
             "clicks": body["totals"]["gross_clicks"]}  # fmt: skip
 
@@ -126,6 +163,7 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
         print(f"data: {counts['c']:,} clicks, {counts['v']:,} conversions, "
               f"{counts['r']:,} rollup rows", flush=True)  # fmt: skip
         key = (await create_key(pool, "admin", rate_limit_per_min=1_000_000)).token
+        alone, pair = await _machine(pool)
     finally:
         await pool.close()
     port = _free_port()
@@ -161,6 +199,12 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
         proc.wait(30)
     loadavg = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average (1/5/15 min) at the end: {loadavg}")
+    print(
+        f"machine speed before the runs: one CPU-bound query {alone:.0f} ms alone, "
+        f"{pair:.0f} ms for two at once (`{_SPIN}`)"
+    )
+    print(f"partner × day, ms in request order: {a['series']}")
+    print(f"sub1, ms in request order: {b['series']}")
     print("| what | figure | target |")
     print("| --- | --- | --- |")
     print(f"| 30-day report by partner × day, Asia/Kolkata ({a['source']}, {a['rows']} rows, "
