@@ -44,7 +44,7 @@ _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 # Bot clicks (bot, preview, prefetch) are gross less human: the classes are closed
 # (migration 0018), and PostgreSQL computes each of the two counts once (ADR 0073).
-BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
+_BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
 
@@ -193,7 +193,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
             metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
                        "count(*) FILTER (WHERE c.is_unique), "
                        "count(*) FILTER (WHERE c.click_class = 'human'), "
-                       f"{BOTS}, "
+                       f"{_BOTS}, "
                        f"0::int8, {_ZERO_CONV}")  # fmt: skip
             if units is not None:
                 metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {clicks_money}")
