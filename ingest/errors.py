@@ -15,6 +15,8 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from tracker.redis_client import writer_gone
+
 # "Slow down and retry": the servers are away or busy; the batch stays in hand.
 TRANSIENT: tuple[type[BaseException], ...] = (
     RedisError, OSError, TimeoutError, asyncpg.InterfaceError,
@@ -47,7 +49,7 @@ def transient(exc: BaseException) -> bool:
     """Worth waiting for: the servers are away, not our request wrong. An error reply is
     transient only as a cluster's "not now"; the cluster client's own exceptions are,
     except when they say we misused it."""
-    if closed_transport(exc):
+    if closed_transport(exc) or writer_gone(exc):
         return True
     if isinstance(exc, ResponseError):
         return isinstance(exc, CLUSTER_BUSY)

@@ -35,7 +35,7 @@ from ingest.sweep import Sweeper
 from ingest.unique import UniqueJudge
 from schemas.events import ConversionEvent
 from tracker import metrics
-from tracker.redis_client import REDIS_AWAY
+from tracker.redis_client import away
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.ingest")
@@ -282,5 +282,7 @@ class Worker:
             try:
                 await health.beat(self.redis, self.settings.stream_prefix, self.consumer,
                                   self.settings.ingest_health_ttl_s, self.rows_written)  # fmt: skip
-            except REDIS_AWAY as exc:
+            except Exception as exc:
+                if not away(exc):
+                    raise
                 log.debug("heartbeat not written: %r", exc)

@@ -7,6 +7,7 @@ caller decides (the click sink keeps its batch, the worker backs off).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,6 +26,29 @@ CLUSTER_SCHEME = "redis+cluster://"
 # ConnectionError (MagicStack/uvloop#506); redis-py drops that connection first, so the
 # next call reconnects. Catch this only around Redis calls.
 REDIS_AWAY: tuple[type[BaseException], ...] = (RedisError, OSError, RuntimeError)
+_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+
+
+def writer_gone(exc: BaseException) -> bool:
+    """redis-py writing on a connection that another task (the cluster client dropping a
+    failed node) closed in the meantime: an AttributeError ("'NoneType' object has no
+    attribute 'writelines'") or TypeError ("'NoneType' object is not callable") from inside
+    its asyncio connection, where ConnectionError was meant (redis/redis-py#4287, fixed
+    after 8.1.0). redis-py disconnects before it re-raises, so the next call reconnects."""
+    if not isinstance(exc, (AttributeError, TypeError)) or "NoneType" not in str(exc):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(_CONNECTION):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def away(exc: BaseException) -> bool:
+    """Whether a Redis call failed because the server is away (``except Exception`` around
+    Redis calls only, then re-raise what this refuses)."""
+    return isinstance(exc, REDIS_AWAY) or writer_gone(exc)
 
 
 def is_cluster(url: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from tracker import metrics
 from tracker.api.errors import ApiProblem
 from tracker.api.json import dumps
-from tracker.redis_client import REDIS_AWAY
+from tracker.redis_client import away
 from tracker.services import Services
 from tracker.store.keys import Principal
 
@@ -32,7 +32,9 @@ async def check_rate(services: Services, principal: Principal) -> None:
             pipe.incr(key)
             pipe.expire(key, 120)
             count, _ = await pipe.execute()
-    except REDIS_AWAY as exc:
+    except Exception as exc:
+        if not away(exc):
+            raise
         metrics.RATE_LIMIT_UNCHECKED.inc()
         log.warning("rate limit not checked (Redis): %r", exc)
         return

@@ -19,7 +19,7 @@ from tracker.api.errors import ApiProblem
 from tracker.domain import signatures
 from tracker.domain.client_ip import allowed, client_ip, networks
 from tracker.domain.postback_params import Postback
-from tracker.redis_client import REDIS_AWAY
+from tracker.redis_client import away
 from tracker.services import Services
 from tracker.store import postback_auth
 from tracker.store.postback_auth import AdvertiserAuth
@@ -88,7 +88,9 @@ async def _not_replayed(
     key = f"{services.settings.stream_prefix}:pbsig:{auth.advertiser_id}:{digest}"
     try:
         fresh = await services.redis.set(key, b"1", nx=True, ex=2 * signatures.MAX_SKEW_S + 60)
-    except REDIS_AWAY:
+    except Exception as exc:
+        if not away(exc):
+            raise
         raise ApiProblem(503, "unavailable", "postback not stored, please retry",
                          headers={"Retry-After": "5"}) from None  # fmt: skip
     if not fresh:

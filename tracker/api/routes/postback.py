@@ -29,7 +29,7 @@ from tracker.api.errors import ApiProblem
 from tracker.api.json import JSON
 from tracker.api.postback_auth import authenticate
 from tracker.domain.postback_params import BadParam, Postback, parse
-from tracker.redis_client import REDIS_AWAY
+from tracker.redis_client import away
 from tracker.services import Services
 from tracker.store import postback_auth
 
@@ -92,10 +92,12 @@ async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
             return False
         try:
             await services.redis.xadd(stream, {"conversion": ev.model_dump_json()})
-        except REDIS_AWAY:
-            await services.redis.delete(seen)
+        except Exception:
+            await services.redis.delete(seen)  # not stored: a retry is not a duplicate
             raise
-    except REDIS_AWAY:
+    except Exception as exc:
+        if not away(exc):
+            raise
         raise ApiProblem(503, "unavailable", "postback not stored, please retry",
                          headers={"Retry-After": "5"}) from None  # fmt: skip
     return True
