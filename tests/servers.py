@@ -43,7 +43,15 @@ async def run_server(app: Any, port: int) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 15)
+        # The app bounds each shutdown step (tracker/api/app.py) and logs a slow one; if
+        # the whole still overruns, say where every task is before failing.
+        done, _ = await asyncio.wait({task}, timeout=40)
+        if not done:
+            for t in asyncio.all_tasks():
+                t.print_stack(file=sys.stderr)
+            task.cancel()
+            raise TimeoutError("the server did not shut down within 40 s (task stacks above)")
+        task.result()
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
 
 from fastapi import FastAPI
 
@@ -30,6 +31,24 @@ from tracker.settings import Settings
 from tracker.store.db import open_pool
 
 log = logging.getLogger("tracker.api")
+_STEP_S = 10.0  # the longest one shutdown step may take
+_SLOW_S = 2.0  # a step slower than this is logged
+
+
+async def _step(what: str, aw: Awaitable[object]) -> bool:
+    """Await one shutdown step within _STEP_S; whether it finished. Never raises: the
+    next steps still run."""
+    t0 = time.monotonic()
+    try:
+        await asyncio.wait_for(aw, _STEP_S)
+    except Exception:
+        log.exception("shutdown: %s failed after %.1f s", what, time.monotonic() - t0)
+        return False
+    took = time.monotonic() - t0
+    if took > _SLOW_S:
+        log.warning("shutdown: %s took %.1f s", what, took)
+    return True
+
 
 DESCRIPTION = """Click and conversion tracking for affiliate and partner marketing.
 
@@ -69,14 +88,13 @@ def create_api(
                 started.append(component)
             yield
         finally:
-            # Lifespan teardown can be cancelled: shield the final flushes.
+            # Lifespan teardown can be cancelled: shield the final flushes. Each step is
+            # bounded and timed, so a slow shutdown names the step that was slow.
             for component in reversed(started):
-                try:
-                    await asyncio.shield(component.stop())
-                except Exception:
-                    log.exception("stopping %r failed", component)
-            await redis.aclose()
-            await asyncio.wait_for(pool.close(), 10)
+                await _step(f"stopping {component!r}", asyncio.shield(component.stop()))
+            await _step("closing Redis", redis.aclose())
+            if not await _step("closing the Postgres pool", pool.close()):
+                pool.terminate()  # a connection still out: close it anyway
 
     app = FastAPI(
         title="tracker",
