@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 import uvloop
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -55,13 +57,12 @@ def test_our_mistakes_and_bad_data_are_not() -> None:
     assert isinstance(asyncpg.DataError("x"), POISON)
 
 
-def test_a_write_on_a_transport_closed_underneath_is_waited_out(tmp_path: Path) -> None:
-    """Under uvloop (what `tracker ingest` runs on) a write on a transport closed under a
-    connection raises RuntimeError("… the handler is closed"), not ConnectionError
-    (MagicStack/uvloop#506). The cluster client closes a failed node's connections while
-    another task is about to write on one; a worker killed by it left a cluster test's
-    clicks unread while a master restarted. redis-py drops the connection before
-    re-raising, so the next attempt reconnects: the worker must wait it out."""
+def _failed_write(
+    tmp_path: Path, fail: Callable[[Redis, Connection], Awaitable[object]]
+) -> tuple[BaseException | None, bytes | None]:
+    """On a real Redis, under uvloop as `tracker ingest` runs: set k to v, let ``fail``
+    break the connection and write on it, and read k again with the same client (the
+    next command reconnects). Returns (what the write raised, what k then holds)."""
     server = EmbeddedRedis(tmp_path)
     url = server.start()
 
@@ -71,21 +72,35 @@ def test_a_write_on_a_transport_closed_underneath_is_waited_out(tmp_path: Path) 
         try:
             await client.set("k", "v")
             assert client.connection is not None
-            client.connection._writer.transport.close()  # type: ignore[union-attr]
-            await asyncio.sleep(0.05)
             failure = None
             try:
-                await client.set("k", "w")
+                await fail(client, client.connection)
             except Exception as exc:
                 failure = exc
-            return failure, await client.get("k")  # reconnected by the next command
+            return failure, await client.get("k")
         finally:
             await client.aclose()
 
     try:
-        failure, after = uvloop.run(scenario())
+        return uvloop.run(scenario())
     finally:
         server.stop(kill=True)
+
+
+def test_a_write_on_a_transport_closed_underneath_is_waited_out(tmp_path: Path) -> None:
+    """Under uvloop (what `tracker ingest` runs on) a write on a transport closed under a
+    connection raises RuntimeError("… the handler is closed"), not ConnectionError
+    (MagicStack/uvloop#506). The cluster client closes a failed node's connections while
+    another task is about to write on one; a worker killed by it left a cluster test's
+    clicks unread while a master restarted. redis-py drops the connection before
+    re-raising, so the next attempt reconnects: the worker must wait it out."""
+
+    async def fail(client: Redis, conn: Connection) -> None:
+        conn._writer.transport.close()  # type: ignore[union-attr]
+        await asyncio.sleep(0.05)
+        await client.set("k", "w")
+
+    failure, after = _failed_write(tmp_path, fail)
     assert isinstance(failure, RuntimeError) and "handler is closed" in str(failure), failure
     assert transient(failure)
     assert after == b"v"
@@ -98,32 +113,14 @@ def test_a_write_racing_a_disconnect_is_waited_out(tmp_path: Path) -> None:
     instead of ConnectionError (redis/redis-py#4287). It killed an ingest worker while a
     cluster master restarted (CI, stop 14). The worker, the rate limiter and the postback
     route must take it for "Redis away"; the next command reconnects."""
-    server = EmbeddedRedis(tmp_path)
-    url = server.start()
 
-    async def scenario() -> tuple[BaseException | None, bytes | None]:
-        client = Redis.from_url(url, single_connection_client=True,
-                                retry=Retry(NoBackoff(), 0), socket_timeout=1)  # fmt: skip
-        try:
-            await client.set("k", "v")
-            conn = client.connection
-            assert conn is not None
-            write = asyncio.ensure_future(conn.send_command("SET", "k", "w"))
-            await asyncio.sleep(0)  # the write is scheduled under wait_for, not yet run
-            await conn.disconnect(nowait=True)
-            failure = None
-            try:
-                await write
-            except Exception as exc:
-                failure = exc
-            return failure, await client.get("k")
-        finally:
-            await client.aclose()
+    async def fail(client: Redis, conn: Connection) -> None:
+        write = asyncio.ensure_future(conn.send_command("SET", "k", "w"))
+        await asyncio.sleep(0)  # the write is scheduled under wait_for, not yet run
+        await conn.disconnect(nowait=True)
+        await write
 
-    try:
-        failure, after = uvloop.run(scenario())
-    finally:
-        server.stop(kill=True)
+    failure, after = _failed_write(tmp_path, fail)
     assert isinstance(failure, AttributeError) and "writelines" in str(failure), failure
     assert writer_gone(failure) and away(failure) and transient(failure)
     assert after == b"v"
