@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +21,26 @@ from tracker.runtime.servers import ServerUrls, servers
 from tracker.settings import Settings
 from tracker.store.keys import create_key
 from tracker.store.migrate import migrate_dsn
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Every temporary path of this run (the embedded servers' data among them) lives in a
+    directory this run creates and removes. Pytest's shared root (/tmp/pytest-of-<user>)
+    is re-permissioned by every run that starts; the embedded PostgreSQL runs as another
+    user and must traverse the path, so a second suite on the machine used to make the
+    first one's server panic."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        own = tempfile.mkdtemp(prefix="tracker-tests-")
+        config.option.basetemp = os.path.join(own, "t")
+        config._tracker_basetemp = own  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = getattr(config, "_tracker_basetemp", None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+
 
 # Tests write clicks dated months back (time-zone and recurring-goal cases) into one shared
 # database; the worker's retention sweep (default 90 days) would drop their partitions
