@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from ingest.worker import Worker
-from tracker.services import Services
+from tracker.resources import Services
 
 log = logging.getLogger("tracker.ingest")
 

@@ -6,7 +6,7 @@ crash in between never writes a dead letter twice. A MULTI on Redis Cluster
 may touch one slot only, so each shard has its own dead-letter stream
 carrying the shard's hash tag (``<prefix>:dead-letter:{tag}``), and a batch
 that spans shards is acknowledged with one MULTI per slot (docs/adr/0050).
-Readers take the union of every dead-letter stream (``keys``, ``read_all``).
+Readers take the union of every dead-letter stream (``RedisKeys.dead_letter_streams``, ``read_all``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from tracker import metrics
-from tracker.domain.shards import by_slot, hash_tag
+from tracker import metrics, redis_keys
+from tracker.domain.shards import by_slot
 from tracker.settings import Settings
 
 
@@ -30,31 +30,18 @@ class Reject:
     payload: bytes
 
 
-def key_for(base: str, source: str) -> str:
-    """The dead-letter stream of entries from stream ``source``: in the source's slot."""
-    return f"{base}:{{{hash_tag(source)}}}"
-
-
-def keys(settings: Settings) -> list[str]:
-    """Every dead-letter stream: one per shard, and the base one (conversions that fail
-    on their own data at write time, outside any XACK)."""
-    base = settings.dead_letter_stream()
-    sources = settings.click_streams() + settings.conversion_streams()
-    return [base, *dict.fromkeys(key_for(base, s) for s in sources)]
-
-
 async def read_all(redis: Redis, settings: Settings, count: int = 10_000
                    ) -> list[tuple[str, bytes, dict[bytes, bytes]]]:  # fmt: skip
     """(dead-letter stream, entry id, fields) of up to ``count`` letters per stream."""
     out: list[tuple[str, bytes, dict[bytes, bytes]]] = []
-    for key in keys(settings):
+    for key in redis_keys.of(settings).dead_letter_streams():
         entries: Any = await redis.xrange(key, count=count)
         out.extend((key, i, f) for i, f in entries)
     return out
 
 
 async def count_all(redis: Redis, settings: Settings) -> int:
-    return sum([int(await redis.xlen(k)) for k in keys(settings)])
+    return sum([int(await redis.xlen(k)) for k in redis_keys.of(settings).dead_letter_streams()])
 
 
 def _fields(r: Reject, now: str) -> Any:
@@ -62,7 +49,7 @@ def _fields(r: Reject, now: str) -> Any:
             "payload": r.payload[:65536], "at_ms": now}  # fmt: skip
 
 
-async def ack(redis: Redis, group: str, dlq: str, acks: dict[str, list[bytes]],
+async def ack(redis: Redis, group: str, keys: redis_keys.RedisKeys, acks: dict[str, list[bytes]],
               rejects: list[Reject]) -> None:  # fmt: skip
     """XACK the entries and add their dead letters: one MULTI per slot, each atomic.
 
@@ -77,7 +64,7 @@ async def ack(redis: Redis, group: str, dlq: str, acks: dict[str, list[bytes]],
         letters = [r for r in rejects if r.source in mine]
         async with redis.pipeline(transaction=True) as pipe:
             for r in letters:
-                pipe.xadd(key_for(dlq, r.source), _fields(r, now))
+                pipe.xadd(keys.dead_letter_of(r.source), _fields(r, now))
             for stream in slot_streams:
                 if acks.get(stream):
                     pipe.xack(stream, group, *acks[stream])

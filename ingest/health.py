@@ -16,24 +16,22 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis, RedisCluster
 
-
-def key(prefix: str, consumer: str) -> str:
-    return f"{prefix}:ingest:health:{{{prefix}-health}}:{consumer}"
+from tracker.redis_keys import RedisKeys
 
 
-async def beat(redis: Redis, prefix: str, consumer: str, ttl_s: int, rows: int) -> None:
+async def beat(redis: Redis, keys: RedisKeys, consumer: str, ttl_s: int, rows: int) -> None:
     value = orjson.dumps({"at": time.time(), "rows": rows})
-    await redis.set(key(prefix, consumer), value, ex=ttl_s * 2)
+    await redis.set(keys.health(consumer), value, ex=ttl_s * 2)
 
 
-async def check(redis: Redis, prefix: str, max_age_s: float, consumer: str | None = None
+async def check(redis: Redis, keys: RedisKeys, max_age_s: float, consumer: str | None = None
                 ) -> tuple[bool, list[str]]:  # fmt: skip
     """(healthy, one line per worker seen): healthy when a heartbeat is recent enough."""
-    pattern = key(prefix, consumer or "*")
+    pattern = keys.health(consumer or "*")
     where: dict[str, Any] = {}
     if isinstance(redis, RedisCluster):
         await redis.initialize()
-        where["target_nodes"] = redis.get_node_from_key(key(prefix, "x"))
+        where["target_nodes"] = redis.get_node_from_key(keys.health("x"))
     now = time.time()
     lines: list[str] = []
     healthy = False

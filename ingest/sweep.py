@@ -12,19 +12,19 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
 
 from ingest import partitions, streams
-from ingest.enrich import DailySalts
+from ingest.batch import Work
+from ingest.clicks.enrich import DailySalts
 from ingest.errors import TRANSIENT, transient
-from tracker import metrics
-
-if TYPE_CHECKING:
-    from ingest.batch import Work
-    from ingest.worker import Worker
+from tracker import metrics, redis_keys
+from tracker.settings import Settings
 
 log = logging.getLogger("tracker.ingest")
 
@@ -38,26 +38,39 @@ CONSUMER_FORGET_MS = 3_600_000  # consumers idle this long with nothing pending 
 MAINTAIN_EVERY_S = 3600.0
 
 
+# Turns claimed entries of one stream into a batch for the writer.
+Build = Callable[[list[tuple[Any, Any]]], Awaitable[Work]]
+
+
 class Sweeper:
-    def __init__(self, worker: Worker) -> None:
-        self._w = worker
-        self.lock_key = f"{worker.settings.stream_prefix}:ingest:sweep-lock"
-        self._release = worker.redis.register_script(_RELEASE)
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis: Redis, *, group: str,
+                 consumer: str, streams: list[str], claim_idle_ms: int, inflight: set[bytes],
+                 build: Build) -> None:  # fmt: skip
+        self._settings = settings
+        self._pool = pool
+        self._redis = redis
+        self._group = group
+        self._consumer = consumer
+        self._streams = streams
+        self._claim_idle_ms = claim_idle_ms
+        self._inflight = inflight  # the worker's own batches in flight: never claimed
+        self._build = build
+        self.lock_key = redis_keys.of(settings).sweep_lock()
+        self._release = redis.register_script(_RELEASE)
         self._next_maintenance = 0.0
 
     async def maintain(self) -> None:
         """Partitions ahead, retention, old salts: at start, then hourly (advisory-locked)."""
         if time.monotonic() < self._next_maintenance:
             return
-        w = self._w
         today = datetime.now(UTC).date()
         try:
             dropped = await partitions.maintain(
-                w.pool, today, ahead_days=w.settings.partitions_ahead_days,
-                retention_days=w.settings.retention_days,
+                self._pool, today, ahead_days=self._settings.partitions_ahead_days,
+                retention_days=self._settings.retention_days,
             )  # fmt: skip
             if dropped is not None:
-                await DailySalts.forget_old(w.pool, today)
+                await DailySalts.forget_old(self._pool, today)
         except TRANSIENT:
             raise
         except asyncpg.PostgresError:  # upkeep logs and keeps going; ingest goes on
@@ -67,18 +80,17 @@ class Sweeper:
         self._next_maintenance = time.monotonic() + MAINTAIN_EVERY_S
 
     async def sweep(self) -> list[Work]:
-        w = self._w
         await self.maintain()
         states = {}
-        for s in w.streams:
+        for s in self._streams:
             try:
-                states[s] = await streams.state(w.redis, s, w.group)
+                states[s] = await streams.state(self._redis, s, self._group)
             except TRANSIENT as exc:
                 _skip(s, exc)
         token = uuid.uuid4().hex
-        ttl_ms = int(max(w.settings.ingest_sweep_s * 4, 10) * 1000)
+        ttl_ms = int(max(self._settings.ingest_sweep_s * 4, 10) * 1000)
         try:
-            if not states or not await w.redis.set(self.lock_key, token, nx=True, px=ttl_ms):
+            if not states or not await self._redis.set(self.lock_key, token, nx=True, px=ttl_ms):
                 return []
         except TRANSIENT as exc:
             _skip(self.lock_key, exc)
@@ -89,7 +101,7 @@ class Sweeper:
                 try:
                     if st.pending:
                         works.extend(await self._claim(stream))
-                    await streams.trim(w.redis, stream, st)
+                    await streams.trim(self._redis, stream, st)
                     await self._forget_consumers(stream)
                 except TRANSIENT as exc:
                     _skip(stream, exc)
@@ -101,36 +113,34 @@ class Sweeper:
                 _skip(self.lock_key, exc)
 
     async def _claim(self, stream: str) -> list[Work]:
-        w = self._w
         works = []
         cursor = "0-0"
         for _ in range(100):  # bounded: at most 100 pages per sweep
-            reply: Any = await w.redis.xautoclaim(
-                stream, w.group, w.consumer, w.claim_idle_ms, cursor,
-                count=w.settings.ingest_batch_entries,
+            reply: Any = await self._redis.xautoclaim(
+                stream, self._group, self._consumer, self._claim_idle_ms, cursor,
+                count=self._settings.ingest_batch_entries,
             )  # fmt: skip
             cursor_b, entries = reply[0], reply[1]
             # Our own batches in flight are idle too when a write is slow: not claimed twice.
-            entries = [e for e in entries if e[0] not in w.inflight]
+            entries = [e for e in entries if e[0] not in self._inflight]
             if entries:
                 metrics.CLAIMED.labels(stream).inc(len(entries))
                 log.info("claimed %d pending entries of %s", len(entries), stream)
-                works.append(await w.builder.build([(stream, entries)], redelivered=True))
+                works.append(await self._build([(stream, entries)]))
             cursor = cursor_b.decode() if isinstance(cursor_b, bytes) else str(cursor_b)
             if cursor == "0-0":
                 break
         return works
 
     async def _forget_consumers(self, stream: str) -> None:
-        w = self._w
-        for c in await w.redis.xinfo_consumers(stream, w.group):
+        for c in await self._redis.xinfo_consumers(stream, self._group):
             name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
             if (
-                name != w.consumer
+                name != self._consumer
                 and int(c["pending"]) == 0
                 and int(c["idle"]) > CONSUMER_FORGET_MS
             ):
-                await w.redis.xgroup_delconsumer(stream, w.group, name)
+                await self._redis.xgroup_delconsumer(stream, self._group, name)
 
 
 def _skip(key: str, exc: BaseException) -> None:

@@ -23,18 +23,17 @@ from redis.exceptions import ResponseError
 
 from ingest import health, streams
 from ingest.batch import Work, WorkBuilder
-from ingest.clicks import ClickWriter
-from ingest.conversions import ConversionWriter, parse_conversion
+from ingest.clicks.enrich import DailySalts, Enricher
+from ingest.clicks.geo import Geo
+from ingest.clicks.unique import UniqueJudge
+from ingest.clicks.writer import ClickWriter
+from ingest.conversions.writer import ConversionWriter
 from ingest.dead_letter import Reject, ack
-from ingest.enrich import DailySalts, Enricher
 from ingest.errors import POISON, TRANSIENT, transient
 from ingest.faults import Faults
-from ingest.geo import Geo
 from ingest.reads import Reply, ShardReader
 from ingest.sweep import Sweeper
-from ingest.unique import UniqueJudge
-from schemas.events import ConversionEvent
-from tracker import metrics
+from tracker import metrics, redis_keys
 from tracker.redis_client import away
 from tracker.settings import Settings
 
@@ -57,6 +56,7 @@ class Worker:
         self.pool = pool
         self.redis = redis
         self.group = settings.consumer_group
+        self.keys = redis_keys.of(settings)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.claim_idle_ms = (
             settings.ingest_claim_idle_ms if claim_idle_ms is None else claim_idle_ms
@@ -64,22 +64,27 @@ class Worker:
         self.geo = Geo(settings.geoip_db)
         self.clicks = ClickWriter(
             pool,
-            UniqueJudge(redis, settings.stream_prefix, settings.unique_window_s),
+            UniqueJudge(redis, self.keys, settings.unique_window_s),
             Enricher(self.geo, DailySalts()),
             settings.db_timeout_s,
         )
         self.conversions = ConversionWriter(pool, redis, settings)
-        self.streams = settings.click_streams() + settings.conversion_streams()
-        self.builder = WorkBuilder(self, settings.click_streams())
+        self.streams = self.keys.click_streams() + self.keys.conversion_streams()
+        self.inflight: set[bytes] = set()  # entry ids read or claimed, not yet acknowledged
+        self.builder = WorkBuilder(redis, self.group, self.keys.click_streams(),
+                                   settings.max_deliveries, self.inflight, self.clicks,
+                                   self.conversions.handle)  # fmt: skip
         self.reader = ShardReader(redis, self.group, self.consumer, self.streams,
                                   settings.ingest_batch_entries, settings.ingest_block_ms)  # fmt: skip
-        self.sweeper = Sweeper(self)
+        self.sweeper = Sweeper(settings, pool, redis, group=self.group, consumer=self.consumer,
+                               streams=self.streams, claim_idle_ms=self.claim_idle_ms,
+                               inflight=self.inflight,
+                               build=lambda resp: self.builder.build(resp, True))  # fmt: skip
         self.faults = Faults()
         self._stop = asyncio.Event()
         self.last_progress = time.monotonic()
         self.rows_written = 0
         self._last_beat = 0.0
-        self.inflight: set[bytes] = set()  # entry ids read or claimed, not yet acknowledged
 
     # -- lifecycle -------------------------------------------------------------
     def stop(self) -> None:
@@ -168,7 +173,7 @@ class Worker:
         entries so far, so that small entries do not cost a round trip per few of them."""
         new = dict.fromkeys(self.streams, ">")
         resp = last = await self._read(new)
-        size = sum(len(f.get(b"clicks", b"")) for _, es in resp for _, f in es if f)
+        size = sum(len(f.get(redis_keys.CLICKS_B, b"")) for _, es in resp for _, f in es if f)
         count = full = self.settings.ingest_batch_entries
         for _ in range(20):  # bounded
             if size >= BATCH_BYTES or not any(len(es) >= count for _, es in last):
@@ -179,7 +184,7 @@ class Worker:
             if not any(es for _, es in last):
                 break
             resp += last
-            size += sum(len(f.get(b"clicks", b"")) for _, es in last for _, f in es if f)
+            size += sum(len(f.get(redis_keys.CLICKS_B, b"")) for _, es in last for _, f in es if f)
         return resp
 
     async def _own_pending(self, queue: asyncio.Queue[Work | None]) -> None:
@@ -228,7 +233,11 @@ class Worker:
             # ack() drops each slot it has done from work.acks: a retry redoes only the rest.
             await self.retrying(
                 lambda w=work: ack(
-                    self.redis, self.group, self.settings.dead_letter_stream(), w.acks, w.rejects
+                    self.redis,
+                    self.group,
+                    self.keys,
+                    w.acks,
+                    w.rejects,
                 ),
                 until_stopped=False,
             )
@@ -246,7 +255,7 @@ class Worker:
                 await self.clicks.write(work.prepared)
                 rejects: list[Reject] = []
                 for stream, entries in work.conversions:
-                    rejects += await self.handle_conversions(stream, entries)
+                    rejects += await self.conversions.handle(stream, entries)
                 work.rejects += rejects
                 return
             except POISON as exc:
@@ -260,27 +269,13 @@ class Worker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
-    async def handle_conversions(self, stream: str, entries: streams.Entries) -> list[Reject]:
-        """The one seam for conversion entries (issue 5 replaces what is inside):
-        write them, return what must be dead-lettered (added with the XACK)."""
-        good: list[ConversionEvent] = []
-        rejects: list[Reject] = []
-        for raw_id, fields in entries:
-            try:
-                good.append(parse_conversion(fields))
-            except ValueError as exc:
-                payload = fields.get(b"conversion", b"")
-                rejects.append(Reject(stream, raw_id.decode(), str(exc), payload))
-        await self.conversions.write(good)
-        return rejects
-
     async def progress(self, *, idle: bool = False) -> None:
         self.last_progress = time.monotonic()
         metrics.INGEST_LAST_PROGRESS.set(time.time())
         if self.last_progress - self._last_beat >= 1.0:
             self._last_beat = self.last_progress
             try:
-                await health.beat(self.redis, self.settings.stream_prefix, self.consumer,
+                await health.beat(self.redis, self.keys, self.consumer,
                                   self.settings.ingest_health_ttl_s, self.rows_written)  # fmt: skip
             except Exception as exc:
                 if not away(exc):

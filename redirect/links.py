@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 
 from redirect.caps import utc_day
 from redirect.catalog import CachedLink, CachedOffer, link_from_row, offer_from_row
-from tracker.services import Services
+from tracker import redis_keys
+from tracker.resources import Services
 from tracker.settings import Settings
 from tracker.store import entities
 
@@ -176,7 +177,7 @@ class LinkCache:
             return
         ids = [o.offer_id for o in capped]
         s = self.settings
-        keys = [(s.click_count_key(i, utc_day()), s.click_count_key(i, "total"))
+        keys = [(redis_keys.of(s).click_count(i, utc_day()), redis_keys.of(s).click_count(i, "total"))
                 for i in range(s.stream_shards)]  # fmt: skip
         # Clicks let through but not yet in Redis (in the sink's batch, or spooled) are
         # added to the counts; snapshot before the read, so that a batch landing during

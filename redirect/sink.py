@@ -30,8 +30,8 @@ from redis.asyncio import Redis
 from redirect.caps import counted, counter_commands, utc_day
 from redirect.spool import Segment, Spool
 from schemas.events import WIRE_VERSION
-from tracker import metrics
-from tracker.services import Services
+from tracker import metrics, redis_keys
+from tracker.resources import Services
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.redirect")
@@ -203,12 +203,14 @@ class ClickSink:
         stream = self._streams[shard]
         s = self._settings
         cmds = counter_commands(
-            s.click_count_key(shard, utc_day()), s.click_count_key(shard, "total"), counts
+            redis_keys.of(s).click_count(shard, utc_day()),
+            redis_keys.of(s).click_count(shard, "total"),
+            counts,
         )
         t0 = time.perf_counter()
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(stream, {"v": WIRE_VERSION, "clicks": payload})
+                pipe.xadd(stream, {redis_keys.VERSION: WIRE_VERSION, redis_keys.CLICKS: payload})
                 for cmd in cmds:
                     pipe.execute_command(*cmd)
                 await asyncio.wait_for(pipe.execute(), s.sink_deadline_s)

@@ -102,7 +102,7 @@ async def admin_key(pool: asyncpg.Pool) -> str:
 @pytest.fixture
 async def service(settings: Settings) -> AsyncIterator[str]:
     """The real app (redirect + API, no worker) served by uvicorn on a loopback port."""
-    from tracker.runtime.compose import build_app
+    from service.compose import build_app
 
     port = free_port()
     settings.port = port

@@ -72,7 +72,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 async def ingest_burst(settings: Settings, timeout_s: float = 180, **extra: str) -> None:
     """`tracker ingest --burst`, the real command in its own process."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tracker.cli", "ingest", "--burst", env=cli_env(settings, **extra),
+        sys.executable, "-m", "service.cli", "ingest", "--burst", env=cli_env(settings, **extra),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(proc.communicate(), timeout_s)

@@ -9,8 +9,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tracker.domain.shards import shard_tag
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore")
@@ -148,26 +146,9 @@ class Settings(BaseSettings):
     def spool_path(self) -> Path:
         return self.spool_dir or self.data_dir / "spool"
 
-    def click_count_key(self, shard: int, day: str) -> str:
-        """Per-shard click counters of one UTC day (``total`` for all time), for click caps."""
-        return f"{self.stream_prefix}:clickcount:{{{shard}}}:{day}"
-
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
-
-    def click_streams(self) -> list[str]:
-        """Stream keys; the hash tag puts each shard on one Redis Cluster node,
-        and the tags spread the shards evenly over the nodes (tracker.domain.shards)."""
-        n = self.stream_shards
-        return [f"{self.stream_prefix}:clicks:{{{shard_tag(i, n)}}}" for i in range(n)]
-
-    def conversion_streams(self) -> list[str]:
-        n = self.stream_shards
-        return [f"{self.stream_prefix}:conversions:{{{shard_tag(i, n)}}}" for i in range(n)]
-
-    def dead_letter_stream(self) -> str:
-        return f"{self.stream_prefix}:dead-letter"
 
 
 @lru_cache(maxsize=1)

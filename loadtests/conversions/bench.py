@@ -83,7 +83,7 @@ async def wait_rows(pool: asyncpg.Pool, sql: str, want: int, t0: float, deadline
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tracker.cli", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 
 

@@ -37,12 +37,13 @@ import uvloop
 from redis.asyncio import Redis
 
 from ingest import dead_letter
-from ingest.copytext import NULL
-from ingest.rows import CLICK_COLUMNS
+from ingest.clicks.copytext import NULL
+from ingest.clicks.rows import CLICK_COLUMNS
 from ingest.worker import Worker
 from loadtests.ingest.baseline import consume_per_entry, fill_one_per_entry
 from loadtests.ingest.data import build_geo_db, make_clicks
 from schemas.events import WIRE_VERSION
+from tracker import redis_keys
 from tracker.redis_client import open_redis
 from tracker.runtime.servers import servers
 from tracker.settings import Settings
@@ -51,7 +52,7 @@ from tracker.store.migrate import migrate_dsn
 
 
 async def _reset(pool: asyncpg.Pool) -> None:
-    await pool.execute("TRUNCATE clicks, impressions, rollup_hourly")
+    await pool.execute("TRUNCATE clicks, impressions, rollup_spans")
     await pool.execute("CHECKPOINT")
 
 
@@ -79,7 +80,7 @@ async def _offer(pool: asyncpg.Pool) -> tuple[int, int]:
 
 async def raw_copy(pool: asyncpg.Pool, worker: Worker, clicks: list[dict[str, Any]]) -> float:
     """Rows/s of COPY of the worker's own rows (formatted beforehand) straight into clicks."""
-    from ingest.parse import parse_wire
+    from ingest.clicks.parse import parse_wire
 
     chunks = []  # the worker's own COPY text, made beforehand (untimed)
     for start in range(0, len(clicks), 5000):
@@ -100,7 +101,7 @@ async def raw_copy(pool: asyncpg.Pool, worker: Worker, clicks: list[dict[str, An
 async def worker_rate(settings: Settings, pool: asyncpg.Pool, redis: Redis,
                       clicks: list[dict[str, Any]], consumer: str) -> float:  # fmt: skip
     n = len(clicks)
-    await _fill(redis, settings.click_streams()[0], clicks)
+    await _fill(redis, redis_keys.of(settings).click_streams()[0], clicks)
     del clicks  # the worker process would not hold the load generator's objects
     gc.collect()
     gc.freeze()  # as `tracker ingest` does after start (tracker/runtime/compose.py)
@@ -119,7 +120,7 @@ async def worker_rate(settings: Settings, pool: asyncpg.Pool, redis: Redis,
 async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: int, aff: int,
                  rounds: int) -> tuple[float, float, int]:  # fmt: skip
     """Median clicks/s of 10k good clicks, clean and with 100 malformed entries among them."""
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     clean, dirty, dead = [], [], 0
     worker = Worker(settings, pool, redis, consumer="poison")  # one worker: warm caches
     await _fill(redis, stream, make_clicks(10_000, offer, aff, seed=999))
@@ -150,14 +151,14 @@ async def poison(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: in
 async def freshness(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer: int, aff: int,
                     rate: int, seconds: float) -> dict[str, float]:  # fmt: skip
     from redirect.sink import ClickSink
-    from tracker.services import Services
+    from tracker.resources import Services
 
     env = dict(os.environ, TRACKER_DATABASE_URL=settings.database_url or "",
                TRACKER_REDIS_URL=settings.redis_url or "",
                TRACKER_STREAM_PREFIX=settings.stream_prefix, TRACKER_LOG_LEVEL="warning",
                TRACKER_GEOIP_DB=str(settings.geoip_db), TRACKER_INGEST_BLOCK_MS="20")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "ingest"], env=env)
-    sink = ClickSink(settings.click_streams(), 500, 20, 200_000)
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "ingest"], env=env)
+    sink = ClickSink(redis_keys.of(settings).click_streams(), 500, 20, 200_000)
     await sink.start_with(Services(settings, pool, redis))
     seen: dict[str, float] = {}
     sent = 0

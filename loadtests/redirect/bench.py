@@ -47,7 +47,7 @@ UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--loop", "uvloop", "--http",
 
 GRANIAN = ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--workers", "1",
            "--loop", "uvloop", "--no-ws", "--log-level", "warning"]  # fmt: skip
-TRACKER = ["-m", "tracker.cli", "serve"]
+TRACKER = ["-m", "service.cli", "serve"]
 
 
 @contextlib.contextmanager
@@ -173,7 +173,7 @@ def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool,
                 answered = sum(_answered(p) for (n, *_), p in zip(rows, ports, strict=True)
                                if n.startswith("tracker"))  # fmt: skip
             t0 = time.monotonic()
-            subprocess.run([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env,
+            subprocess.run([sys.executable, "-m", "service.cli", "ingest", "--burst"], env=env,
                            cwd=ROOT, check=True, timeout=300)  # fmt: skip
             stored = asyncio.run(_count(urls.database_url, aff))
             ingest_s = time.monotonic() - t0

@@ -147,7 +147,7 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
         loaded = await pool.fetchval("SELECT count(*) FROM affiliates")
         if not (args.reuse and loaded):
             await pool.execute("TRUNCATE clicks, impressions, conversions, rollup_spans, "
-                               "rollup_hourly, offer_conversion_settings, offers, affiliates, "
+                               "offer_conversion_settings, offers, affiliates, "
                                "advertisers, api_keys RESTART IDENTITY CASCADE")  # fmt: skip
             end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             print(f"loading {args.clicks:,} clicks, {args.conversions:,} conversions over "
@@ -170,7 +170,7 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
     env = dict(os.environ, TRACKER_DATABASE_URL=db, TRACKER_REDIS_URL=redis,
                TRACKER_PORT=str(port), TRACKER_DATA_DIR=str(args.data_dir),
                TRACKER_LOG_LEVEL="warning")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve"], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60,

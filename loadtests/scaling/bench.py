@@ -46,6 +46,7 @@ import orjson
 from loadtests.ingest.data import build_geo_db, make_clicks
 from loadtests.redirect.bench import ROOT, Result, _answered, _world, process, wrk
 from schemas.events import WIRE_VERSION
+from tracker import redis_keys
 from tracker.redis_client import open_redis
 from tracker.runtime.embedded_cluster import EmbeddedCluster
 from tracker.runtime.embedded_pg import free_port
@@ -72,7 +73,7 @@ def _wrk(url: str, seconds: int, connections: int) -> Result:
 
 
 def _serve(port: int, env: dict[str, str]) -> contextlib.AbstractContextManager[None]:
-    return process(["-m", "tracker.cli", "serve", "--port", str(port)], env, port, "/healthz")
+    return process(["-m", "service.cli", "serve", "--port", str(port)], env, port, "/healthz")
 
 
 @contextlib.contextmanager
@@ -115,7 +116,7 @@ def serve_rows(env: dict[str, str], dsn: str, code: str, aff: int, args: argpars
             deadline = time.monotonic() + 60
             while _spool_bytes(env) and time.monotonic() < deadline:
                 time.sleep(0.2)
-    subprocess.run([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env, cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "service.cli", "ingest", "--burst"], env=env, cwd=ROOT,
                    check=True, timeout=600)  # fmt: skip
     stored = asyncio.run(_count(dsn, "SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff))
     med = [Result(n, _median([r.rps for r in rs]), _median([r.p50_ms for r in rs]),
@@ -139,7 +140,7 @@ async def _count(dsn: str, sql: str, *args: Any) -> int:
 
 async def _fill(settings: Settings, url: str, clicks: list[dict[str, Any]]) -> None:
     redis = open_redis(settings, url)
-    shards = settings.click_streams()
+    shards = redis_keys.of(settings).click_streams()
     try:
         for chunk in range(0, len(clicks), 500 * 40):
             async with redis.pipeline(transaction=False) as pipe:
@@ -156,7 +157,7 @@ async def drain(env: dict[str, str], dsn: str, workers: int, n: int) -> float:
     """Clicks/s of ``workers`` burst processes from about 5% to 95% of the rows (the
     samples of the row count nearest those marks)."""
     conn = await asyncpg.connect(dsn)
-    procs = [subprocess.Popen([sys.executable, "-m", "tracker.cli", "ingest", "--burst"], env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "ingest", "--burst"], env=env,
                               cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
     first: tuple[float, int] | None = None  # the first sample with rows, and the last
     last = (0.0, 0)
@@ -189,7 +190,7 @@ async def ingest_rows(settings: Settings, env: dict[str, str], dsn: str, url: st
     for rnd in range(args.ingest_rounds):
         for workers in (1, 2):
             conn = await asyncpg.connect(dsn)
-            await conn.execute("TRUNCATE clicks, impressions, rollup_hourly")
+            await conn.execute("TRUNCATE clicks, impressions, rollup_spans")
             await conn.execute("CHECKPOINT")
             await conn.close()
             clicks = make_clicks(args.clicks, offer, aff, seed=100 + rnd * 2 + workers)

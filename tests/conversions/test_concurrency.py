@@ -10,6 +10,7 @@ import httpx
 from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
+from tracker import redis_keys
 from tracker.settings import Settings
 
 
@@ -27,7 +28,7 @@ async def test_fifty_identical_postbacks_make_one_conversion(
     assert sorted(a.status_code for a in answers) == [200] * 49 + [202]
     assert len({a.json()["conversion_id"] for a in answers}) == 1
     # Even if the stream carried the same postback many times, parallel workers store it once.
-    stream = settings.conversion_streams()[0]
+    stream = redis_keys.of(settings).conversion_streams()[0]
     [(_, fields)] = await redis.xrange(stream)
     for _ in range(49):
         await redis.xadd(stream, fields)
@@ -41,7 +42,7 @@ async def test_fifty_identical_postbacks_make_one_conversion(
                                rows[0]["conversion_id"])  # fmt: skip
     assert hist == 1
     rollup = await pool.fetchval(
-        "SELECT sum(conversions) FROM rollup_hourly WHERE offer_id = $1", offer["id"]
+        "SELECT sum(approved) FROM rollup_spans WHERE span = 900 AND offer_id = $1", offer["id"]
     )
     assert rollup == 1
 

@@ -13,6 +13,7 @@ import orjson
 from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
+from tracker import redis_keys
 from tracker.settings import Settings
 
 
@@ -115,7 +116,7 @@ async def test_a_conversion_that_cannot_be_stored_is_set_aside_not_its_batch(
 ) -> None:
     w = await world(api)
     adv = w["advertiser"]
-    stream = settings.conversion_streams()[0]
+    stream = redis_keys.of(settings).conversion_streams()[0]
     for txn, amount in (("ok-1", "5"), ("huge", "1e20"), ("ok-2", "6")):  # 1e20 > numeric(18,4)
         ev = {"conversion_id": str(uuid.uuid4()), "ts": time.time(), "advertiser_id": adv["id"],
               "txn_id": txn, "amount": amount, "coupon": "none"}  # fmt: skip
@@ -125,7 +126,7 @@ async def test_a_conversion_that_cannot_be_stored_is_set_aside_not_its_batch(
         "SELECT txn_id FROM conversions WHERE advertiser_id = $1 ORDER BY 1", adv["id"]
     )
     assert [r["txn_id"] for r in rows] == ["ok-1", "ok-2"]
-    [(_, dead)] = await redis.xrange(settings.dead_letter_stream())
+    [(_, dead)] = await redis.xrange(redis_keys.of(settings).dead_letter_stream())
     assert dead[b"source"] == b"conversions" and dead[b"reason"].startswith(b"unstorable:")
     assert not (await redis.xpending(stream, "ingest"))["pending"]  # every entry acknowledged
 

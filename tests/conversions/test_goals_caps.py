@@ -10,10 +10,11 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from ingest.convert import _months_later
+from ingest.conversions.one import _months_later
 from tests.conversions.conftest import burst, make, world
 from tests.conversions.ground_truth_model import uuid7_at
-from tracker.api.routes.postback import conversion_id
+from tracker import redis_keys
+from tracker.api.routes.incoming_postbacks import conversion_id
 from tracker.settings import Settings
 
 
@@ -55,10 +56,14 @@ async def test_recurring_goal_limited_in_months_and_cap_that_holds_pending(
             convs.append({"conversion_id": str(conversion_id(adv["id"], goal, f"{goal}-{i}")),
                           "ts": (t0 + timedelta(days=days)).timestamp(), "advertiser_id": adv["id"],
                           "click_id": cid, "goal": goal, "txn_id": f"{goal}-{i}", "currency_default": True})  # fmt: skip
-    await redis.xadd(settings.click_streams()[0], {"v": "1", "clicks": orjson.dumps(click_rows)})
+    await redis.xadd(
+        redis_keys.of(settings).click_streams()[0], {"v": "1", "clicks": orjson.dumps(click_rows)}
+    )
     await burst(settings)
     for ev in convs:
-        await redis.xadd(settings.conversion_streams()[0], {"conversion": orjson.dumps(ev)})
+        await redis.xadd(
+            redis_keys.of(settings).conversion_streams()[0], {"conversion": orjson.dumps(ev)}
+        )
     await burst(settings)
     rows = await pool.fetch("SELECT txn_id, status, status_reason, payout FROM conversions"
                             " WHERE advertiser_id = $1 ORDER BY created_at", adv["id"])  # fmt: skip

@@ -26,11 +26,12 @@ from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
 from tests.conversions.ground_truth_model import NY, Click, D, Expect, Model, cents, uuid7_at
+from tracker import redis_keys
 from tracker.settings import Settings
 
 
 async def _inject_clicks(redis: Redis, settings: Settings, rows: list[dict[str, Any]]) -> None:
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     for i in range(0, len(rows), 200):
         await redis.xadd(stream, {"v": "1", "clicks": orjson.dumps(rows[i : i + 200])})
 
@@ -335,8 +336,10 @@ async def test_ground_truth(
             assert r.status_code == 200 and r.json()["conversion_id"] == ids[key], (key, r.text)
 
         # -- the time-zone boundary: conversions with times around midnight in New York -----
-        stream = settings.conversion_streams()[0]
-        from tracker.api.routes.postback import conversion_id  # the id scheme of the intake
+        stream = redis_keys.of(settings).conversion_streams()[0]
+        from tracker.api.routes.incoming_postbacks import (
+            conversion_id,  # the id scheme of the intake
+        )
 
         for i, c in enumerate(sorted(past["tz"], key=lambda c: c.at)):
             at = boundary - timedelta(minutes=100) + timedelta(minutes=10 * i)

@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, make, world
 from tests.conversions.ground_truth_model import uuid7_at
-from tracker.api.routes.postback import conversion_id
+from tracker import redis_keys
+from tracker.api.routes.incoming_postbacks import conversion_id
 from tracker.settings import Settings
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -31,7 +32,9 @@ async def _click(settings: Settings, redis: Redis, w: dict[str, Any], offer: dic
     row = {"click_id": cid, "ts": (T0 - timedelta(hours=1)).timestamp(), "link_id": link["id"],
            "link_code": link["code"], "offer_id": offer["id"], "aff_id": aff["id"],
            "ip": "127.0.0.1", "ua": "rules"}  # fmt: skip
-    await redis.xadd(settings.click_streams()[0], {"v": "1", "clicks": orjson.dumps([row])})
+    await redis.xadd(
+        redis_keys.of(settings).click_streams()[0], {"v": "1", "clicks": orjson.dumps([row])}
+    )
     return cid
 
 
@@ -41,7 +44,9 @@ async def _convert(settings: Settings, redis: Redis, adv: int, cid: str, txns: l
         ev = {"conversion_id": str(conversion_id(adv, "default", txn)), "advertiser_id": adv,
               "ts": (T0 + timedelta(days=d)).timestamp(), "click_id": cid, "goal": "default",
               "txn_id": txn, "currency_default": True}  # fmt: skip
-        await redis.xadd(settings.conversion_streams()[0], {"conversion": orjson.dumps(ev)})
+        await redis.xadd(
+            redis_keys.of(settings).conversion_streams()[0], {"conversion": orjson.dumps(ev)}
+        )
     await burst(settings)
 
 

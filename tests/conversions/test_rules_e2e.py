@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -119,27 +118,6 @@ async def test_no_rate_holds_the_conversion_pending(
     assert (c["status"], c["status_reason"], c["amount"], c["currency"], c["payout"]) == (
         "pending", "no_rate", "1000.0000", "JPY", "0.0000")  # fmt: skip
     assert c["decision"]["currency"] == {"amount": "1000", "from": "JPY", "to": "USD", "rate": None}
-
-
-async def test_cpm_and_cpc_accrue_into_the_rollup(
-    api: httpx.AsyncClient, pool: asyncpg.Pool
-) -> None:
-    w = await world(api)
-    o, a = w["offers"][0]["id"], w["affiliates"][0]["id"]
-    await make(api, f"/api/v1/offers/{o}/conversion-settings",
-               {"cpm_payout": "2.00", "cpm_revenue": "3.00", "cpc_basis": "gross_human",
-                "cpc_payout": "0.10"}, "PUT")  # fmt: skip
-    hour = datetime(2026, 1, 1, tzinfo=UTC)
-    sql = """INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
-                                         impressions, human_clicks)
-             VALUES ($1, $2, $3, 'human', '', '', $4, $5)
-             ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
-                SET impressions = r.impressions + EXCLUDED.impressions,
-                    human_clicks = r.human_clicks + EXCLUDED.human_clicks"""
-    await pool.execute(sql, hour, o, a, 1000, 3)
-    await pool.execute(sql, hour, o, a, 500, 2)
-    row = await pool.fetchrow("SELECT payout, revenue FROM rollup_hourly WHERE offer_id = $1", o)
-    assert (str(row["payout"]), str(row["revenue"])) == ("3.5000", "4.5000")  # 1.5k imp, 5 clicks
 
 
 async def test_rules_read_back(api: httpx.AsyncClient) -> None:

@@ -16,8 +16,8 @@ from tracker.domain.attribution import ClickFacts, CodeFacts, attribute
 from tracker.domain.caps import month_bounds, period_key
 from tracker.domain.client_ip import allowed, client_ip, networks
 from tracker.domain.fraud import Facts, FraudSettings, judge
+from tracker.domain.incoming_params import BadParam, parse
 from tracker.domain.payouts import MonthToDate, Override, RevenueRule, Rule, Tier, price
-from tracker.domain.postback_params import BadParam, parse
 
 D = Decimal
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -26,12 +26,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 def _tracker(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracker.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)  # fmt: skip
 
 
 def _start(port: int, env: dict[str, str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "up", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "up", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -52,7 +52,7 @@ def _server_pids(data_dir: Path) -> list[int]:
         p.pid
         for p in psutil.process_iter(["cmdline"])
         if any(str(data_dir) in part for part in p.info["cmdline"] or [])
-        and "tracker.cli" not in " ".join(p.info["cmdline"] or [])
+        and "service.cli" not in " ".join(p.info["cmdline"] or [])
     ]
     pid_file = data_dir / "redis" / "redis.pid"
     if pid_file.exists() and psutil.pid_exists(int(pid_file.read_text())):

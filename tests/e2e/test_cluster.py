@@ -28,6 +28,7 @@ import orjson
 from tests.ingest.helpers import raw_counts, rollup
 from tests.redirect.helpers import link_world
 from tests.servers import free_port
+from tracker import redis_keys
 from tracker.runtime.embedded_cluster import EmbeddedCluster
 from tracker.runtime.servers import ServerUrls
 from tracker.settings import Settings
@@ -52,7 +53,7 @@ def _metric(text: str, name: str) -> dict[str, float]:
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "tracker.cli", *args], env=env,
+        return subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
 
 
@@ -147,7 +148,7 @@ async def test_master_restarted_during_20k_clicks(
     assert sum(_metric(text, "tracker_clicks_dropped_total").values()) == 0
     written = _metric(text, "tracker_stream_events_written_total")
     assert sorted(k.split('"')[1] for k, v in written.items() if v) == sorted(
-        settings.click_streams()
+        redis_keys.of(settings).click_streams()
     )  # every shard, on every master, took clicks
 
     rows = await pool.fetch(

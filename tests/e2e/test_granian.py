@@ -42,7 +42,7 @@ async def test_serve_under_granian_records_every_click_and_flushes_on_sigterm(
     port = free_port()
     # A long batch window: clicks are still in the process when SIGTERM comes.
     env = cli_env(settings, TRACKER_SERVER="granian", TRACKER_CLICK_BATCH_MS="5000")
-    proc = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

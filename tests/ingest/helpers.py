@@ -45,9 +45,13 @@ async def push(
 
 
 async def rollup(pool: asyncpg.Pool, aff: int) -> list[tuple[object, ...]]:
+    """The partner's quarter-hour rows of the report rollup (rollup_spans), per offer:
+    (quarter, offer, gross, unique, human, bot, impressions)."""
     rows = await pool.fetch(
-        "SELECT hour, click_class, country, device, gross_clicks, unique_clicks, human_clicks, "
-        "bot_clicks, impressions FROM rollup_hourly WHERE affiliate_id = $1 ORDER BY 1, 2, 3, 4",
+        "SELECT t, offer_id, gross_clicks, unique_clicks, human_clicks, bot_clicks, impressions"
+        " FROM rollup_spans WHERE span = 900 AND affiliate_id = $1 AND offer_id <> 0"
+        " AND (gross_clicks, unique_clicks, human_clicks, bot_clicks, impressions)"
+        " <> (0, 0, 0, 0, 0) ORDER BY 1, 2",
         aff,
     )
     return [tuple(r) for r in rows]
@@ -57,20 +61,22 @@ async def raw_counts(pool: asyncpg.Pool, aff: int) -> list[tuple[object, ...]]:
     """The rollup recomputed from the raw rows: what the rollup must equal."""
     rows = await pool.fetch(
         """WITH c AS (
-               SELECT date_trunc('hour', created_at) AS hour, click_class, country, device,
+               SELECT date_bin('15 minutes', created_at, 'epoch') AS t, offer_id,
                       count(*) FILTER (WHERE click_class <> 'head') AS gross,
                       count(*) FILTER (WHERE is_unique) AS uniq,
                       count(*) FILTER (WHERE click_class = 'human') AS human,
                       count(*) FILTER (WHERE click_class IN ('bot', 'preview', 'prefetch')) AS bot,
                       0 AS imp
-                 FROM clicks WHERE affiliate_id = $1 GROUP BY 1, 2, 3, 4
+                 FROM clicks WHERE affiliate_id = $1 GROUP BY 1, 2
                UNION ALL
-               SELECT date_trunc('hour', created_at), click_class, country, device, 0, 0, 0, 0,
+               SELECT date_bin('15 minutes', created_at, 'epoch'), offer_id, 0, 0, 0, 0,
                       count(*) FILTER (WHERE click_class <> 'head')
-                 FROM impressions WHERE affiliate_id = $1 GROUP BY 1, 2, 3, 4)
-           SELECT hour, click_class, country, device, sum(gross)::bigint, sum(uniq)::bigint,
-                  sum(human)::bigint, sum(bot)::bigint, sum(imp)::bigint
-             FROM c GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+                 FROM impressions WHERE affiliate_id = $1 GROUP BY 1, 2)
+           SELECT t, offer_id, sum(gross)::bigint, sum(uniq)::bigint, sum(human)::bigint,
+                  sum(bot)::bigint, sum(imp)::bigint
+             FROM c GROUP BY 1, 2
+           HAVING (sum(gross), sum(uniq), sum(human), sum(bot), sum(imp)) <> (0, 0, 0, 0, 0)
+            ORDER BY 1, 2""",
         aff,
     )
     return [tuple(r) for r in rows]

@@ -37,7 +37,7 @@ def start_worker(settings: Settings, *args: str, **extra: str) -> subprocess.Pop
     log = settings.data_dir / f"worker-{time.monotonic_ns()}.log"
     with log.open("wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "tracker.cli", "ingest", *args],
+            [sys.executable, "-m", "service.cli", "ingest", *args],
             env=worker_env(settings, **extra), stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip
 

@@ -18,6 +18,7 @@ from ingest.reads import ShardReader
 from ingest.worker import Worker
 from schemas.events import WIRE_VERSION
 from tests.ingest.helpers import click, push, raw_counts, rollup, setup_offer
+from tracker import redis_keys
 from tracker.redis_client import open_redis
 from tracker.runtime.embedded_cluster import EmbeddedCluster
 from tracker.runtime.servers import ServerUrls
@@ -49,7 +50,7 @@ async def test_six_shards_on_three_masters(
     csettings: Settings, credis: Any, pool: asyncpg.Pool, migrated: ServerUrls
 ) -> None:
     offer, aff = await setup_offer(pool)
-    shards = csettings.click_streams()
+    shards = redis_keys.of(csettings).click_streams()
     clicks = [click(offer, aff, i) for i in range(1_200)]
     for n, stream in enumerate(shards):
         await push(credis, stream, clicks[n * 200 : (n + 1) * 200], per_entry=50)
@@ -66,11 +67,12 @@ async def test_six_shards_on_three_masters(
     assert got == 1_200
     assert await rollup(pool, aff) == await raw_counts(pool, aff)
     letters = await dead_letter.read_all(credis, csettings)
-    base = csettings.dead_letter_stream()
     assert sorted(k for k, _, _ in letters) == sorted(
-        dead_letter.key_for(base, s) for s in (shards[3], shards[5])
+        redis_keys.of(csettings).dead_letter_of(s) for s in (shards[3], shards[5])
     )
-    for stream in csettings.click_streams() + csettings.conversion_streams():
+    for stream in (
+        redis_keys.of(csettings).click_streams() + redis_keys.of(csettings).conversion_streams()
+    ):
         st = await streams.state(credis, stream, csettings.consumer_group)
         assert st.pending == 0 and st.lag == 0, stream
 
@@ -93,7 +95,7 @@ async def test_shards_of_a_node_away_are_skipped_the_rest_read(
 
 
 async def _node_away(csettings: Settings, credis: Any, cluster: EmbeddedCluster) -> None:
-    shards = csettings.click_streams()
+    shards = redis_keys.of(csettings).click_streams()
     group = csettings.consumer_group
     for stream in shards:
         await streams.ensure_group(credis, stream, group)
@@ -131,15 +133,15 @@ async def test_health_check_with_another_node_away(
     assert csettings.redis_url
     r = open_redis(csettings, csettings.redis_url)
     try:
-        prefix = csettings.stream_prefix
-        await health.beat(r, prefix, "w1", ttl_s=60, rows=5)
-        home = r.get_node_from_key(health.key(prefix, "w1")).port
+        keys = redis_keys.of(csettings)
+        await health.beat(r, keys, "w1", ttl_s=60, rows=5)
+        home = r.get_node_from_key(keys.health("w1")).port
         other = next(p for p in cluster.ports if p != home)
         cluster.stop_node(other, kill=True)
         try:
-            ok, lines = await health.check(r, prefix, max_age_s=60)
+            ok, lines = await health.check(r, keys, max_age_s=60)
             assert ok and len(lines) == 1 and lines[0].startswith("w1:")
-            ok, _ = await health.check(r, prefix, max_age_s=60, consumer="nobody")
+            ok, _ = await health.check(r, keys, max_age_s=60, consumer="nobody")
             assert not ok
         finally:
             cluster.start_node(other)

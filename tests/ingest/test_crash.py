@@ -14,6 +14,7 @@ from ingest.faults import ENV as FAULT_ENV
 from ingest.faults import EXIT_CODE
 from tests.ingest.helpers import click, push, raw_counts, rollup, setup_offer
 from tests.ingest.procs import kill9, load, start_worker, stop, wait_rows, worker_env
+from tracker import redis_keys
 from tracker.settings import Settings
 
 
@@ -32,7 +33,9 @@ async def test_kill_9_five_times_during_50k_clicks_with_two_workers(
     offer, aff = await setup_offer(pool)
     clicks = [click(offer, aff, i, "bot" if i % 9 == 0 else "human") for i in range(50_000)]
     workers = [start_worker(settings), start_worker(settings)]
-    loader = asyncio.create_task(load(redis, settings.click_streams(), clicks, rate=8_000))
+    loader = asyncio.create_task(
+        load(redis, redis_keys.of(settings).click_streams(), clicks, rate=8_000)
+    )
     kills = 0
     try:
         for k in range(5):
@@ -49,7 +52,7 @@ async def test_kill_9_five_times_during_50k_clicks_with_two_workers(
     assert kills == 5
     assert codes == [0, 0]  # SIGTERM: the batch in hand committed, then a clean exit
     await _exactly_once(pool, aff, [c["click_id"] for c in clicks])
-    for stream in settings.click_streams():
+    for stream in redis_keys.of(settings).click_streams():
         assert (await redis.xpending(stream, settings.consumer_group))["pending"] == 0
 
 
@@ -58,14 +61,14 @@ async def test_killed_after_commit_before_xack_the_replay_changes_nothing(
 ) -> None:
     offer, aff = await setup_offer(pool)
     clicks = [click(offer, aff, i) for i in range(3_000)]
-    await push(redis, settings.click_streams()[0], clicks, per_entry=100)
+    await push(redis, redis_keys.of(settings).click_streams()[0], clicks, per_entry=100)
     dying = start_worker(settings, "--burst", **{FAULT_ENV: "exit_after_commit"})
     assert dying.wait(60) == EXIT_CODE
     committed = int(await pool.fetchval("SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff))
     assert 0 < committed <= len(clicks)
-    pending = (await redis.xpending(settings.click_streams()[0], settings.consumer_group))[
-        "pending"
-    ]
+    pending = (
+        await redis.xpending(redis_keys.of(settings).click_streams()[0], settings.consumer_group)
+    )["pending"]
     assert pending > 0  # committed, never acknowledged
     before = await rollup(pool, aff)
     survivor = start_worker(settings, "--burst")
@@ -73,8 +76,8 @@ async def test_killed_after_commit_before_xack_the_replay_changes_nothing(
     await _exactly_once(pool, aff, [c["click_id"] for c in clicks])
     after = await rollup(pool, aff)
     # The replayed batch added nothing: what it had committed is counted once.
-    assert sum(r[4] for r in after) == len(clicks)  # type: ignore[misc]
-    assert sum(r[4] for r in before) == committed  # type: ignore[misc]
+    assert sum(r[2] for r in after) == len(clicks)  # type: ignore[misc]
+    assert sum(r[2] for r in before) == committed  # type: ignore[misc]
 
 
 async def test_same_visitor_ten_times_in_parallel_across_two_processes_is_one_unique(
@@ -83,7 +86,7 @@ async def test_same_visitor_ten_times_in_parallel_across_two_processes_is_one_un
     settings.stream_shards = 2
     offer, aff = await setup_offer(pool)
     for i in range(10):  # one click per entry, both shards, same IP and agent
-        await push(redis, settings.click_streams()[i % 2], [click(offer, aff, 7)])
+        await push(redis, redis_keys.of(settings).click_streams()[i % 2], [click(offer, aff, 7)])
     procs = [start_worker(settings, "--burst") for _ in range(2)]
     assert [p.wait(60) for p in procs] == [0, 0]
     rows = await pool.fetch("SELECT is_unique FROM clicks WHERE affiliate_id = $1", aff)
@@ -93,7 +96,7 @@ async def test_same_visitor_ten_times_in_parallel_across_two_processes_is_one_un
 async def test_health_check_exits_non_zero_without_recent_progress(settings: Settings) -> None:
     def check(prefix: str) -> int:
         env = worker_env(settings, TRACKER_STREAM_PREFIX=prefix)
-        cmd = [sys.executable, "-m", "tracker.cli", "ingest", "--check"]
+        cmd = [sys.executable, "-m", "service.cli", "ingest", "--check"]
         return subprocess.run(cmd, env=env, capture_output=True, timeout=60).returncode
 
     assert check(f"t{uuid.uuid4().hex[:8]}") == 1  # no worker ever ran

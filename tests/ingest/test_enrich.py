@@ -8,11 +8,12 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
-from ingest.enrich import truncate_ip
-from ingest.useragent import parse_agent
+from ingest.clicks.enrich import truncate_ip
+from ingest.clicks.useragent import parse_agent
 from ingest.worker import Worker
 from loadtests.ingest.data import build_geo_db
 from tests.ingest.helpers import click, push, setup_offer
+from tracker import redis_keys
 from tracker.settings import Settings
 
 IPHONE = (
@@ -50,7 +51,7 @@ async def test_clicks_are_enriched_and_the_full_address_is_never_stored(
         click(offer, aff, 3, ip="10.1.9.9", ua=GOOGLEBOT),  # the redirect said human
         click(offer, aff, 4, ip="192.0.2.1", ua=DESKTOP, subs=["tab\there", "back\\slash\n"]),
     ]
-    await push(redis, settings.click_streams()[0], clicks)
+    await push(redis, redis_keys.of(settings).click_streams()[0], clicks)
     await Worker(settings, pool, redis, consumer="w").run(burst=True)
     rows = await pool.fetch(
         "SELECT host(ip_trunc) AS ip, ip_hash, country, region, city, device, os, browser, "
@@ -86,7 +87,7 @@ async def test_a_backlog_spanning_many_days_is_written(
         c = click(offer, aff, d)
         c["ts"] = now - (12 - d) * 86_400
         clicks.append(c)
-    await push(redis, settings.click_streams()[0], clicks, per_entry=12)
+    await push(redis, redis_keys.of(settings).click_streams()[0], clicks, per_entry=12)
     worker = Worker(settings, pool, redis, consumer="w")
     await worker.run(burst=True)
     days = await pool.fetchval(

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 
-from ingest.postbacks.http import HttpClient
-from ingest.postbacks.sender import PostbackSender
+from ingest.partner_postbacks.deliveries import PostbackSender
+from ingest.partner_postbacks.http import HttpClient
 from tests.conftest import create_world
 from tests.receiver import receiver
 from tests.servers import ingest_burst

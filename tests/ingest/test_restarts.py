@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from tests.ingest.helpers import click, raw_counts, rollup, setup_offer
 from tests.ingest.procs import load, start_worker, stop, wait_rows
+from tracker import redis_keys
 from tracker.redis_client import open_redis
 from tracker.runtime.embedded_pg import EmbeddedPostgres
 from tracker.runtime.embedded_redis import EmbeddedRedis
@@ -36,7 +37,9 @@ async def test_redis_restarted_mid_load_loses_nothing(
     clicks = [click(offer, aff, i) for i in range(20_000)]
     worker = start_worker(settings)
     try:
-        loader = asyncio.create_task(load(redis, settings.click_streams(), clicks, rate=5_000))
+        loader = asyncio.create_task(
+            load(redis, redis_keys.of(settings).click_streams(), clicks, rate=5_000)
+        )
         await asyncio.sleep(1.5)
         server.stop()  # SIGTERM: Redis writes its AOF and exits
         await asyncio.sleep(1.0)
@@ -45,7 +48,7 @@ async def test_redis_restarted_mid_load_loses_nothing(
         assert await wait_rows(pool, aff, len(clicks)) == len(clicks)
         assert stop(worker) == 0
         await _exactly_once(pool, aff, len(clicks))
-        stream = settings.click_streams()[0]
+        stream = redis_keys.of(settings).click_streams()[0]
         assert (await redis.xpending(stream, settings.consumer_group))["pending"] == 0
     finally:
         if worker.poll() is None:
@@ -67,7 +70,9 @@ async def test_postgres_restarted_mid_load_the_worker_waits_and_resumes(
         offer, aff = await setup_offer(pool)
         clicks = [click(offer, aff, i) for i in range(20_000)]
         worker = start_worker(settings)
-        loader = asyncio.create_task(load(redis, settings.click_streams(), clicks, rate=5_000))
+        loader = asyncio.create_task(
+            load(redis, redis_keys.of(settings).click_streams(), clicks, rate=5_000)
+        )
         await asyncio.sleep(1.5)
         pg._pg("pg_ctl", "-D", str(pg.pgdata), "-m", "fast", "-w", "-t", "60", "stop")
         await asyncio.sleep(2.0)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from ingest import dead_letter, partitions, streams
 from ingest.worker import Worker
 from tests.ingest.helpers import click, push, setup_offer
+from tracker import redis_keys
 from tracker.settings import Settings
 
 
@@ -17,7 +18,7 @@ async def test_trimming_keeps_every_pending_entry(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream, group = settings.click_streams()[0], settings.consumer_group
+    stream, group = redis_keys.of(settings).click_streams()[0], settings.consumer_group
     await push(redis, stream, [click(offer, aff, i) for i in range(10)], per_entry=1)
     await streams.ensure_group(redis, stream, group)
     got = await redis.xreadgroup(group, "slow", {stream: ">"}, count=10)
@@ -35,7 +36,7 @@ async def test_an_entry_delivered_too_often_is_dead_lettered(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream, group = settings.click_streams()[0], settings.consumer_group
+    stream, group = redis_keys.of(settings).click_streams()[0], settings.consumer_group
     await push(redis, stream, [click(offer, aff, 1)])
     await streams.ensure_group(redis, stream, group)
     await redis.xreadgroup(group, "crashy", {stream: ">"}, count=1)
@@ -56,13 +57,12 @@ async def test_retention_drops_old_partitions_and_keeps_rollups(
     await partitions.create(pool, "clicks", old)
     await partitions.create(pool, "impressions", old)
     await pool.execute(
-        "INSERT INTO rollup_hourly (hour, offer_id, affiliate_id, click_class, country, device, "
-        "gross_clicks) VALUES ('2020-03-04 10:00+00', -1, -1, 'human', '', '', 7) "
-        "ON CONFLICT DO NOTHING"
+        "INSERT INTO rollup_spans (span, t, affiliate_id, offer_id, gross_clicks) "
+        "VALUES (900, '2020-03-04 10:00+00', -1, -1, 7) ON CONFLICT DO NOTHING"
     )
     dropped = await partitions.maintain(pool, today, ahead_days=2, retention_days=90)
     assert dropped is not None
     assert {"clicks_20200304", "impressions_20200304"} <= set(dropped)
     ahead = partitions.partition_name(today + timedelta(days=2))
     assert await pool.fetchval("SELECT to_regclass($1) IS NOT NULL", ahead)
-    assert await pool.fetchval("SELECT gross_clicks FROM rollup_hourly WHERE offer_id = -1") == 7
+    assert await pool.fetchval("SELECT gross_clicks FROM rollup_spans WHERE offer_id = -1") == 7

@@ -15,6 +15,7 @@ from ingest.faults import Faults
 from ingest.worker import Worker
 from schemas.events import WIRE_VERSION
 from tests.ingest.helpers import click, push, raw_counts, rollup, setup_offer
+from tracker import redis_keys
 from tracker.domain.ids import uuid7
 from tracker.settings import Settings
 
@@ -41,7 +42,7 @@ async def test_replayed_entries_change_nothing(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     clicks = [click(offer, aff, i, "bot" if i % 10 == 0 else "human") for i in range(300)]
     await push(redis, stream, clicks)
 
@@ -56,7 +57,7 @@ async def test_replayed_entries_change_nothing(
     assert first == 300  # the batch is committed...
     assert (await redis.xpending(stream, settings.consumer_group))["pending"] == 3  # ...not acked
     before = await rollup(pool, aff)
-    assert sum(r[4] for r in before) == 300  # type: ignore[misc]
+    assert sum(r[2] for r in before) == 300  # type: ignore[misc]
 
     # A second worker claims the dead consumer's pending entries and replays them.
     survivor = Worker(settings, pool, redis, consumer="survivor", claim_idle_ms=0)
@@ -68,7 +69,7 @@ async def test_replayed_entries_change_nothing(
     assert await _count(pool, aff) == distinct == 300
     after = await rollup(pool, aff)
     assert after == before == await raw_counts(pool, aff)
-    assert sum(r[6] for r in after) == 270 and sum(r[7] for r in after) == 30  # type: ignore[misc]
+    assert sum(r[4] for r in after) == 270 and sum(r[5] for r in after) == 30  # type: ignore[misc]
     assert (await redis.xpending(stream, settings.consumer_group))["pending"] == 0
 
     # The very same entries delivered again: no row, no count changes.
@@ -82,7 +83,7 @@ async def test_bad_entries_go_to_the_dead_letter_stream(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     good = [click(offer, aff, i) for i in range(50)]
     broken = click(offer, aff, 99, click_id="not-a-uuid")
     await push(redis, stream, [*good[:25], broken, *good[25:]])
@@ -98,7 +99,7 @@ async def test_bad_entries_go_to_the_dead_letter_stream(
     assert await _count(pool, aff) == 51
     dead = [(i, f) for _, i, f in await dead_letter.read_all(redis, settings)]
     assert {k for k, _, _ in await dead_letter.read_all(redis, settings)} == {
-        dead_letter.key_for(settings.dead_letter_stream(), stream)
+        redis_keys.of(settings).dead_letter_of(stream)
     }  # the shard's own dead-letter stream, in its slot
     reasons = sorted(f[b"reason"].decode().split(":", 1)[0] for _, f in dead)
     assert reasons == ["db", "invalid", "json", "version", "version"]
@@ -111,7 +112,7 @@ async def test_group_lost_by_redis_is_recreated(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     worker = Worker(settings, pool, redis, consumer="w")
     await worker.ensure_groups()
     await redis.delete(stream)  # as after a restart without AOF: stream and group gone
@@ -127,19 +128,19 @@ async def test_same_visitor_in_parallel_on_two_workers_is_unique_once(
     offer, aff = await setup_offer(pool)
     same = [click(offer, aff, 7) for _ in range(10)]
     for i, c in enumerate(same):  # one click per entry, spread over both shards
-        await push(redis, settings.click_streams()[i % 2], [c])
+        await push(redis, redis_keys.of(settings).click_streams()[i % 2], [c])
     workers = [Worker(settings, pool, redis, consumer=f"w{i}") for i in range(2)]
     await asyncio.gather(*(w.run(burst=True) for w in workers))
     rows = await pool.fetch("SELECT is_unique FROM clicks WHERE affiliate_id = $1", aff)
     assert len(rows) == 10 and sum(r["is_unique"] for r in rows) == 1
-    assert sum(r[5] for r in await rollup(pool, aff)) == 1  # type: ignore[misc]
+    assert sum(r[3] for r in await rollup(pool, aff)) == 1  # type: ignore[misc]
 
 
 async def test_impressions_are_counted_once_and_not_stored_as_clicks(
     settings: Settings, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     offer, aff = await setup_offer(pool)
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     hits = [click(offer, aff, i, kind="impression") for i in range(40)]
     hits += [click(offer, aff, i) for i in range(10)]
     await push(redis, stream, hits, per_entry=7)
@@ -148,7 +149,7 @@ async def test_impressions_are_counted_once_and_not_stored_as_clicks(
     assert await _count(pool, aff) == 10
     assert await _count(pool, aff, "impressions") == 40
     rolled = await rollup(pool, aff)
-    assert sum(r[8] for r in rolled) == 40 and sum(r[4] for r in rolled) == 10  # type: ignore[misc]
+    assert sum(r[6] for r in rolled) == 40 and sum(r[2] for r in rolled) == 10  # type: ignore[misc]
     assert rolled == await raw_counts(pool, aff)
 
 
@@ -158,7 +159,9 @@ async def test_partition_is_created_for_an_old_day(
     offer, aff = await setup_offer(pool)
     old = datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
     c = click(offer, aff, 1, click_id=str(uuid7(int(old.timestamp() * 1e9))), ts=old.timestamp())
-    await redis.xadd(settings.click_streams()[0], {"v": WIRE_VERSION, "clicks": orjson.dumps([c])})
+    await redis.xadd(
+        redis_keys.of(settings).click_streams()[0], {"v": WIRE_VERSION, "clicks": orjson.dumps([c])}
+    )
     await Worker(settings, pool, redis, consumer=f"w{uuid.uuid4().hex[:4]}").run(burst=True)
     where = await pool.fetchval(
         "SELECT tableoid::regclass::text FROM clicks WHERE click_id = $1",

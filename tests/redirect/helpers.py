@@ -11,6 +11,7 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
+from tracker import redis_keys
 from tracker.settings import Settings
 
 CHROME = (
@@ -50,7 +51,7 @@ async def stream_events(
     events: list[dict[str, Any]] = []
     for _ in range(60):
         events = []
-        for stream in settings.click_streams():
+        for stream in redis_keys.of(settings).click_streams():
             for _id, fields in await redis.xrange(stream):
                 assert fields[b"v"] == b"1"
                 events.extend(orjson.loads(fields[b"clicks"]))

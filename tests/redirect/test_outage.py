@@ -53,7 +53,7 @@ async def test_redis_outage_during_20k_clicks(
                TRACKER_LOG_LEVEL="warning", TRACKER_LINK_REFRESH_S="1")  # fmt: skip
     aff, code = await link_world(pool, "outage")
     log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "tracker.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
     client: asyncio.subprocess.Process | None = None
     try:
@@ -114,7 +114,7 @@ async def test_redis_outage_during_20k_clicks(
         server.wait(30)
         log.close()
 
-    burst = await asyncio.create_subprocess_exec(sys.executable, "-m", "tracker.cli", "ingest", "--burst",
+    burst = await asyncio.create_subprocess_exec(sys.executable, "-m", "service.cli", "ingest", "--burst",
                                                  env=env, stderr=subprocess.PIPE)  # fmt: skip
     _, err = await asyncio.wait_for(burst.communicate(), 180)
     assert burst.returncode == 0, err.decode()[-2000:]

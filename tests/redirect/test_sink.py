@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 
 from redirect.sink import ClickSink
 from tests.redirect.helpers import stream_events
+from tracker import redis_keys
 from tracker.redis_client import open_redis
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.settings import Settings
 
 
@@ -38,7 +39,7 @@ async def test_hung_redis_spools_within_the_deadline_then_replays(
                                            "spool_dir": tmp_path / "spool"})  # fmt: skip
     server, port = await _hung_redis()
     hung = open_redis(settings, f"redis://127.0.0.1:{port}/0")
-    sink = ClickSink(settings.click_streams(), 100, 5, 100_000)
+    sink = ClickSink(redis_keys.of(settings).click_streams(), 100, 5, 100_000)
     await sink.start_with(Services(settings, None, hung))  # type: ignore[arg-type]
     try:
         loop = asyncio.get_running_loop()
@@ -64,9 +65,11 @@ async def test_hung_redis_spools_within_the_deadline_then_replays(
             _click(i)["click_id"] for i in range(251)
         )
         # Spread over both shards, and counted for click caps.
-        for stream in settings.click_streams():
+        for stream in redis_keys.of(settings).click_streams():
             assert await redis.xlen(stream) > 0
-        totals = [await redis.hget(settings.click_count_key(s, "total"), "5") for s in (0, 1)]
+        totals = [
+            await redis.hget(redis_keys.of(settings).click_count(s, "total"), "5") for s in (0, 1)
+        ]
         assert sum(int(t or 0) for t in totals) == 251
     finally:
         await sink.stop()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 
-from ingest.clicks import parse_entries
+from ingest.clicks.writer import parse_entries
 from schemas.events import WIRE_VERSION
 
 
@@ -30,3 +31,22 @@ def test_a_bad_click_is_isolated_from_its_entry() -> None:
     assert reasons == [("1-0", "invalid"), ("3-0", "version"), ("4-0", "json")]
     assert "offer_id" in parsed.rejects[0][1]
     assert parsed.clicks[0].ts.tzinfo is not None
+
+
+def test_the_three_views_of_a_click_carry_the_same_fields_and_classes() -> None:
+    """The schema defines the format; the worker decodes it with its own msgspec struct and
+    the redirect builds it by hand (no model on the hot path): all three must agree."""
+    from typing import get_args
+
+    from ingest.clicks.parse import Wire
+    from redirect.hit import Hit
+    from schemas.events import ClickClass, ClickEvent
+
+    schema = set(ClickEvent.model_fields)
+    assert set(Wire.__struct_fields__) == schema
+    scope = {"method": "GET", "headers": [(b"user-agent", b"Mozilla/5.0")], "query_string": b""}
+    built = Hit(scope, None).event("click", 1, "abc", 2, 3, (), ("1.2.3.4", 1))
+    assert set(built) == schema
+    info = msgspec.inspect.type_info(Wire)
+    cls = next(f.type for f in info.fields if f.name == "cls")  # type: ignore[attr-defined]
+    assert set(cls.values) == set(get_args(ClickClass))

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst
 from tests.ingest.helpers import push
+from tracker import redis_keys
 from tracker.settings import Settings
 from tracker.store import conversions as store
 from tracker.store.reports import rollups
@@ -79,7 +80,7 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
     # In time order, a few days per burst, as clicks arrive: the worker keeps the salts of
     # the 8 newest days it has seen, and a batch over older days fails (ingest/enrich.py).
     events.sort(key=lambda e: e["ts"])
-    stream = settings.click_streams()[0]
+    stream = redis_keys.of(settings).click_streams()[0]
     for day in range(35, -5, -5):
         part = [e for e in events if day - 5 <= (now.timestamp() - e["ts"]) / 86400 < day]
         await push(redis, stream, part, per_entry=25)

@@ -47,7 +47,7 @@ async def test_two_processes_migrating_at_once_apply_each_file_once(fresh_db: st
             for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         }
         assert {"advertisers", "affiliates", "offers", "tracking_links", "clicks", "conversions",
-                "rollup_hourly", "api_keys"} <= tables  # fmt: skip
+                "rollup_spans", "api_keys"} <= tables  # fmt: skip
         partitioned = await conn.fetchval(
             "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname = 'clicks'"
         )

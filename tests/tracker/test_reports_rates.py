@@ -26,6 +26,7 @@ from tests.ingest.helpers import push
 from tests.tracker.reports_truth import Truth, assert_matches
 from tests.tracker.reports_world import UAS, build
 from tests.tracker.test_reports import NOW, _get, _local_midnight, _q
+from tracker import redis_keys
 from tracker.settings import Settings
 from tracker.store.reports import days, plan, rates, sql
 
@@ -141,7 +142,9 @@ async def test_a_rate_change_keeps_past_money_and_prices_new_clicks(
     # Clicks and impressions on both sides of q, through the real worker.
     rnd = random.Random(11)
     fresh = _events(rnd, w, q.timestamp() - 600, q.timestamp() + 900, 600)
-    await push(redis, settings.click_streams()[0], sorted(fresh, key=lambda e: e["ts"]), 25)
+    await push(
+        redis, redis_keys.of(settings).click_streams()[0], sorted(fresh, key=lambda e: e["ts"]), 25
+    )
     await burst(settings)
     truth = await Truth.load(pool, w["offers"])
     assert sum(c["created_at"] >= q for c in truth.clicks) > 200
@@ -211,7 +214,9 @@ async def test_a_rate_beyond_int4_units_prices_raw_rows_exactly(
     q = await _change(pool, o0, "cpc_basis = 'unique', cpc_payout = 300000.0001")
     assert await _change(pool, o1, "cpc_basis = 'unique', cpc_payout = 0.0003") == q
     fresh = _events(random.Random(12), w, q.timestamp(), q.timestamp() + 900, 300)
-    await push(redis, settings.click_streams()[0], sorted(fresh, key=lambda e: e["ts"]), 25)
+    await push(
+        redis, redis_keys.of(settings).click_streams()[0], sorted(fresh, key=lambda e: e["ts"]), 25
+    )
     await burst(settings)
     truth = await Truth.load(pool, w["offers"])
     end = q + timedelta(minutes=15)

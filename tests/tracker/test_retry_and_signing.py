@@ -10,8 +10,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.domain.postback_render import ConversionFacts, render
-from tracker.domain.postback_signing import sign, sign_url, verify
+from tracker.domain.partner_render import ConversionFacts, render
+from tracker.domain.partner_signing import sign, sign_url, verify
 from tracker.domain.retry import Breaker, backoff_delay
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redis.crc import key_slot
 
+from tracker import redis_keys
 from tracker.domain.shards import SLOTS, shard_tag, slot
 from tracker.settings import Settings
 
@@ -28,4 +29,4 @@ def test_stream_keys_carry_distinct_tags() -> None:
     assert len(set(keys)) == 6 and all(
         k.startswith("trk:clicks:{") and k.endswith("}") for k in keys
     )
-    assert Settings().click_streams() == [f"trk:clicks:{{{shard_tag(0, 1)}}}"]
+    assert redis_keys.of(Settings()).click_streams() == [f"trk:clicks:{{{shard_tag(0, 1)}}}"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ingest.postbacks.http import HttpClient
+from ingest.partner_postbacks.http import HttpClient
 from tracker.domain.ssrf import IPAddress, Refused, Target, parse_target
 
 NAMES: dict[str, list[str]] = {

@@ -16,17 +16,17 @@ from tracker.api.routes import (
     conversion_rules,
     conversions,
     exports,
+    incoming_postbacks,
     keys,
     ops,
     partner_postbacks,
-    postback,
     reads,
     reports,
     rule_lists,
 )
 from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
-from tracker.services import Component, Services
+from tracker.resources import Component, Services
 from tracker.settings import Settings
 from tracker.store.db import open_pool
 
@@ -63,7 +63,7 @@ _API = (401, 403, 404, 409, 413, 429)
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
                          conversions, conversion_rules, rule_lists)},
-    postback: (401, 403, 413, 422, 503),
+    incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
 }  # fmt: skip
 
@@ -113,7 +113,7 @@ def create_api(
         reads,
         reports,
         exports,
-        postback,
+        incoming_postbacks,
         partner_postbacks,
         conversions,
         conversion_rules,

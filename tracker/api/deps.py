@@ -12,7 +12,7 @@ from schemas.types import MAX_ID
 from tracker.api.errors import ApiProblem
 from tracker.api.limits import check_rate
 from tracker.domain.keys import hash_key
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.store.keys import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer trk_…`")

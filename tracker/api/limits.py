@@ -12,11 +12,11 @@ import logging
 import time
 from typing import Any
 
-from tracker import metrics
+from tracker import metrics, redis_keys
 from tracker.api.errors import ApiProblem
 from tracker.api.json import dumps
 from tracker.redis_client import away
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.store.keys import Principal
 
 log = logging.getLogger("tracker.api")
@@ -26,7 +26,7 @@ async def check_rate(services: Services, principal: Principal) -> None:
     limit = principal.rate_limit_per_min or services.settings.api_rate_limit_per_min
     now = time.time()
     window = int(now // 60)
-    key = f"{services.settings.stream_prefix}:rl:{principal.key_id}:{window}"
+    key = redis_keys.of(services.settings).rate_limit(principal.key_id, window)
     try:
         async with services.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)

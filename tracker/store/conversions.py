@@ -1,8 +1,8 @@
 """Conversion rows: reading them back, and changing their status.
 
-A status change writes the history row, moves the hourly rollup (only the
-statuses ``pending`` and ``approved`` are counted there, as in raw reports),
-and gives cap usage back when a counted conversion stops counting.
+A status change writes the history row, moves the conversion between the status
+counts of the report rollup, and gives cap usage back when a counted conversion
+(``pending`` or ``approved``) stops counting.
 """
 
 from __future__ import annotations
@@ -21,29 +21,10 @@ from tracker.store.reports import rollups
 COUNTED = frozenset({"pending", "approved"})
 STATUSES = ("pending", "approved", "rejected", "reversed")
 
-_ROLLUP = """
-INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
-                                conversions, revenue, payout)
-VALUES (date_trunc('hour', $1::timestamptz), $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
-   SET conversions = r.conversions + EXCLUDED.conversions,
-       revenue = r.revenue + EXCLUDED.revenue, payout = r.payout + EXCLUDED.payout
-"""
-
 _HISTORY = """
 INSERT INTO conversion_status_history (conversion_id, from_status, to_status, reason, actor, at)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
-
-
-async def roll_up(conn: asyncpg.Connection, row: Any, sign: int) -> None:
-    """Add (sign=1) or take back (sign=-1) one conversion in the hourly rollup."""
-    if row["offer_id"] is None or row["affiliate_id"] is None:
-        return
-    await conn.execute(
-        _ROLLUP, row["created_at"], row["offer_id"], row["affiliate_id"], row["click_class"],
-        row["country"], row["device"], sign, sign * row["revenue"], sign * row["payout"],
-    )  # fmt: skip
 
 
 async def record_history(
@@ -79,9 +60,7 @@ async def change_status(
             row["created_at"], row["affiliate_id"], row["offer_id"], before, to,
             row["revenue"], row["payout"], COUNTED))  # fmt: skip
     if (before in COUNTED) != (to in COUNTED):
-        sign = 1 if to in COUNTED else -1
-        await roll_up(conn, row, sign)
-        await _move_caps(conn, row["caps_used"], sign)
+        await _move_caps(conn, row["caps_used"], 1 if to in COUNTED else -1)
     if to in ("approved", "reversed"):  # the partner hears of it, in this transaction
         await outbox.announce(conn, row, to, status=to)
     return True

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from tracker.domain.postback_render import ConversionFacts, render
+from tracker.domain.partner_render import ConversionFacts, render
 from tracker.settings import get_settings
 
 EVENTS = ("created", "approved", "reversed")

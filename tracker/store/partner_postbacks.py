@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from schemas.postbacks import PartnerPostbackIn
+from schemas.partner_postbacks import PartnerPostbackIn
 
 Row = dict[str, Any]
 

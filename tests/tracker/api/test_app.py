@@ -13,7 +13,7 @@ import pytest
 from tests.servers import free_port, run_server
 from tracker.api import app as app_module
 from tracker.api.app import create_api
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.settings import Settings
 
 

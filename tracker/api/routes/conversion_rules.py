@@ -36,7 +36,7 @@ from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import offer_or_404
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
-from tracker.store import entities, postback_auth
+from tracker.store import entities, incoming_auth
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
 
@@ -203,14 +203,14 @@ async def put_postback_auth(advertiser_id: IdPath, body: PostbackAuthIn, service
         networks(body.ip_allowlist)
     except ValueError as exc:
         raise ApiProblem(422, "invalid", str(exc), "ip_allowlist") from None
-    await postback_auth.save(services.pool, advertiser_id, body.hmac_secret, body.require_signature,
+    await incoming_auth.save(services.pool, advertiser_id, body.hmac_secret, body.require_signature,
                              body.ip_allowlist, body.allow_pixel)  # fmt: skip
     return body
 
 
 @router.get("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuth)
 async def get_postback_auth(advertiser_id: IdPath, services: ServicesDep, _: AdminRead) -> Any:
-    row = await postback_auth.settings_of(services.pool, advertiser_id)
+    row = await incoming_auth.settings_of(services.pool, advertiser_id)
     if row is None:
         raise ApiProblem(404, "not_found", f"advertiser {advertiser_id} not found", "advertiser_id")
     return row

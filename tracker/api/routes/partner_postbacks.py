@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from schemas.entities import Page
-from schemas.postbacks import (
+from schemas.partner_postbacks import (
     Delivery,
     PartnerPostback,
     PartnerPostbackIn,
@@ -35,8 +35,8 @@ from tracker.api.routes.management.common import (
     instant_of_hex,
     page_of,
 )
-from tracker.domain.postback_render import ConversionFacts, render
-from tracker.domain.postback_signing import signed_request
+from tracker.domain.partner_render import ConversionFacts, render
+from tracker.domain.partner_signing import signed_request
 from tracker.domain.ssrf import Refused, parse_target
 from tracker.store import entities
 from tracker.store import partner_postbacks as store

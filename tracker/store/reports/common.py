@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from schemas.reports import INT_DIMS, TIME_DIMS
-from tracker.store.reports.rates import Periods
 
 Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives them
 # The rollup's columns of the dimensions it holds, over a rollup row r.
@@ -16,6 +16,37 @@ ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
 ROLLUP_DIMS = frozenset((*ROLLUP, *TIME_DIMS))
 # $1 … $3 of every report query: start, end, zone (checked so that each is typed)
 CHECK = "$1::timestamptz < $2::timestamptz AND $3::text IS NOT NULL"
+
+
+@dataclass
+class Periods:
+    """Priced periods: offer, start (None: from the start), end (None: open)."""
+
+    offers: list[int] = field(default_factory=list)
+    starts: list[datetime | None] = field(default_factory=list)
+    ends: list[datetime | None] = field(default_factory=list)
+    # each period's CPC (numeric(18, 4)): its basis and (payout, revenue)
+    cpc: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+
+    def cuts(self) -> list[int]:
+        """The instants (epoch seconds) where some offer's price changes."""
+        return sorted({int(t.timestamp()) for t in (*self.starts, *self.ends) if t is not None})
+
+    def cpc_units(self, most: int) -> list[list[int]] | None:
+        """For a range inside one period of every priced offer: CPC rates in 1/10000 indexed by
+        offer id (payout and revenue on unique clicks, then on gross human clicks), so a raw
+        report prices each click as it counts it; None beyond ``most`` offer ids."""
+        size = max(self.offers, default=0)
+        if size > most:
+            return None
+        out = [[0] * size for _ in range(4)]
+        for o, (basis, pay, rev) in zip(self.offers, self.cpc, strict=True):
+            at = 0 if basis == "unique" else 2
+            for j, rate in enumerate((pay, rev)):
+                units = rate * 10000
+                assert units == int(units), "CPC rates have 4 decimals (migration 0011)"
+                out[at + j][o - 1] = int(units)
+        return out
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tracker.api.routes.management.common import (
     shown,
     utc,
 )
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.store import entities, listing
 
 router = APIRouter(prefix="/api/v1", tags=["management"])

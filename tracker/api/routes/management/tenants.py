@@ -20,7 +20,7 @@ from tracker.api.routes.management.common import (
     shown,
     utc,
 )
-from tracker.services import Services
+from tracker.resources import Services
 from tracker.store import entities, listing
 from tracker.store.keys import Principal
 

@@ -23,7 +23,7 @@ def _migrate(database_url: str, zones: list[str]) -> None:
 
 
 def up(settings: Settings) -> int:
-    from tracker.runtime import compose
+    from service import compose
 
     with servers(settings, owner=True) as urls:
         _migrate(urls.database_url, settings.report_time_zones)
@@ -33,7 +33,7 @@ def up(settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
-    from tracker.runtime import compose
+    from service import compose
 
     with servers(settings) as urls:
         compose.serve(settings, urls.database_url, urls.redis_url, with_worker=False)
@@ -42,7 +42,7 @@ def serve(settings: Settings) -> int:
 
 def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics_host: str,
            check: bool = False, consumer: str | None = None) -> int:  # fmt: skip
-    from tracker.runtime import compose
+    from service import compose
 
     if check:
         with servers(settings) as urls:

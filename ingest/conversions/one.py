@@ -16,21 +16,20 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ingest import attribution as facts
 from schemas.events import ConversionEvent
 from tracker.domain import caps as capdom
 from tracker.domain.attribution import attribute
 from tracker.domain.fraud import Facts, judge
 from tracker.domain.payouts import MonthToDate, Rule, convert, price
 from tracker.store import caps as capstore
+from tracker.store import conversion_facts as facts
 from tracker.store import conversions as store
 from tracker.store import offer_rules, outbox
 from tracker.store.reports import rollups
 
 WAIT = -1  # the click may still be on its way: try again later
 
-# The row, its first history entry and its rollup in one round trip; the rollup only
-# for a counted status ($28) and an attributed partner.
+# The row, its first history entry and its rollup in one round trip.
 _INSERT = (
     """
 WITH ins AS (
@@ -45,15 +44,6 @@ WITH ins AS (
 ), hist AS (
     INSERT INTO conversion_status_history (conversion_id, from_status, to_status, reason, actor, at)
     SELECT conversion_id, NULL, status, status_reason, $27, created_at FROM ins
-), roll AS (
-    INSERT INTO rollup_hourly AS r (hour, offer_id, affiliate_id, click_class, country, device,
-                                    conversions, revenue, payout)
-    SELECT date_trunc('hour', created_at), offer_id, affiliate_id, click_class, country, device,
-           1, revenue, payout
-      FROM ins WHERE $28::boolean AND offer_id IS NOT NULL AND affiliate_id IS NOT NULL
-    ON CONFLICT (hour, offer_id, affiliate_id, click_class, country, device) DO UPDATE
-       SET conversions = r.conversions + 1, revenue = r.revenue + EXCLUDED.revenue,
-           payout = r.payout + EXCLUDED.payout
 ), spans AS ("""
     + rollups.conversions_cte("ins")
     + """
@@ -165,7 +155,7 @@ async def process(
         orjson.dumps(decision, default=str).decode(), at, att.method,
         att.code.code if att.code else (ev.coupon or None), ev.adv_subs or None, currency_out,
         converted, facts.ip_key(click), row["click_class"], row["country"], row["device"],
-        orjson.dumps(caps_used).decode(), ev.via, status in store.COUNTED,
+        orjson.dumps(caps_used).decode(), ev.via,
     )  # fmt: skip
     if cid and att.affiliate_id is not None:
         # The partner's postbacks, in this same transaction (the outbox).

@@ -7,9 +7,9 @@ import logging
 
 import asyncpg
 
-from ingest.postbacks.http import HttpClient
-from ingest.postbacks.sender import PostbackSender
-from tracker.services import Services
+from ingest.partner_postbacks.deliveries import PostbackSender
+from ingest.partner_postbacks.http import HttpClient
+from tracker.resources import Services
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.postbacks")

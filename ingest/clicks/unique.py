@@ -19,7 +19,8 @@ from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 
-from ingest.parse import Wire
+from ingest.clicks.parse import Wire
+from tracker.redis_keys import RedisKeys
 
 TAGS = 16
 _LOW_NIBBLE = {c: int(c, 16) % TAGS for c in "0123456789abcdef"}
@@ -44,9 +45,9 @@ return table.concat(out)
 
 
 class UniqueJudge:
-    def __init__(self, redis: Redis, prefix: str, window_s: int) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, window_s: int) -> None:
         self._redis = redis
-        self._prefixes = [f"{prefix}:uniq:{{u{t}}}:" for t in range(TAGS)]
+        self._prefixes = [keys.unique_prefix(t) for t in range(TAGS)]
         self._window = window_s
         self._script = redis.register_script(_JUDGE_LUA)
         self._cluster = isinstance(redis, RedisCluster)

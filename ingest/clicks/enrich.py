@@ -17,9 +17,9 @@ from hashlib import blake2b
 
 import asyncpg
 
-from ingest.copytext import NULL, escape, opt
-from ingest.geo import NOWHERE, Geo
-from ingest.useragent import parse_agent
+from ingest.clicks.copytext import NULL, escape, opt
+from ingest.clicks.geo import NOWHERE, Geo
+from ingest.clicks.useragent import parse_agent
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")

@@ -1,4 +1,4 @@
-"""The composition root: the only module of ``tracker`` that imports
+"""The composition root: the one package that imports
 ``redirect`` and ``ingest`` (see docs/adr/0001-composition-root.md).
 It wires the parts into processes; the parts never import each other.
 """
@@ -18,25 +18,29 @@ import uvicorn
 
 from ingest import health
 from ingest.component import WorkerComponent
-from ingest.postbacks.component import SenderComponent, make_sender
+from ingest.partner_postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
+from tracker import redis_keys
 from tracker.api.app import create_api
 from tracker.redis_client import open_redis
-from tracker.services import Component
+from tracker.resources import Component
 from tracker.settings import Settings
 from tracker.store.db import open_pool
 
 log = logging.getLogger("tracker")
+
+# Tells the granian worker process (service/granian_app.py) whether to run the ingest worker.
+WITH_WORKER_ENV = "TRACKER_GRANIAN_WITH_WORKER"
 
 
 def build_app(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> Any:
     """The ASGI app of one process: raw redirect route in front of the API."""
     links = LinkCache(settings.link_refresh_s)
     sink = ClickSink(
-        settings.click_streams(), settings.click_batch_max, settings.click_batch_ms,
+        redis_keys.of(settings).click_streams(), settings.click_batch_max, settings.click_batch_ms,
         settings.click_buffer_max,
     )  # fmt: skip
     components: list[Component] = [links, sink]
@@ -86,14 +90,12 @@ def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
         raise SystemExit(
             "TRACKER_SERVER=granian needs granian: pip install 'tracker[granian]'"
         ) from None
-    from tracker.runtime.granian_app import WITH_WORKER_ENV
-
     os.environ.update(
         TRACKER_DATABASE_URL=database_url, TRACKER_REDIS_URL=redis_url,
         **{WITH_WORKER_ENV: "1" if with_worker else "0"},
     )  # fmt: skip
     Granian(
-        "tracker.runtime.granian_app:app",
+        "service.granian_app:app",
         factory=True,
         address=settings.host,
         port=settings.port,
@@ -177,7 +179,7 @@ async def ingest_check(settings: Settings, redis_url: str, consumer: str | None)
     redis = open_redis(settings, redis_url)
     try:
         ok, lines = await health.check(
-            redis, settings.stream_prefix, settings.ingest_health_ttl_s, consumer
+            redis, redis_keys.of(settings), settings.ingest_health_ttl_s, consumer
         )
     finally:
         await redis.aclose()

@@ -14,15 +14,15 @@ import time
 
 from fastapi import Request
 
-from tracker import metrics
+from tracker import metrics, redis_keys
 from tracker.api.errors import ApiProblem
 from tracker.domain import signatures
 from tracker.domain.client_ip import allowed, client_ip, networks
-from tracker.domain.postback_params import Postback
+from tracker.domain.incoming_params import Postback
 from tracker.redis_client import away
-from tracker.services import Services
-from tracker.store import postback_auth
-from tracker.store.postback_auth import AdvertiserAuth
+from tracker.resources import Services
+from tracker.store import incoming_auth as postback_auth
+from tracker.store.incoming_auth import AdvertiserAuth
 
 log = logging.getLogger("tracker.postback")
 
@@ -85,7 +85,7 @@ async def _not_replayed(
     services: Services, request: Request, auth: AdvertiserAuth, sig: str
 ) -> None:
     digest = hashlib.sha256(sig.strip().lower().encode()).hexdigest()[:32]
-    key = f"{services.settings.stream_prefix}:pbsig:{auth.advertiser_id}:{digest}"
+    key = redis_keys.of(services.settings).postback_signature(auth.advertiser_id, digest)
     try:
         fresh = await services.redis.set(key, b"1", nx=True, ex=2 * signatures.MAX_SKEW_S + 60)
     except Exception as exc:

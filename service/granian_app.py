@@ -11,14 +11,11 @@ import logging
 import os
 from typing import Any
 
+from service.compose import WITH_WORKER_ENV, build_app
 from tracker.settings import Settings
-
-WITH_WORKER_ENV = "TRACKER_GRANIAN_WITH_WORKER"
 
 
 def app() -> Any:
-    from tracker.runtime.compose import build_app
-
     settings = Settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("granian workers need TRACKER_DATABASE_URL and TRACKER_REDIS_URL")

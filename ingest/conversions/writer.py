@@ -21,10 +21,11 @@ import asyncpg
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from ingest.convert import WAIT, process
-from ingest.dead_letter import dead_letter
+from ingest.conversions.one import WAIT, process
+from ingest.dead_letter import Reject, dead_letter
+from ingest.streams import Entries
 from schemas.events import ConversionEvent
-from tracker import metrics
+from tracker import metrics, redis_keys
 from tracker.settings import Settings
 from tracker.store.offer_rules import RulesCache
 
@@ -41,7 +42,7 @@ _DRAINED_GRACE_S = 5.0
 
 def parse_conversion(fields: dict[bytes, bytes]) -> ConversionEvent:
     """Raise ValueError with a reason when the entry cannot be processed."""
-    payload = fields.get(b"conversion", b"")
+    payload = fields.get(redis_keys.CONVERSION_B, b"")
     try:
         ev = ConversionEvent.model_validate_json(payload)
         Decimal(ev.amount)
@@ -106,23 +107,39 @@ class ConversionWriter:
         metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
 
+    async def handle(self, stream: str, entries: Entries) -> list[Reject]:
+        """The conversion entries of one stream: write the good ones, return the ones that
+        cannot be parsed (dead-lettered with the XACK)."""
+        good: list[ConversionEvent] = []
+        rejects: list[Reject] = []
+        for raw_id, fields in entries:
+            try:
+                good.append(parse_conversion(fields))
+            except ValueError as exc:
+                payload = fields.get(redis_keys.CONVERSION_B, b"")
+                rejects.append(Reject(stream, raw_id.decode(), str(exc), payload))
+        await self.write(good)
+        return rejects
+
     async def _set_aside(self, ev: ConversionEvent, exc: BaseException) -> None:
         """A conversion that fails on its own data goes to the dead-letter stream with the
         reason, instead of failing (and re-delivering) its whole batch."""
         log.error("conversion %s cannot be stored: %r", ev.conversion_id, exc)
         if self._redis is None or self._settings is None:
             raise exc
-        await dead_letter(self._redis, self._settings.dead_letter_stream(), source="conversions",
+        await dead_letter(self._redis, redis_keys.of(self._settings).dead_letter_stream(), source="conversions",
                           entry_id=str(ev.conversion_id), reason=f"unstorable: {exc!r}",
                           payload=ev.model_dump_json().encode())  # fmt: skip
 
     async def _requeue(self, events: list[ConversionEvent]) -> None:
         assert self._redis is not None and self._settings is not None
-        streams = self._settings.conversion_streams()
+        keys = redis_keys.of(self._settings)
         async with self._redis.pipeline(transaction=False) as pipe:
             for ev in events:
-                stream = streams[ev.conversion_id.int % len(streams)]
-                pipe.xadd(stream, {"conversion": ev.model_dump_json()})
+                pipe.xadd(
+                    keys.conversion_stream(ev.conversion_id),
+                    {redis_keys.CONVERSION: ev.model_dump_json()},
+                )
             await pipe.execute()
 
     async def _may_wait(self, click_at: datetime) -> bool:
@@ -135,7 +152,7 @@ class ConversionWriter:
 
     async def _clicks_drained(self) -> bool:
         assert self._redis is not None and self._settings is not None
-        for stream in self._settings.click_streams():
+        for stream in redis_keys.of(self._settings).click_streams():
             groups: Any = await self._redis.xinfo_groups(stream)
             for g in groups:
                 if g["name"].decode() != self._settings.consumer_group:

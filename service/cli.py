@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from tracker.runtime import commands
+    from service import commands
 
     match args.command:
         case "up":

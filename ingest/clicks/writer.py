@@ -21,36 +21,17 @@ import io
 
 import asyncpg
 
-from ingest.copytext import NULL
-from ingest.enrich import Enricher
-from ingest.parse import Click, Parsed, parse_entries
+from ingest.clicks.copytext import NULL
+from ingest.clicks.enrich import Enricher
+from ingest.clicks.parse import Click, Parsed, parse_entries
+from ingest.clicks.prepare import Prepared, prepare
+from ingest.clicks.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS
+from ingest.clicks.unique import UniqueJudge
 from ingest.partitions import Partitions
-from ingest.prepare import Prepared, prepare
-from ingest.rows import CLICK_COLUMNS, IMPRESSION_COLUMNS
-from ingest.unique import UniqueJudge
 from tracker import metrics
 from tracker.store.reports import rollups
 
 __all__ = ["ClickWriter", "Parsed", "Prepared", "parse_entries"]
-
-_KEY = "hour, offer_id, affiliate_id, click_class, country, device"
-_BOTS = ("bot", "preview", "prefetch")
-_SET = """gross_clicks = r.gross_clicks + EXCLUDED.gross_clicks,
-          unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks,
-          human_clicks = r.human_clicks + EXCLUDED.human_clicks,
-          bot_clicks = r.bot_clicks + EXCLUDED.bot_clicks,
-          impressions = r.impressions + EXCLUDED.impressions"""
-_COUNTS = "gross_clicks, unique_clicks, human_clicks, bot_clicks, impressions"
-
-# Fast path: the batch's own rollup, computed in Python, sorted (one lock order).
-_ROLLUP = f"""
-INSERT INTO rollup_hourly AS r ({_KEY}, {_COUNTS})
-SELECT to_timestamp(h), o, a, c, co, d, g, u, hu, b, i
-  FROM unnest($1::float8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[],
-              $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
-       AS t(h, o, a, c, co, d, g, u, hu, b, i)
-ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}
-"""
 
 _STAGES = (
     "CREATE TEMP TABLE IF NOT EXISTS clicks_stage "
@@ -65,32 +46,12 @@ WITH ins AS (
     INSERT INTO clicks ({", ".join(CLICK_COLUMNS)})
     SELECT {", ".join(CLICK_COLUMNS)} FROM clicks_stage
     ON CONFLICT DO NOTHING
-    RETURNING created_at, offer_id, affiliate_id, click_class, country, device, is_unique
+    RETURNING created_at, offer_id, affiliate_id, click_class, is_unique
 ), imp AS (
     INSERT INTO impressions ({", ".join(IMPRESSION_COLUMNS)})
     SELECT {", ".join(IMPRESSION_COLUMNS)} FROM impressions_stage
     ON CONFLICT DO NOTHING
-    RETURNING created_at, offer_id, affiliate_id, click_class, country, device
-), agg AS (
-    SELECT date_trunc('hour', created_at) AS hour, offer_id, affiliate_id, click_class, country,
-           device,
-           count(*) FILTER (WHERE click_class <> 'head') AS gross,
-           count(*) FILTER (WHERE is_unique) AS uniq,
-           count(*) FILTER (WHERE click_class = 'human') AS human,
-           count(*) FILTER (WHERE click_class IN {_BOTS}) AS bot,
-           0::bigint AS impressions
-      FROM ins GROUP BY 1, 2, 3, 4, 5, 6
-    UNION ALL
-    SELECT date_trunc('hour', created_at), offer_id, affiliate_id, click_class, country, device,
-           0, 0, 0, 0, count(*) FILTER (WHERE click_class <> 'head')
-      FROM imp GROUP BY 1, 2, 3, 4, 5, 6
-), roll AS (
-    INSERT INTO rollup_hourly AS r ({_KEY}, {_COUNTS})
-    SELECT {_KEY}, sum(gross)::bigint, sum(uniq)::bigint, sum(human)::bigint, sum(bot)::bigint,
-           sum(impressions)::bigint
-      FROM agg GROUP BY 1, 2, 3, 4, 5, 6
-     ORDER BY 1, 2, 3, 4, 5, 6  -- one lock order for every worker
-    ON CONFLICT ({_KEY}) DO UPDATE SET {_SET}
+    RETURNING created_at, offer_id, affiliate_id, click_class
 ), spans AS ({rollups.clicks_cte("ins", "imp")}
 )
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM imp)
@@ -108,7 +69,7 @@ class ClickWriter:
         self._partitions = Partitions()
 
     async def prepare(self, events: list[Click], *, controls: bool = True) -> Prepared:
-        """events: checked clicks (ingest.parse.parse_wire); see ingest.prepare."""
+        """events: checked clicks (ingest.clicks.parse.parse_wire); see ingest.clicks.prepare."""
         return await prepare(events, self._enricher, self._unique, self._pool, controls=controls)
 
     async def _copy(self, conn: asyncpg.Connection, table: str, text: bytes,
@@ -129,7 +90,6 @@ class ClickWriter:
                     await self._copy(conn, "clicks", batch.click_text, CLICK_COLUMNS)
                     await self._copy(conn, "impressions", batch.impression_text,
                                      IMPRESSION_COLUMNS)  # fmt: skip
-                    await conn.execute(_ROLLUP, *batch.rollup_args(), timeout=t)
                     await conn.execute(rollups.CLICKS, *batch.spans.args(), timeout=t)
                 clicks, impressions = batch.clicks, batch.impressions
             except asyncpg.UniqueViolationError:  # some rows are in already: a replay

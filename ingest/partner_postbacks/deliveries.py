@@ -20,9 +20,9 @@ from typing import Any
 
 import asyncpg
 
-from ingest.postbacks.http import HttpClient, Outcome
+from ingest.partner_postbacks.http import HttpClient, Outcome
 from tracker import metrics
-from tracker.domain.postback_signing import signed_request
+from tracker.domain.partner_signing import signed_request
 from tracker.domain.retry import Breaker, backoff_delay
 
 log = logging.getLogger("tracker.postbacks")

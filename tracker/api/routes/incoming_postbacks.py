@@ -23,15 +23,15 @@ from fastapi.responses import Response
 
 from schemas.conversions import PostbackAnswer
 from schemas.events import ConversionEvent
-from tracker import metrics
+from tracker import metrics, redis_keys
 from tracker.api.deps import ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.incoming_auth import authenticate
 from tracker.api.json import JSON
-from tracker.api.postback_auth import authenticate
-from tracker.domain.postback_params import BadParam, Postback, parse
+from tracker.domain.incoming_params import BadParam, Postback, parse
 from tracker.redis_client import away
-from tracker.services import Services
-from tracker.store import postback_auth
+from tracker.resources import Services
+from tracker.store import incoming_auth as postback_auth
 
 router = APIRouter(tags=["postbacks"])
 
@@ -83,15 +83,15 @@ def _read(params: dict[str, str], dialect: str) -> Postback:
 async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
     """True when queued, False for a repeat."""
     settings = services.settings
-    seen = f"{settings.stream_prefix}:pbseen:{ev.conversion_id}"
-    streams = settings.conversion_streams()
-    stream = streams[ev.conversion_id.int % len(streams)]
+    keys = redis_keys.of(settings)
+    seen = keys.postback_seen(ev.conversion_id)
+    stream = keys.conversion_stream(ev.conversion_id)
     try:
         fresh = await services.redis.eval(_SEEN_LUA, 1, seen, f"{ev.status}:{ev.via}", _SEEN_TTL_S)  # type: ignore[misc]
         if not fresh:
             return False
         try:
-            await services.redis.xadd(stream, {"conversion": ev.model_dump_json()})
+            await services.redis.xadd(stream, {redis_keys.CONVERSION: ev.model_dump_json()})
         except Exception:
             await services.redis.delete(seen)  # not stored: a retry is not a duplicate
             raise

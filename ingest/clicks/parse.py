@@ -21,7 +21,8 @@ import orjson
 from msgspec import Meta
 from pydantic import ValidationError
 
-from schemas.events import CLICK_LIST, WIRE_VERSION, ClickEvent
+from schemas.events import CLICK_LIST, WIRE_VERSION, ClickClass, ClickEvent
+from tracker import redis_keys
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 _VERSION = WIRE_VERSION.encode()
@@ -50,7 +51,7 @@ class Wire(msgspec.Struct, frozen=True, gc=False):
     ua: Annotated[str, Meta(max_length=2048)] = ""
     referer: Annotated[str, Meta(max_length=2048)] = ""
     lang: Annotated[str, Meta(max_length=64)] = ""
-    cls: Literal["human", "bot", "preview", "head", "prefetch"] = "human"
+    cls: ClickClass = "human"
 
 
 Click = Wire
@@ -107,8 +108,8 @@ def parse_wire(entries: Entries) -> ParsedWire:
     """The worker's parser: checked clicks, bad entries and bad clicks set aside."""
     out = ParsedWire()
     for raw_id, fields in entries:
-        payload = fields.get(b"clicks", b"")
-        version = fields.get(b"v")
+        payload = fields.get(redis_keys.CLICKS_B, b"")
+        version = fields.get(redis_keys.VERSION_B)
         if version != _VERSION:
             out.rejects.append(
                 (raw_id.decode(), f"version: unknown wire version {version!r}", payload)
@@ -148,8 +149,8 @@ def parse_entries(entries: Entries) -> Parsed:
     for raw_id, fields in entries:
         entry_id = raw_id.decode()
         out.entry_ids.append(entry_id)
-        version = fields.get(b"v")
-        payload = fields.get(b"clicks", b"")
+        version = fields.get(redis_keys.VERSION_B)
+        payload = fields.get(redis_keys.CLICKS_B, b"")
         if version != _VERSION:
             out.rejects.append((entry_id, f"version: unknown wire version {version!r}", payload))
             continue

@@ -21,11 +21,11 @@ from itertools import compress
 import asyncpg
 import orjson
 
-from ingest.copytext import NULL
-from ingest.enrich import Enricher
-from ingest.parse import Wire
-from ingest.rows import day_of, impression_row, own_fields, second_text
-from ingest.unique import UniqueJudge
+from ingest.clicks.copytext import NULL
+from ingest.clicks.enrich import Enricher
+from ingest.clicks.parse import Wire
+from ingest.clicks.rows import day_of, impression_row, own_fields, second_text
+from ingest.clicks.unique import UniqueJudge
 from tracker.store.reports import rollups
 
 # Clicks prepared between two turns of the event loop: the writer task feeds Postgres the
@@ -45,9 +45,8 @@ _EPOCH = date(1970, 1, 1)
 _STAMPS: dict[float, tuple[int, int, str]] = {}
 _SUBS: dict[tuple[str | None, ...], str] = {}
 
-RollupKey = tuple[int, int, int, str, str, str]  # hour (unix s), offer, partner, class, …
-# quarter start (unix s), offer, partner, class, country, device
-Key = tuple[int, int, int, str, str, str]
+# quarter start (unix s), offer, partner, class
+Key = tuple[int, int, int, str]
 
 
 @dataclass
@@ -59,18 +58,11 @@ class Prepared:
     click_text: bytes = b""
     impression_text: bytes = b""
     days: set[date] = field(default_factory=set)
-    rollup: dict[RollupKey, list[int]] = field(default_factory=dict)
     spans: rollups.QuarterCounts = field(default_factory=rollups.QuarterCounts)
 
     @property
     def rows(self) -> int:
         return self.clicks + self.impressions
-
-    def rollup_args(self) -> list[list[object]]:
-        keys = sorted(self.rollup)
-        cols: list[list[object]] = [[k[i] for k in keys] for i in range(6)]
-        cols += [[self.rollup[k][i] for k in keys] for i in range(5)]
-        return cols
 
 
 @dataclass
@@ -96,7 +88,7 @@ def _when(ts: float) -> tuple[int, int, str]:
 
 async def prepare(events: list[Wire], enricher: Enricher, judge: UniqueJudge,
                   pool: asyncpg.Pool, *, controls: bool = True) -> Prepared:  # fmt: skip
-    """events: checked clicks (ingest.parse.parse_wire); ``controls``: a payload of the
+    """events: checked clicks (ingest.clicks.parse.parse_wire); ``controls``: a payload of the
     batch may hold a control character (ParsedWire.controls), so check every row."""
     out = Prepared()
     if not events:
@@ -155,7 +147,7 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
             ipb = ips.get(ip) or new_ip(ip, day, ips)
             cls = c.cls
             agb = agents[cls].get(c.ua) or new_agent(c.ua, cls)
-            key = (quarter, c.offer_id, c.aff_id, agb[1], ipb[1], agb[2])
+            key = (quarter, c.offer_id, c.aff_id, agb[1])
             if c.kind != "click":
                 out.impressions.append(impression_row(c, agb[1], ipb[1], agb[2]))
                 out.impression_keys.append(key)
@@ -189,22 +181,17 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
 
 
 def _count(out: Prepared, rows: _Rows, unique: Counter[Key]) -> None:
-    """The batch's rollups from its keys: hourly rows, and quarters for rollup_spans."""
-    hourly: dict[RollupKey, list[int]] = {}
+    """The batch's rollup from its keys: counts per quarter hour for rollup_spans."""
     quarters = out.spans.counts
     for kind, counted in ((0, Counter(rows.keys)), (1, Counter(rows.impression_keys))):
         for key, n in counted.items():
-            q, offer, aff, cls, country, device = key
+            q, offer, aff, cls = key
             counted_n = n if cls != "head" else 0
             if kind:
                 add = [0, 0, 0, 0, counted_n]
             else:
                 bot = n if cls in _BOTS else 0
                 add = [counted_n, unique[key], n if cls == "human" else 0, bot, 0]
-            for acc in (
-                hourly.setdefault((q - q % 3600, offer, aff, cls, country, device), [0] * 5),
-                quarters[(q, aff, offer)],
-            ):
-                for i in range(5):
-                    acc[i] += add[i]
-    out.rollup = hourly
+            acc = quarters[(q, aff, offer)]
+            for i in range(5):
+                acc[i] += add[i]

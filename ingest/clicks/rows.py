@@ -3,7 +3,7 @@
 Formatting text ourselves is the fast path (asyncpg's binary
 ``copy_records_to_table`` is bound by the client at about 73k rows/s; a
 pre-formatted ``copy_to_table`` reached 117k). Enrichment arrives as
-ready-made blocks (ingest.enrich), so a row is one f-string; the values
+ready-made blocks (ingest.clicks.enrich), so a row is one f-string; the values
 that come from the visitor are checked in one scan and escaped only when
 they hold a tab, a newline, a backslash or a control character.
 """
@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from ingest.copytext import NULL, escape, needs_escape
-from ingest.parse import Wire
+from ingest.clicks.copytext import NULL, escape, needs_escape
+from ingest.clicks.parse import Wire
 
 CLICK_COLUMNS = (
     "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",

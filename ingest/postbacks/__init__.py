@@ -1,1 +1,0 @@
-"""Outgoing postbacks to partners: outbox rows, SSRF-guarded delivery, retries."""
