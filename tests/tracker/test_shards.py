@@ -25,7 +25,7 @@ def test_shards_spread_evenly_over_equal_slot_ranges() -> None:
 
 
 def test_stream_keys_carry_distinct_tags() -> None:
-    keys = Settings(stream_shards=6).click_streams()
+    keys = redis_keys.of(Settings(stream_shards=6)).click_streams()
     assert len(set(keys)) == 6 and all(
         k.startswith("trk:clicks:{") and k.endswith("}") for k in keys
     )
