@@ -149,7 +149,8 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
             while await sender.run_once():  # what is due now; retries stay queued
                 pass
         else:
-            await asyncio.gather(worker.run(), sender.run())
+            drain_s = min(settings.postback_timeout_s, settings.ingest_grace_s / 2)
+            await asyncio.gather(worker.run(), sender.run(drain_s=drain_s))
 
     task = asyncio.create_task(run(), name="ingest")
 

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(1_048_576, ge=1024)
     api_key_cache_s: float = Field(30.0, ge=0, le=60)
     log_level: str = "info"
+    # -- issue 21: production (processes, logs, partner postbacks under faults) --
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto", description="auto: text on a terminal, one JSON object per line otherwise"
+    )
+    # Processes of `tracker serve`/`up` (on one port) and of `tracker ingest` (one group).
+    workers: int = Field(1, ge=1, le=64)
+    # Partner postback attempts in flight to one destination (host and port) at once.
+    postback_destination_concurrency: int = Field(4, ge=1, le=100)
 
     @field_validator("database_url")
     @classmethod
