@@ -15,3 +15,6 @@ ALTER TABLE postback_outbox
     ADD COLUMN replays integer NOT NULL DEFAULT 0;
 -- Leases used to live in next_attempt_at: a row claimed before this migration is simply
 -- due again at its old lease's end.
+-- The sender counts pending and dead deliveries for tracker_postback_outbox every 15 s;
+-- pending ones have postback_outbox_due, dead ones get an index of their own.
+CREATE INDEX postback_outbox_dead ON postback_outbox (created_at) WHERE state = 'dead';

@@ -100,3 +100,23 @@ def configure(level: str, fmt: Format = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if chosen(fmt) == "json" else TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def dict_config(fmt: Format) -> dict[str, Any]:
+    """A ``logging.config`` dict sending a server's own loggers (granian's) through the
+    same format to stderr."""
+    formatter = JsonFormatter if chosen(fmt) == "json" else TextFormatter
+    name = f"{formatter.__module__}.{formatter.__qualname__}"
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "tracker",
+        "stream": "ext://sys.stderr",
+    }
+    own = {"handlers": ["console"], "level": "INFO", "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"tracker": {"()": name}},
+        "handlers": {"console": handler},
+        "loggers": {"_granian": own, "granian.access": dict(own)},
+    }

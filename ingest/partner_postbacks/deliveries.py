@@ -23,6 +23,7 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
+# Each partial index answers its own count (postback_outbox_due, postback_outbox_dead).
+_BACKLOG = """
+SELECT 'pending' AS state, count(*) AS n FROM postback_outbox WHERE state = 'pending'
+UNION ALL
+SELECT 'dead', count(*) FROM postback_outbox WHERE state = 'dead'
+"""
+BACKLOG_EVERY_S = 15.0
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -135,8 +145,12 @@ class PostbackSender:
         """Claim and deliver until stopped; then wait for the attempts in flight (up to
         ``drain_s``, default the request timeout; those still out are cancelled and their
         rows claimed again once their lease ends)."""
+        next_count = 0.0
         try:
             while not self._stop.is_set():
+                if time.monotonic() >= next_count:
+                    next_count = time.monotonic() + BACKLOG_EVERY_S
+                    await self._count_backlog()
                 self._freed.clear()
                 started = 0
                 if len(self._tasks) < self.concurrency:
@@ -148,6 +162,16 @@ class PostbackSender:
                         pass
         finally:
             await self.drain(self.http.timeout_s if drain_s is None else drain_s)
+
+    async def _count_backlog(self) -> None:
+        try:
+            rows = await self.pool.fetch(_BACKLOG)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("postback sender: backlog not counted: %r", exc)
+            return
+        counts = {r["state"]: r["n"] for r in rows}
+        for state in ("pending", "dead"):
+            metrics.POSTBACK_OUTBOX.labels(state).set(counts.get(state, 0))
 
     async def drain(self, timeout_s: float) -> None:
         if not self._tasks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from tracker.api import errors
 from tracker.api.limits import BodySizeLimit
+from tracker.api.observe import Observe
 from tracker.api.routes import (
     conversion_rules,
     conversions,
@@ -86,6 +88,7 @@ def create_api(
             for component in components:
                 await component.start_with(services)
                 started.append(component)
+            log.info("process %d ready", os.getpid())
             yield
         finally:
             # Lifespan teardown can be cancelled: shield the final flushes. Each step is
@@ -95,6 +98,7 @@ def create_api(
             await _step("closing Redis", redis.aclose())
             if not await _step("closing the Postgres pool", pool.close()):
                 pool.terminate()  # a connection still out: close it anyway
+            log.info("process %d stopped", os.getpid())
 
     app = FastAPI(
         title="tracker",
@@ -122,4 +126,5 @@ def create_api(
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(Observe)  # outside the body limit: a 413 is timed and carries an id
     return app

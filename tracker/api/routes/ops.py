@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+from tracker import exposition
 from tracker.api.deps import ServicesDep
 from tracker.api.json import JSON
 
@@ -39,4 +40,5 @@ async def readyz(services: ServicesDep) -> Any:
 
 @router.get("/metrics")
 async def metrics_endpoint() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format; with several processes, the sum over all of them."""
+    return Response(exposition.scrape(), media_type=CONTENT_TYPE_LATEST)
