@@ -27,6 +27,7 @@ from ingest.dead_letter import Reject, dead_letter
 from ingest.streams import Entries
 from schemas.events import ConversionEvent
 from tracker import metrics, redis_keys
+from tracker.logs import bind
 from tracker.settings import Settings
 from tracker.store.offer_rules import RulesCache
 
@@ -77,9 +78,7 @@ class ConversionWriter:
             # One transaction for the batch: one commit (one WAL flush) for many conversions.
             # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
-                results: list[str] = [
-                    await process(conn, ev, self._may_wait, self._rules) for ev in due
-                ]
+                results: list[str] = [await self._process(conn, ev) for ev in due]
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
             # Two workers' batches crossed on a click or a cap, or one conversion cannot be
             # stored: nothing was kept; redo the batch one conversion per transaction (no
@@ -90,7 +89,7 @@ class ConversionWriter:
                 for ev in due:
                     try:
                         async with conn.transaction():
-                            results.append(await process(conn, ev, self._may_wait, self._rules))
+                            results.append(await self._process(conn, ev))
                     except _POISON as bad:
                         await self._set_aside(ev, bad)
                         results.append("")
@@ -114,6 +113,11 @@ class ConversionWriter:
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
         metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
+
+    async def _process(self, conn: asyncpg.Connection, ev: ConversionEvent) -> str:
+        click = str(ev.click_id) if ev.click_id else None
+        with bind(conversion_id=str(ev.conversion_id), click_id=click):
+            return await process(conn, ev, self._may_wait, self._rules)
 
     async def handle(self, stream: str, entries: Entries) -> list[Reject]:
         """The conversion entries of one stream: write the good ones, return the ones that

@@ -63,8 +63,8 @@ picked AS (
 UPDATE postback_outbox o SET lease_until = $3
   FROM picked, partner_postbacks p
  WHERE o.id = picked.id AND p.id = o.postback_id
-RETURNING o.id, o.affiliate_id, coalesce(o.destination, '') AS destination, o.method, o.url,
-          o.body, o.attempts, o.replays, o.deliver_until, p.secret, p.sign_get
+RETURNING o.id, o.affiliate_id, o.conversion_id, coalesce(o.destination, '') AS destination,
+          o.method, o.url, o.body, o.attempts, o.replays, o.deliver_until, p.secret, p.sign_get
 """
 
 # The state is decided here, on the row as it is now: a replay during the attempt
@@ -235,7 +235,7 @@ class PostbackSender:
         return b
 
     async def _attempt(self, row: dict[str, Any]) -> None:
-        with bind(delivery_id=str(row["id"])):
+        with bind(delivery_id=str(row["id"]), conversion_id=str(row["conversion_id"])):
             try:
                 await self._deliver(row)
             except asyncio.CancelledError:
