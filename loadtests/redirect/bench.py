@@ -27,11 +27,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 
 from loadtests.redirect.wrk import Result, median, pause_script, pin, wrk
+from loadtests.summary import Summary
 from tracker.runtime.embedded_pg import free_port
 from tracker.runtime.servers import ServerUrls, servers
 from tracker.settings import Settings
@@ -117,6 +119,7 @@ def _answered(port: int) -> int:
 
 def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool,
         paced_rate: int) -> int:  # fmt: skip
+    summary = Summary("loadtests.redirect.bench")
     work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     base = Settings(data_dir=work, database_url=os.environ.get("TRACKER_DATABASE_URL"),
                     redis_url=os.environ.get("TRACKER_REDIS_URL"))  # fmt: skip
@@ -180,7 +183,12 @@ def run(seconds: int, rounds: int, warmup: int, connections: int, granian: bool,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _report_paced(paced, connections, pause_ms, seconds)
-    return _report(results, answered, stored, ingest_s, connections, seconds)
+    code, figures = _report(results, answered, stored, ingest_s, connections, seconds)
+    figures.update(seconds=seconds, rounds=rounds, connections=connections,
+                   paced={r.name: {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms}
+                          for r in paced})  # fmt: skip
+    summary.print(figures)
+    return code
 
 
 def _env(urls: ServerUrls, work: Path) -> dict[str, str]:
@@ -210,7 +218,7 @@ def _report_paced(paced: list[Result], connections: int, pause_ms: int, seconds:
 
 
 def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
-            connections: int, seconds: int) -> int:  # fmt: skip
+            connections: int, seconds: int) -> tuple[int, dict[str, Any]]:  # fmt: skip
     """Ratios against the raw 302 under the *same* server; targets checked for the
     default server (uvicorn), the granian pair printed beside it when measured."""
     raw, naive, tracker, *granian = results
@@ -247,7 +255,24 @@ def _report(results: list[Result], answered: int, stored: int, ingest_s: float,
         g_raw, g = granian
         print(f"granian (option): {g.rps / naive.rps:.2f}x naive, {g.rps / g_raw.rps:.2f}x raw "
               f"under granian, {g.rps / raw.rps:.2f}x raw under uvicorn, p99 {g.p99_ms:.2f} ms")  # fmt: skip
-    return 0 if all(checks.values()) else 1
+    figures: dict[str, Any] = {
+        "tracker_rps": tracker.rps, "raw_rps": raw.rps, "naive_rps": naive.rps,
+        "tracker_p50_ms": tracker.p50_ms, "tracker_p99_ms": tracker.p99_ms,
+        "raw_p50_ms": raw.p50_ms, "raw_p99_ms": raw.p99_ms, "naive_p99_ms": naive.p99_ms,
+        "tracker_vs_raw": tracker.rps / raw.rps, "tracker_vs_naive": tracker.rps / naive.rps,
+        "p99_vs_raw": tracker.p99_ms / raw.p99_ms,
+        "tracker_cpu_us": tracker.cpu_us, "raw_cpu_us": raw.cpu_us, "naive_cpu_us": naive.cpu_us,
+        "errors": sum(r.bad for r in results), "answered": answered, "stored": stored,
+        "stored_ratio": stored / answered if answered else None,
+        "checks": {what: ok for what, ok in checks.items()},
+    }  # fmt: skip
+    if granian:
+        g_raw, g = granian
+        figures.update(granian_tracker_rps=g.rps, granian_raw_rps=g_raw.rps,
+                       granian_tracker_p99_ms=g.p99_ms, granian_raw_p99_ms=g_raw.p99_ms,
+                       granian_tracker_cpu_us=g.cpu_us, granian_raw_cpu_us=g_raw.cpu_us,
+                       granian_vs_granian_raw=g.rps / g_raw.rps)  # fmt: skip
+    return (0 if all(checks.values()) else 1), figures
 
 
 def main() -> int:
