@@ -126,6 +126,7 @@ def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
         log_level=LogLevels(settings.log_level.lower()),
         log_access=False,
         log_dictconfig=logs.dict_config(settings.log_format),
+        respawn_failed_workers=True,  # as uvicorn's supervisor does
         workers_kill_timeout=15,  # past the sink's flush and the worker's grace
     ).serve()
 

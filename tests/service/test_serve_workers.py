@@ -21,11 +21,13 @@ import httpx
 import orjson
 import psutil
 import pytest
+from redis.asyncio import Redis
 
 from tests.conftest import create_world
 from tests.redirect.helpers import CHROME
 from tests.servers import cli_env, free_port, ingest_burst
 from tests.service.http1 import Conn
+from tracker import redis_keys
 from tracker.settings import Settings
 
 UA = {"User-Agent": CHROME}
@@ -175,3 +177,45 @@ async def test_two_workers_serve_share_config_and_metrics_log_json_and_drain_wit
     )
     got = [r[0] for r in rows]
     assert len(got) == len(set(got)) == len(ledger) and set(got) == set(ledger)
+
+
+async def test_up_with_two_workers_runs_an_ingest_consumer_in_each(
+    settings: Settings, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    """`tracker up --workers 2` (servers given by URL): each worker process also consumes
+    the streams, as one member of the group; a click answered by either is stored."""
+    world = await create_world(api)
+    port = free_port()
+    env = cli_env(settings, TRACKER_INGEST_BLOCK_MS="50")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "up", "--workers", "2", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    conns: list[Conn] = []
+    try:
+        pids = await _ready(proc, port, 2)
+        pinned, conns = await _pin(port, pids)
+        ledger = []
+        for i, conn in enumerate(conns * 5):
+            status, headers, _ = await conn.get(f"/c/{world['link']['code']}?sub1=u{i}", UA)
+            assert status == 302
+            ledger.append(_cid(headers))
+        deadline = time.monotonic() + 60
+        aff = world["affiliate"]["id"]
+        while await pool.fetchval("SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff) < len(
+            ledger
+        ):
+            assert time.monotonic() < deadline, "the workers' consumers did not store the clicks"
+            await asyncio.sleep(0.2)
+        stream = redis_keys.of(settings).click_streams()[0]
+        consumers = await redis.xinfo_consumers(stream, settings.consumer_group)
+        names = {c["name"].decode() for c in consumers}
+        assert {n.rsplit("-", 1)[1] for n in names} >= {str(p) for p in pinned}
+    finally:
+        for conn in conns:
+            await conn.close()
+        proc.terminate()
+        code_ = proc.wait(60)
+    assert code_ == 0
+    rows = await pool.fetch("SELECT click_id::text FROM clicks WHERE affiliate_id = $1", aff)
+    assert sorted(r[0] for r in rows) == sorted(ledger)
