@@ -80,7 +80,7 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
         # uvicorn's supervisor: binds the socket, starts the workers (fresh interpreters
         # that import the factory), restarts one that dies, and on SIGTERM/SIGINT stops
         # each gracefully (connections finished, lifespan shutdown: the batch flushed).
-        _hand_down(database_url, redis_url, with_worker)
+        _hand_down(settings, database_url, redis_url, with_worker)
         uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
         return
     app = build_app(settings, database_url, redis_url, with_worker=with_worker)
@@ -93,10 +93,12 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
     server.run()
 
 
-def _hand_down(database_url: str, redis_url: str, with_worker: bool) -> None:
-    """What a worker process that builds the app itself needs from this one."""
+def _hand_down(settings: Settings, database_url: str, redis_url: str, with_worker: bool) -> None:
+    """What a worker process that builds the app itself needs from this one: the servers,
+    and the address given on the command line (the links it hands out are built on it)."""
     os.environ.update(
         TRACKER_DATABASE_URL=database_url, TRACKER_REDIS_URL=redis_url,
+        TRACKER_HOST=settings.host, TRACKER_PORT=str(settings.port),
         **{WITH_WORKER_ENV: "1" if with_worker else "0"},
     )  # fmt: skip
 
@@ -113,7 +115,7 @@ def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
         raise SystemExit(
             "TRACKER_SERVER=granian needs granian: pip install 'tracker[granian]'"
         ) from None
-    _hand_down(database_url, redis_url, with_worker)
+    _hand_down(settings, database_url, redis_url, with_worker)
     Granian(
         WORKER_APP,
         factory=True,

@@ -127,6 +127,10 @@ async def test_two_workers_serve_share_config_and_metrics_log_json_and_drain_wit
                                                    {"Authorization": api.headers["authorization"]})  # fmt: skip
             assert status == 200 and orjson.loads(body)["id"] == offer["id"]
             assert len(headers["x-request-id"]) == 32
+            # The links a worker hands out name the port given on the command line.
+            status, _, body = await conn.get(f"/api/v1/links/{world['link']['id']}",
+                                             {"Authorization": api.headers["authorization"]})  # fmt: skip
+            assert orjson.loads(body)["url"] == f"http://127.0.0.1:{port}/c/{code}"
 
         # A live change reaches both processes within 2 s.
         r = await api.patch(f"/api/v1/offers/{offer['id']}",
