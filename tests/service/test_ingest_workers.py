@@ -95,3 +95,26 @@ async def test_kill_9_of_one_of_two_ingest_workers_loses_nothing(
         assert (await redis.xpending(stream, settings.consumer_group))["pending"] == 0
     text = log_path.read_text()
     assert f"worker {victim} exited with -9" in text and "restarted as" in text
+
+
+async def test_burst_with_two_workers_drains_every_shard_and_exits(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    settings.stream_shards = 2
+    offer, aff = await setup_offer(pool)
+    clicks = [click(offer, aff, i) for i in range(3_000)]
+    await load(redis, redis_keys.of(settings).click_streams(), clicks, rate=1_000_000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "ingest", "--workers", "2", "--burst"],
+        env=worker_env(settings), capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    got = await pool.fetchval(
+        "SELECT count(DISTINCT click_id) FROM clicks WHERE affiliate_id = $1", aff
+    )
+    assert got == len(clicks)
+    consumers = set()
+    for stream in redis_keys.of(settings).click_streams():
+        for c in await redis.xinfo_consumers(stream, settings.consumer_group):
+            consumers.add(c["name"])
+    assert len(consumers) == 2  # both workers joined the group
