@@ -21,9 +21,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     server: Literal["uvicorn", "granian"] = Field(
-        "granian",
-        description="HTTP server of `tracker serve`/`up`: the faster for the redirect as "
-        "measured (docs/adr/0103); uvicorn stays selectable",
+        "uvicorn",
+        description="HTTP server of `tracker serve`/`up`: uvicorn answers visitors sooner below "
+        "saturation (docs/adr/0103); granian (`pip install 'tracker[granian]'`) serves more at it",
     )
     public_url: str | None = Field(
         None,

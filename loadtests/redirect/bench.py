@@ -6,8 +6,8 @@
 One server process per row pinned to CPU 0, wrk on CPU 1 with 64 connections, loopback
 only; the rows are measured in interleaved rounds (default 3 rounds of 5 s each) and
 the medians reported, so that noise from other work on the machine falls on every row
-alike. Rows, under the default server (``TRACKER_SERVER``'s default: granian,
-docs/adr/0103) and with ``--other`` under uvicorn too: a raw ASGI 302 with no I/O, a
+alike. Rows, under the default server (``TRACKER_SERVER``'s default: uvicorn,
+docs/adr/0103) and with ``--other`` under granian too: a raw ASGI 302 with no I/O, a
 naive FastAPI handler awaiting one XADD per click, and ``tracker serve`` (clicks
 recorded, logging at info). Then ``tracker ingest --burst`` moves the tracker's clicks
 to Postgres and the script checks that every 302 the tracker answered (its own
