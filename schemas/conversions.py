@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.browser import Origin
 from schemas.types import TEXT, Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -47,6 +48,17 @@ class ConversionSettingsIn(_In):
     cpc_revenue: Money = Decimal(0)
     cpm_payout: Money = Decimal(0)
     cpm_revenue: Money = Decimal(0)
+    # Issue 18: conversions from the browser (the SDK), docs/adr/0095.
+    browser_origins: list[Origin] = Field(
+        [], max_length=50, description="sites whose pages may send browser conversions for this "
+        "offer (CORS); none: the offer takes none",
+    )  # fmt: skip
+    browser_status: Literal["pending", "approved"] = Field(
+        "pending", description="status of a browser conversion (a browser can forge one)"
+    )
+    browser_max_amount: Money = Field(
+        Decimal(100_000), description="a browser conversion with a larger amount is refused"
+    )
 
 
 class ConversionSettings(ConversionSettingsIn):

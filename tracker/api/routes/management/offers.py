@@ -21,14 +21,33 @@ from tracker.api.routes.management.common import (
     shown,
     utc,
 )
+from tracker.domain.hosts import on_domain, pick
 from tracker.resources import Services
-from tracker.store import entities, listing
+from tracker.store import entities, listing, tracking_domains
 
 router = APIRouter(prefix="/api/v1", tags=["management"])
 
 
-def _link(services: Services, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "url": f"{services.settings.base_url}/c/{row['code']}"}
+async def _links(services: Services, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The links with their URLs on the right tracking domain (docs/adr/0096)."""
+    base = services.settings.base_url
+    every = await tracking_domains.every(services.pool)
+    advertisers = (
+        await tracking_domains.advertisers_of(services.pool, [r["offer_id"] for r in rows])
+        if every else {}
+    )  # fmt: skip
+    out = []
+    for row in rows:
+        host = pick(every, advertisers.get(row["offer_id"]), row["affiliate_id"], link=True)
+        on = on_domain(base, host)
+        out.append(
+            {**row, "url": f"{on}/c/{row['code']}", "impression_url": f"{on}/i/{row['code']}"}
+        )
+    return out
+
+
+async def _link(services: Services, row: dict[str, Any]) -> dict[str, Any]:
+    return (await _links(services, [row]))[0]
 
 
 @router.post("/offers", status_code=201, response_model=Offer)
@@ -70,7 +89,7 @@ async def archive_offer(offer_id: IdPath, services: ServicesDep, _: AdminWrite) 
 
 @router.post("/links", status_code=201, response_model=Link)
 async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any:
-    return _link(services, await entities.create_link(services.pool, body))
+    return await _link(services, await entities.create_link(services.pool, body))
 
 
 @router.get("/links", response_model=Page[Link])
@@ -83,13 +102,13 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
                                        "affiliate_id": affiliate_id},
                               updated_since=utc(updated_since), after_id=decode_cursor(cursor),
                               limit=limit)  # fmt: skip
-    return page_of([_link(services, r) for r in rows], limit)
+    return page_of(await _links(services, rows), limit)
 
 
 @router.get("/links/{link_id}", response_model=Link)
 async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "tracking_links", link_id, who)
-    return _link(services, found(row, "link", link_id))
+    return await _link(services, found(row, "link", link_id))
 
 
 @router.patch("/links/{link_id}", response_model=Link)
@@ -97,11 +116,11 @@ async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
                       _: AdminWrite) -> Any:  # fmt: skip
     not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
     row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
-    return _link(services, row)
+    return await _link(services, row)
 
 
 @router.post("/links/{link_id}/archive", response_model=Link)
 async def archive_link(link_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
     """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
     row = await listing.archive(services.pool, "tracking_links", link_id)
-    return _link(services, found(row, "link", link_id))
+    return await _link(services, found(row, "link", link_id))
