@@ -13,6 +13,7 @@ import asyncpg
 import fastapi.routing
 import httpx
 
+from tests.tracker.api import matrix_cases_browser as browser
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
 from tests.tracker.api import matrix_cases_rules as rules
@@ -21,10 +22,13 @@ from tests.tracker.api.matrix_world import build
 from tracker.api.app import create_api
 from tracker.settings import Settings
 
-# Routes without API keys: health and metrics, and the merchant postback intake (its own
-# token or signature auth, tested in tests/conversions/test_security.py).
+# Routes without API keys: health and metrics, the merchant postback intake (its own
+# token or signature auth, tested in tests/conversions/test_security.py), and the SDK with
+# its browser conversions (origins per offer: tests/tracker/api/test_sdk.py).
 PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /pixel",
-          *(f"{m} /{p}" for m in ("GET", "POST") for p in ("postback", "aff_lsr", "aff_goal"))}  # fmt: skip
+          *(f"{m} /{p}" for m in ("GET", "POST") for p in ("postback", "aff_lsr", "aff_goal")),
+          "GET /sdk.js", "GET /sdk/{version}.js", "OPTIONS /sdk/offers/{offer_id}/conversions",
+          "POST /sdk/offers/{offer_id}/conversions"}  # fmt: skip
 
 # Routes without API keys: health and metrics, and the merchant postback intake (its own
 # token or signature auth, tested in tests/conversions/test_security.py).
@@ -42,7 +46,7 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES, **rules.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES}
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:
