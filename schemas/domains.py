@@ -51,3 +51,7 @@ class TrackingDomain(BaseModel):
     advertiser_id: int | None = None
     affiliate_id: int | None = None
     created_at: datetime
+
+
+class TlsCheck(BaseModel):
+    hostname: str = Field(description="a name the tracker answers on: a certificate may be issued")

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Answered on any Host: load balancers and Prometheus reach the tracker by address.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Answered on any Host: load balancers, Prometheus and a TLS front asking whether it may
+# get a certificate reach the tracker by address.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/tls-check"})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from tracker.settings import Settings
 PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /pixel",
           *(f"{m} /{p}" for m in ("GET", "POST") for p in ("postback", "aff_lsr", "aff_goal")),
           "GET /sdk.js", "GET /sdk/{version}.js", "OPTIONS /sdk/offers/{offer_id}/conversions",
-          "POST /sdk/offers/{offer_id}/conversions"}  # fmt: skip
+          "POST /sdk/offers/{offer_id}/conversions", "GET /tls-check"}  # fmt: skip
 
 # Routes without API keys: health and metrics, and the merchant postback intake (its own
 # token or signature auth, tested in tests/conversions/test_security.py).

@@ -54,6 +54,13 @@ async def test_register_list_read_and_remove(api: httpx.AsyncClient, no_domains:
         "scope": "advertiser", "hostname": "t.example", "advertiser_id": 999_999_999})  # fmt: skip
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "advertiser_id"
 
+    # A TLS front asks before it gets a certificate (Caddy's on_demand_tls ask), by address.
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=10) as edge:
+        for name, status in (("track.shop.example", 200), ("TRACK.shop.example.", 200),
+                             ("127.0.0.1", 200), ("points-here.example", 404)):  # fmt: skip
+            r = await edge.get("/tls-check", params={"domain": name},
+                               headers={"Host": "10.1.2.3:8000"})  # fmt: skip
+            assert r.status_code == status, (name, r.text)
     listed = (await api.get("/api/v1/tracking-domains")).json()["items"]
     assert [d["hostname"] for d in listed] == [b["hostname"] for b in bodies]
     mine = (await api.get("/api/v1/tracking-domains", params={"advertiser_id": adv})).json()
