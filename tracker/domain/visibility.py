@@ -287,7 +287,7 @@ def markdown() -> str:
         "Generated from `tracker/domain/visibility.py` by `python -m tracker.domain.visibility`"
         " (a test fails when this file and the table differ). The API applies the table to"
         " every answer (`tracker/api/views`), reports and exports take their hidden columns"
-        " from it, and `tests/tracker/api/test_visibility_matrix.py` checks every route of the"
+        " from it, and `tests/tracker/api/test_tenant_matrix.py` (with `matrix_fields.py`) checks every route of the"
         " OpenAPI document, with every role's key, against it. ADR: `docs/adr/0085`.",
         "",
         "- **✓** shown; **–** not shown (`null` in a JSON answer, left out of an export or of"
