@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.types import (
@@ -241,6 +241,13 @@ class PostbackAuthIn(_In):
         "pending", description="the status of a pixel conversion (the browser sets none)"
     )
 
+    @field_validator("hmac_secret", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: the secret stays; null is not a secret
+            raise ValueError("cannot be null; leave the field out to keep the secret")
+        return v
+
 
 class PostbackAuth(BaseModel):
     """An advertiser's postback authentication as read back: the secret is never shown."""
@@ -263,6 +270,13 @@ class PostbackSecretIn(_In):
     overlap_s: OverlapSeconds | SkipJsonSchema[None] = Field(
         None, description="default: TRACKER_POSTBACK_SECRET_OVERLAP_S (24 h)"
     )
+
+    @field_validator("overlap_s", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:
+            raise ValueError("cannot be null; leave the field out for the default")
+        return v
 
 
 class PostbackSecret(BaseModel):

@@ -87,7 +87,19 @@ def _response(body: AsyncIterator[bytes], fmt: Format, name: str) -> StreamingRe
                              headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})  # fmt: skip
 
 
-@router.get("/clicks", response_class=StreamingResponse)
+_FILES = {
+    200: {
+        "description": "the rows, one JSON object a line (ndjson) or CSV with a header line; "
+        "the columns a key sees are in docs/visibility.md",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/clicks", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
 async def export_clicks(
     services: ServicesDep, who: Reader,
     date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],
@@ -99,7 +111,7 @@ async def export_clicks(
     )
 
 
-@router.get("/conversions", response_class=StreamingResponse)
+@router.get("/conversions", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
 async def export_conversions(
     services: ServicesDep, who: Reader,
     date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],

@@ -160,7 +160,11 @@ async def hasoffers_goal(request: Request, services: ServicesDep) -> Any:
     return await _postback(request, services, "hasoffers")
 
 
-@router.get("/pixel", response_class=Response)
+_GIF_DOC = {200: {"description": "a 1x1 GIF, whatever was asked",
+                  "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
+
+
+@router.get("/pixel", response_class=Response, responses=_GIF_DOC)  # type: ignore[arg-type]
 async def pixel(request: Request, services: ServicesDep) -> Response:
     """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF.
 
