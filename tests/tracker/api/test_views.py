@@ -16,7 +16,8 @@ from tests.conversions.conftest import burst, make, world
 from tracker.settings import Settings
 from tracker.store.keys import create_key
 
-PAYOUT, REVENUE, CAP, FRAUD_LIMIT, TRK = "515.19", "737.79", "987", 86_399, "zzTRKzz"
+# Markers a timestamp or a UUID cannot contain by chance (a dot after 3+ digits).
+PAYOUT, REVENUE, CAP, FRAUD_LIMIT, TRK = "515.19", "737.79", "98765.4321", 86_399, "zzTRKzz"
 
 
 async def _get(http: httpx.AsyncClient, url: str, **kw: Any) -> httpx.Response:
@@ -103,11 +104,12 @@ async def test_each_role_sees_only_its_fields(
     )
     assert decision["month_to_date"]["revenue"] == REVENUE + "00"  # the first conversion's
     assert decision["fraud"]["checks"][0]["outcome"] == "flagged"
+    assert decision["caps"][0]["limit"] == CAP and CAP in seen["admin"]["text"]
     assert (admin["payout"], admin["revenue"]) == (PAYOUT + "00", REVENUE + "00")
 
     part = seen["partner"]
     assert REVENUE not in part["text"], "a partner key saw revenue"
-    assert CAP not in part["text"] and str(FRAUD_LIMIT) not in part["text"]
+    assert CAP not in part["text"]  # fraud limits: the decision record has no "fraud" (below)
     for item in (part["conversion"], part["click"]["conversions"][0], part["lookup"]["items"][0],
                  part["list"]["items"][0]):  # fmt: skip
         d = item["decision"]
