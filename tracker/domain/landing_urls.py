@@ -12,6 +12,7 @@ check validates is not where the visitor goes).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import ada_url
@@ -53,9 +54,11 @@ def host_of(template: str) -> str | None:
     return parsed["host"] if parsed and parsed["hostname"] else None
 
 
+@functools.lru_cache(maxsize=65_536)
 def problem(template: str) -> str | None:
     """Why an admin-set URL template is refused, or None when any macro values give a
-    Location to the host it names."""
+    Location to the host it names. About 0.3 ms; remembered, since the redirect's offer
+    cache asks again whenever an offer changes."""
     if _BAD_CHAR.search(template):
         return "no control characters (tabs, CR, LF), DEL or backslashes"
     m = _SPLIT.fullmatch(template)
