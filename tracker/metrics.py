@@ -137,6 +137,15 @@ INGEST_LAST_PROGRESS = Gauge(
     "tracker_ingest_last_progress_seconds", "Last ingest progress", multiprocess_mode="livemax"
 )
 
+# -- issue 18: browser conversions and tracking domains --
+# Browser conversions (the SDK) by outcome: queued, repeat, or why refused (origin,
+# preflight, too_large, malformed_json, invalid, unknown_click, unknown_offer, amount).
+BROWSER_CONVERSIONS = Counter(
+    "tracker_browser_conversions_total", "Browser conversions by outcome", ["outcome"]
+)
+# Requests refused because their Host is not a registered tracking domain.
+HOSTS_REFUSED = Counter("tracker_hosts_refused_total", "Requests for an unregistered Host")
+
 # -- issue 21: production (dashboards, alerts, several processes) --
 # Seconds per API request by route template, method and status class (not the redirect's).
 API_SECONDS = Histogram(
