@@ -25,8 +25,11 @@ _SUBS = {f"sub{i}": i - 1 for i in range(1, 11)}
 RESERVED = frozenset({*_SUBS, "source", "url"})  # not custom parameters
 FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_id=…&aff_id=…
 _UA, _REFERER, _PURPOSE, _LANG = range(4)
+# Prefetch and preview announce themselves in one of four headers (Chrome and the spec:
+# Sec-Purpose / Purpose; Firefox: X-Moz; Safari: X-Purpose).
 _HEADERS = {b"user-agent": _UA, b"referer": _REFERER, b"purpose": _PURPOSE,
-            b"sec-purpose": _PURPOSE, b"accept-language": _LANG}  # fmt: skip
+            b"sec-purpose": _PURPOSE, b"x-moz": _PURPOSE, b"x-purpose": _PURPOSE,
+            b"accept-language": _LANG}  # fmt: skip
 
 
 class Hit:
@@ -115,6 +118,7 @@ class Hit:
             "referer": self.referer,
             "lang": self.lang,
             "cls": self.cls,
+            "rule": "",
         }
         return ev
 
