@@ -72,7 +72,11 @@ async def test_clicks_are_enriched_and_the_full_address_is_never_stored(
     assert (bot["click_class"], bot["device"], bot["country"]) == ("bot", "bot", "US")
     assert (odd["country"], odd["sub2"]) == ("", "back\\slash\n")  # escaped, stored as sent
     # the network: AS number and organisation, a hosting network flagged as a datacenter
-    assert (iphone["asn"], iphone["asn_org"], iphone["datacenter"]) == (3320, "Deutsche Telekom AG", False)
+    assert (iphone["asn"], iphone["asn_org"], iphone["datacenter"]) == (
+        3320,
+        "Deutsche Telekom AG",
+        False,
+    )
     assert (bot["asn"], bot["asn_org"], bot["datacenter"]) == (16509, "AMAZON-02", True)
     assert (odd["asn"], odd["asn_org"], odd["datacenter"]) == (None, "", False)
     assert (bot["traffic_rule"], iphone["traffic_rule"]) == ("flag:datacenter", None)
