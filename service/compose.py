@@ -20,6 +20,7 @@ from ingest import health
 from ingest.component import WorkerComponent
 from ingest.partner_postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
+from redirect.caps import ClickCaps
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
@@ -43,11 +44,14 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
         redis_keys.of(settings).click_streams(), settings.click_batch_max, settings.click_batch_ms,
         settings.click_buffer_max,
     )  # fmt: skip
-    components: list[Component] = [links, sink]
+    # Click caps: one counter shared by every click of the process (redirect.caps); a paid
+    # click on a capped offer waits at most this long for its reservation.
+    caps = ClickCaps(redis_keys.of(settings), min(settings.sink_deadline_s, 0.25))
+    components: list[Component] = [links, sink, caps]
     if with_worker:
         components += [WorkerComponent(), SenderComponent()]
     api = create_api(settings, database_url, redis_url, components)
-    front = RedirectFront(api, links, sink)
+    front = RedirectFront(api, links, sink, caps, settings)
     front.openapi = api.openapi  # type: ignore[attr-defined]
     return front
 

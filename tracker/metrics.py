@@ -166,3 +166,7 @@ STREAM_LAG_SECONDS = Gauge(
 STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["stream"])
 # Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
 INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")
+
+# -- issue 19: traffic truth --
+# Click-cap reservations that Redis did not answer in time (the click went to the fallback).
+CLICK_CAP_ERRORS = Counter("tracker_click_cap_errors_total", "Click-cap reservations failed")
