@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import TEXT, Id
+from schemas.types import MAX_ID, TEXT, Id, Instant
 
 # An address or a network in CIDR notation (checked by the server's parser as well).
 Cidr = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$")]
@@ -82,3 +82,93 @@ class TrafficRule(BaseModel):
     archived_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+_RANGE = "without an offset it is read in `tz`"
+IdParam = Annotated[int, Field(ge=1, le=MAX_ID)]  # a query parameter: text on the wire
+
+
+class TrafficQuery(BaseModel):
+    """Query parameters of ``GET /api/v1/reports/traffic``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    group_by: str = Field(
+        "offer,partner,day", pattern=r"^(offer|partner|day)(,(offer|partner|day)){0,2}$",
+        description="comma-separated: offer, partner, day (local to `tz`)",
+    )  # fmt: skip
+    date_from: Instant | None = Field(
+        None, alias="from", description=f"start (inclusive; {_RANGE}); default: 7 days before `to`"
+    )
+    date_to: Instant | None = Field(
+        None, alias="to", description="end (exclusive); default: the next whole hour"
+    )
+    tz: str = Field("UTC", max_length=64, description="IANA time zone", examples=["Asia/Kolkata"])
+    offer_id: IdParam | None = None
+    affiliate_id: IdParam | None = None
+    limit: int = Field(1000, ge=1, le=100_000, description="at most this many rows")
+
+
+class TrafficRow(BaseModel):
+    offer_id: int | None = None
+    affiliate_id: int | None = None
+    day: str | None = Field(None, description="YYYY-MM-DD, local to `tz`")
+    gross: int = Field(description="every click (not HEAD)")
+    human: int = Field(description="paid clicks: the only ones that count for caps and CPC")
+    unique: int = Field(description="a visitor's first human click on the offer in the window")
+    bot: int = Field(description="crawlers, scripts, headless browsers")
+    preview: int = Field(description="link unfurlers and previews")
+    prefetch: int = Field(description="browser prefetch and prerender")
+    blocked: int = Field(description="sent to the fallback by a traffic rule; never paid")
+    datacenter: int = Field(description="clicks from hosting/cloud networks (any class)")
+    flagged: int = Field(description="clicks a traffic rule flagged (still counted)")
+
+
+class TrafficReport(BaseModel):
+    group_by: list[str]
+    tz: str
+    date_from: datetime = Field(alias="from")
+    date_to: datetime = Field(alias="to")
+    rows: list[TrafficRow]
+    totals: TrafficRow
+
+
+class CtitQuery(BaseModel):
+    """Query parameters of ``GET /api/v1/reports/ctit``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    group_by: str = Field(
+        "offer,partner", pattern=r"^(offer|partner)(,(offer|partner))?$",
+        description="comma-separated: offer, partner",
+    )  # fmt: skip
+    date_from: Instant | None = Field(
+        None, alias="from", description="conversions from (inclusive); default: 30 days before `to`"
+    )
+    date_to: Instant | None = Field(
+        None, alias="to", description="conversions until (exclusive); default: the next whole hour"
+    )
+    offer_id: IdParam | None = None
+    affiliate_id: IdParam | None = None
+    limit: int = Field(1000, ge=1, le=100_000, description="at most this many rows")
+
+
+class CtitBucket(BaseModel):
+    bucket: str = Field(description="e.g. `10s-30s`; `>30d` is the last")
+    up_to_seconds: int | None = Field(description="exclusive upper bound; null for the last")
+    conversions: int
+
+
+class CtitRow(BaseModel):
+    offer_id: int | None = None
+    affiliate_id: int | None = None
+    conversions: int = Field(description="conversions attributed to a click, any status")
+    median_seconds: float | None
+    buckets: list[CtitBucket]
+
+
+class CtitReport(BaseModel):
+    group_by: list[str]
+    date_from: datetime = Field(alias="from")
+    date_to: datetime = Field(alias="to")
+    rows: list[CtitRow]

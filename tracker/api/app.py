@@ -23,6 +23,7 @@ from tracker.api.routes import (
     reads,
     reports,
     rule_lists,
+    traffic_reports,
     traffic_rules,
 )
 from tracker.api.routes.management import offers, tenants
@@ -63,7 +64,8 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules, rule_lists, traffic_rules)},
+                         conversions, conversion_rules, rule_lists, traffic_rules,
+                         traffic_reports)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
 }  # fmt: skip
@@ -120,6 +122,7 @@ def create_api(
         conversion_rules,
         rule_lists,
         traffic_rules,
+        traffic_reports,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))

@@ -16,6 +16,7 @@ import httpx
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
 from tests.tracker.api import matrix_cases_rules as rules
+from tests.tracker.api import matrix_cases_traffic as traffic
 from tests.tracker.api.matrix_probe import Ctx
 from tests.tracker.api.matrix_world import build
 from tracker.api.app import create_api
@@ -42,7 +43,7 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES, **rules.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES, **traffic.CASES}
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:
