@@ -19,6 +19,13 @@ import maxminddb
 from tracker.domain.datacenters import is_datacenter
 
 
+def v4_prefix(prefix: int) -> int:
+    """The prefix length of an IPv4 lookup's network: maxminddb gives it in IPv4 terms
+    (32 for a /32), older releases in the IPv6 tree's (128); a /32 taken for a /8 put a
+    whole /24 in one address's place."""
+    return prefix - 96 if prefix > 32 else prefix
+
+
 class Place(NamedTuple):
     country: str
     region: str
@@ -58,7 +65,6 @@ class Geo:
 
     def __init__(self, path: Path | None) -> None:
         self._reader = maxminddb.open_database(str(path)) if path else None
-        self._v4_offset = 96 if self._reader and self._reader.metadata().ip_version == 6 else 0
         self._nets: dict[str, Place] = {}
         self._exact = lru_cache(maxsize=50_000)(self._lookup)
 
@@ -82,7 +88,7 @@ class Geo:
         except (ValueError, TypeError):
             return NOWHERE
         place = place_of(record)
-        if ":" not in ip and prefix - self._v4_offset <= 24:
+        if ":" not in ip and v4_prefix(prefix) <= 24:
             if len(self._nets) > 200_000:
                 self._nets.clear()
             self._nets[ip.rpartition(".")[0]] = place
@@ -117,7 +123,6 @@ class Asn:
 
     def __init__(self, path: Path | None, extra_datacenters: frozenset[int] = frozenset()) -> None:
         self._reader = maxminddb.open_database(str(path)) if path else None
-        self._v4_offset = 96 if self._reader and self._reader.metadata().ip_version == 6 else 0
         self._extra = extra_datacenters
         self._nets: dict[str, Network] = {}
         self._exact = lru_cache(maxsize=50_000)(self._lookup)
@@ -146,7 +151,7 @@ class Asn:
         except (ValueError, TypeError):
             return NO_NETWORK
         network = network_of(record, self._extra)
-        if ":" not in ip and prefix - self._v4_offset <= 24:
+        if ":" not in ip and v4_prefix(prefix) <= 24:
             if len(self._nets) > 200_000:
                 self._nets.clear()
             self._nets[ip.rpartition(".")[0]] = network
