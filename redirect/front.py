@@ -164,7 +164,7 @@ class RedirectFront:
             if offer.plain:  # active, no expiry, no cap: nothing to decide
                 state = "running"
             else:
-                state = offer_state(offer, time(), False)
+                state = offer_state(offer, time())
                 if state == "running" and offer.capped and usable and not blocked:
                     state = await self._cap(hit, offer)
             if state == "running" and usable and blocked:
