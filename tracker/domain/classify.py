@@ -63,13 +63,6 @@ def warm() -> None:
     _patterns()
 
 
-def data_version() -> str:
-    """The version of the crawler data set in use (shown by the bot benchmark)."""
-    from importlib.metadata import version
-
-    return version("crawler-user-agents")
-
-
 @lru_cache(maxsize=65_536)
 def classify_agent(user_agent: str) -> str:
     """human, bot or preview, from the user agent alone (cached: agents repeat)."""
