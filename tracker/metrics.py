@@ -167,6 +167,15 @@ STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["st
 # Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
 INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")
 
+# -- issue 18: browser conversions and tracking domains --
+# Browser conversions (the SDK) by outcome: queued, repeat, or why refused (origin,
+# preflight, too_large, malformed_json, invalid, unknown_click, unknown_offer, amount).
+BROWSER_CONVERSIONS = Counter(
+    "tracker_browser_conversions_total", "Browser conversions by outcome", ["outcome"]
+)
+# Requests refused because their Host is not a registered tracking domain.
+HOSTS_REFUSED = Counter("tracker_hosts_refused_total", "Requests for an unregistered Host")
+
 # -- issue 19: traffic truth --
 # Click-cap reservations that Redis did not answer in time (the click went to the fallback).
 CLICK_CAP_ERRORS = Counter("tracker_click_cap_errors_total", "Click-cap reservations failed")

@@ -45,7 +45,7 @@ def _front() -> tuple[RedirectFront, ClickSink]:
     sink = ClickSink(["s"], 500, 20, 10**9)
     settings = Settings.model_construct()
     caps = ClickCaps(redis_keys.of(settings), 0.25)
-    return RedirectFront(None, links, sink, caps, settings), sink
+    return RedirectFront(None, links, sink, None, caps, settings), sink
 
 
 def _scope() -> dict[str, Any]:

@@ -42,7 +42,7 @@ def _front(country: bytes) -> tuple[RedirectFront, ClickSink]:
     links._affiliates[3] = True
     sink = ClickSink(["s"], 10_000, 20, 100_000)
     caps = ClickCaps(redis_keys.of(config), 0.1)
-    return RedirectFront(None, links, sink, caps, config), sink
+    return RedirectFront(None, links, sink, None, caps, config), sink
 
 
 async def _location(value: str) -> tuple[str, list[dict[str, Any]]]:

@@ -82,7 +82,7 @@ async def _location(template: str, value: str, fallback: bool) -> str | None:
     links._affiliates[3] = True
     config = Settings.model_construct()
     caps = ClickCaps(redis_keys.of(config), 0.1)
-    front = RedirectFront(None, links, ClickSink(["s"], 10_000, 20, 100_000), caps, config)
+    front = RedirectFront(None, links, ClickSink(["s"], 10_000, 20, 100_000), None, caps, config)
     query = "&".join(f"{k}={quote(value, safe='')}" for k in ("sub1", "sub2", "x", "source"))
     scope = {"type": "http", "method": "GET", "path": "/c/code1", "query_string": query.encode(),
              "headers": [(b"user-agent", b"ua")], "client": ("203.0.113.9", 1)}  # fmt: skip

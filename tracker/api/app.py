@@ -23,6 +23,8 @@ from tracker.api.routes import (
     reads,
     reports,
     rule_lists,
+    sdk,
+    tracking_domains,
     traffic_reports,
     traffic_rules,
 )
@@ -64,10 +66,11 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules, rule_lists, traffic_rules,
-                         traffic_reports)},
+                         conversions, conversion_rules, rule_lists, tracking_domains,
+                         traffic_rules, traffic_reports)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
+    sdk: (),  # the SDK routes document their own answers
 }  # fmt: skip
 
 
@@ -121,6 +124,8 @@ def create_api(
         conversions,
         conversion_rules,
         rule_lists,
+        tracking_domains,
+        sdk,
         traffic_rules,
         traffic_reports,
         ops,
