@@ -45,6 +45,27 @@ end
 return 1
 """
 
+# A smart link's route (issue 20): the route's counters beside its offer's, all under the
+# offer's hash tag. KEYS: counters; ARGV[1]: the day counters' time to live, then each
+# counter's cap (-1: none), then 1 for a day counter. 0: reserved; else the 1-based index
+# of the first counter over its cap (nothing changed).
+_RESERVE_MANY_LUA = """
+local n = #KEYS
+local values = {}
+for i = 1, n do
+  values[i] = redis.call('INCR', KEYS[i])
+  if values[i] == 1 and ARGV[1 + n + i] == '1' then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+end
+for i = 1, n do
+  local cap = tonumber(ARGV[1 + i])
+  if cap >= 0 and values[i] > cap then
+    for j = 1, n do redis.call('DECR', KEYS[j]) end
+    return i
+  end
+end
+return 0
+"""
+
 
 def utc_day(ts: float | None = None) -> str:
     return time.strftime("%Y%m%d", time.gmtime(time.time() if ts is None else ts))
@@ -58,12 +79,15 @@ class ClickCaps:
         self._deadline_s = deadline_s
         self._redis: Redis | None = None
         self._script: Any = None
-        self._full: dict[int, float] = {}  # offer id → monotonic time it was found full
+        self._many: Any = None
+        # offer id (a route: minus its id) → monotonic time it was found full
+        self._full: dict[int, float] = {}
         self._failing = False
 
     def start(self, redis: Redis) -> None:
         self._redis = redis
         self._script = redis.register_script(_RESERVE_LUA)
+        self._many = redis.register_script(_RESERVE_MANY_LUA)
 
     async def start_with(self, services: Services) -> None:
         self.start(services.redis)
@@ -99,6 +123,55 @@ class ClickCaps:
             return True
         self._full[offer_id] = time.monotonic()
         return False
+
+    def route_full(self, route_id: int) -> bool:
+        return self.full(-route_id)
+
+    async def reserve_route(self, offer_id: int, offer_caps: tuple[int | None, int | None],
+                            route_id: int, route_caps: tuple[int | None, int | None]) -> bool:  # fmt: skip
+        """A paid click through a smart link's route: one place under the route's caps and
+        its offer's (if any), all or none; False: one is full (or Redis away)."""
+        if self._many is None:
+            return False
+        day = utc_day()
+        keys: list[str] = []
+        caps: list[int | None] = []
+        daily: list[int] = []
+        if offer_caps != (None, None):
+            keys += [self._keys.click_cap(offer_id, day), self._keys.click_cap(offer_id, "total")]
+            caps += offer_caps
+            daily += [1, 0]
+        keys += [self._keys.route_cap(offer_id, route_id, day),
+                 self._keys.route_cap(offer_id, route_id, "total")]  # fmt: skip
+        caps += route_caps
+        daily += [1, 0]
+        args = [_DAY_TTL_S, *(-1 if c is None else c for c in caps), *daily]
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                over = await self._many(keys=keys, args=args)
+        except Exception as exc:  # as for offers: never overshoot, go to the next route
+            metrics.CLICK_CAP_ERRORS.inc()
+            if not self._failing:
+                log.warning("click caps: cannot reserve, capped routes are skipped: %r", exc)
+            self._failing = True
+            return False
+        self._failing = False
+        if over == 0:
+            self._full.pop(-route_id, None)
+            self._full.pop(offer_id, None)
+            return True
+        offer_full = offer_caps != (None, None) and over <= 2
+        self._full[offer_id if offer_full else -route_id] = time.monotonic()
+        return False
+
+    async def route_used(self, offer_id: int, route_id: int) -> tuple[int, int]:
+        """(today's, all-time) paid clicks reserved under a route's caps (tests, tools)."""
+        assert self._redis is not None
+        day, total = await self._redis.mget(
+            self._keys.route_cap(offer_id, route_id, utc_day()),
+            self._keys.route_cap(offer_id, route_id, "total"),
+        )
+        return int(day or 0), int(total or 0)
 
     async def used(self, offer_id: int) -> tuple[int, int]:
         """(today's, all-time) paid clicks reserved under the offer's caps (tests, tools)."""

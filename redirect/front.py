@@ -7,7 +7,9 @@ everything else is passed to the API app unchanged. No network call is
 awaited except on a cache miss (the first visitor of a new link) and, for
 offers with a click cap only, the cap's reservation of a paid click
 (redirect.caps). Links with traffic rules have their clicks judged
-(tracker.domain.traffic_rules); the others pay nothing for it.
+(tracker.domain.traffic_rules), offers with targeting their visitors
+(tracker.domain.targeting), smart links choose a route (redirect.routing) and offers
+with landers a lander; the others pay nothing for any of it.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from typing import Any
 
 from redirect import pages
 from redirect.caps import ClickCaps
-from redirect.catalog import CachedOffer, offer_state
+from redirect.catalog import CachedLink, CachedOffer, offer_state
 from redirect.deeplink import check_deep_link
 from redirect.hit import Hit, append_params
 from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.plan import LinkPlan
+from redirect.routing import Router, Trail
 from redirect.sink import ClickSink
 from schemas.types import MAX_ID
 from tracker import metrics
@@ -33,7 +36,9 @@ from tracker.domain import classify
 from tracker.domain.client_ip import ClientAddress
 from tracker.domain.counted import is_paid
 from tracker.domain.macros import Template, compile_template
+from tracker.domain.targeting import Visitor
 from tracker.domain.traffic_rules import NOT_RUNNING_OFFER, judge
+from tracker.domain.weights import share, visitor_hash
 from tracker.geoip import Asn, Geo
 from tracker.settings import Settings
 
@@ -90,9 +95,12 @@ class RedirectFront:
             s.country_header.lower().encode() if s.country_header else None
         )
         self._addresses = ClientAddress(s.trusted_proxies)
-        # {country} without a country header, and datacenter rules: the MaxMind readers.
-        self._geo = Geo(s.geoip_db) if s.geoip_db and not s.country_header else None
+        # {country} without a country header, targeting by place, and datacenter rules:
+        # the MaxMind readers.
+        self._geo = Geo(s.geoip_db) if s.geoip_db else None
+        self._macro_geo = None if s.country_header else self._geo
         self._asn = Asn(s.asn_db, frozenset(s.datacenter_asns))
+        self.router = Router(links, caps, self._datacenter)
         # One plan per link code (or (offer, partner) for the /click form), rebuilt when
         # the cached link or offer object or the traffic rules change.
         self._plans: dict[object, LinkPlan] = {}
@@ -127,8 +135,10 @@ class RedirectFront:
             plan = self._plans[key] = LinkPlan(offer, aff_id, link, rules, version)
         return plan
 
-    async def _target(self, code: str | None, hit: Hit) -> tuple[LinkPlan | None, bool]:
-        """(plan, usable) of a hit, reading Postgres for what is not cached yet."""
+    async def _target(self, code: str | None,
+                      hit: Hit) -> tuple[LinkPlan | CachedLink | None, bool]:  # fmt: skip
+        """(plan, usable) of a hit, reading Postgres for what is not cached yet; a smart
+        link is answered as the link itself (its routes decide)."""
         links = self.links
         if code is not None:
             link = links.get(code)
@@ -138,6 +148,8 @@ class RedirectFront:
                 link = await links.load(code)
                 if link is None:
                     return None, False
+            if link.smart is not None:
+                return link, link.active
             offer = links.offer(link.offer_id) or await links.load_offer(link.offer_id)
             if offer is None:
                 return None, False
@@ -165,6 +177,9 @@ class RedirectFront:
             links = self.links
             link = links.link_map.get(code)
             if link is not None and link.active:
+                if link.smart is not None:
+                    await self.smart_click(send, hit, link, t0)
+                    return
                 offer = links.offer_map.get(link.offer_id)
                 if offer is not None and links.affiliate_map.get(link.aff_id):
                     plan = self._plans.get(code)
@@ -173,7 +188,11 @@ class RedirectFront:
                         plan = self._plan(code, offer, link.aff_id, link)
         usable = True
         if plan is None:  # not all in the cache (or the /click form): may read Postgres
-            plan, usable = await self._target(code, hit)
+            target, usable = await self._target(code, hit)
+            if isinstance(target, CachedLink):
+                await self.smart_click(send, hit, target, t0)
+                return
+            plan = target
         if plan is None:
             (start, body), outcome, cls = _NOT_FOUND, "not_found", "-"
         else:
@@ -181,16 +200,22 @@ class RedirectFront:
             blocked, rule = False, ""
             if plan.rules or code is None:  # traffic rules, or the /click form: judge it
                 blocked, rule = await self._judge(hit, plan, code)
+            now = time()
+            if offer.targeting is not None and not blocked:  # issue 20: who the offer takes
+                why = offer.targeting.refuses(self.visitor(hit), now)
+                if why:
+                    blocked, rule = True, f"targeting:{why}"
             if offer.plain:  # active, no expiry, no cap: nothing to decide
                 state = "running"
             else:
-                state = offer_state(offer, time())
+                state = offer_state(offer, now)
                 if state == "running" and offer.capped and usable and not blocked:
                     state = await self._cap(hit, offer)
             if state == "running" and usable and blocked:
-                (start, body), outcome, cls = self._blocked(hit, plan, rule), "blocked", "blocked"
+                outcome = "not_targeted" if rule.startswith("targeting:") else "blocked"
+                (start, body), cls = self._blocked(hit, plan, rule), "blocked"
             elif state == "running" and usable:
-                start, outcome = self._redirect(scope, hit, plan, rule)
+                start, outcome = self._redirect(hit, plan, rule)
                 body, cls = pages.EMPTY_BODY, hit.cls
             else:
                 (start, body), outcome = self._not_running(hit, plan, state), "fallback"
@@ -200,6 +225,49 @@ class RedirectFront:
         await send(start)
         await send(body)
         _observe(outcome, cls, t0)
+
+    async def smart_click(self, send: Any, hit: Hit, link: CachedLink, t0: float) -> None:
+        """A click on a smart link: the route that takes the visitor (redirect.routing), or
+        the link's fallback. A visitor no route takes because targeting refused it is
+        recorded as a ``blocked`` click of the first refusing route (never paid)."""
+        links, body = self.links, pages.EMPTY_BODY
+        usable = link.active and (
+            links.affiliate_map.get(link.aff_id) or await links.load_affiliate(link.aff_id)
+        )
+        sp = await self.router.plan(link, link) if usable else None
+        trail, cls, entry = Trail(), "-", None
+        if sp is not None:
+            now = time()
+            v = self.visitor(hit)
+            vh = visitor_hash(hit.ip, hit.ua)
+            entry = await self.router.choose(sp, hit, v, vh, now, True, trail)
+            if entry is not None and entry.plan is not None:
+                start, outcome = self._redirect(hit, entry.plan, trail.flag, entry.route.route_id,
+                                                vh)  # fmt: skip
+                cls = hit.cls
+        if entry is None or entry.plan is None:
+            judged = trail.blocked or trail.refused
+            if judged is not None and judged[0].plan is not None:
+                e, why = judged
+                rule = why if trail.blocked else f"route#{e.route.route_id}:{why}"
+                self._record_blocked(hit, e.plan, rule, e.route.route_id)  # type: ignore[arg-type]
+                outcome, cls = ("blocked" if trail.blocked else "not_targeted"), "blocked"
+            else:
+                outcome = "fallback"
+            (start, body) = self._smart_fallback(hit, link)
+            if start["status"] != 302 and outcome == "fallback":
+                outcome = "unavailable"
+        await send(start)
+        await send(body)
+        _observe(outcome, cls, t0)
+
+    def visitor(self, hit: Hit) -> Visitor:
+        """What targeting may ask of this hit (each fact looked up when first asked)."""
+        return Visitor(hit.ip, hit.ua, hit.lang, hit.country, self._place, self._datacenter)
+
+    def _place(self, ip: str) -> tuple[str, str]:
+        place = self._geo.lookup(ip) if self._geo is not None else None
+        return (place.country, place.region) if place is not None else ("", "")
 
     async def _judge(self, hit: Hit, plan: LinkPlan, code: str | None) -> tuple[bool, str]:
         """(blocked, rule) of a click on a link with traffic rules, or of the /click form
@@ -223,38 +291,52 @@ class RedirectFront:
             return "running" if ok else "capped"
         return "capped" if self.caps.full(offer.offer_id) else "running"
 
-    def _place(self, hit: Hit) -> None:
+    def _country_of(self, hit: Hit) -> None:
         """``{country}`` from the GeoIP database when no proxy header gave it."""
-        if self._geo is not None and not hit.country and hit.ip:
-            hit.country = self._geo.lookup(hit.ip).country
+        if self._macro_geo is not None and not hit.country and hit.ip:
+            hit.country = self._macro_geo.lookup(hit.ip).country
 
     def _blocked(self, hit: Hit, plan: LinkPlan, rule: str) -> tuple[Any, Any]:
         """A blocked click: recorded as ``blocked`` with its rule (never paid), sent to the
         fallback (a HEAD stays ``head``: it is no click either way)."""
+        self._record_blocked(hit, plan, rule)
+        return self._not_running(hit, plan, "blocked")
+
+    def _record_blocked(self, hit: Hit, plan: LinkPlan, rule: str, route: int = 0) -> None:
         offer = plan.offer
         event = hit.event("click", plan.link_id, plan.code, offer.offer_id, plan.aff_id,
                           plan.defaults, rule)  # fmt: skip
         if hit.cls != "head":
             event["cls"] = "blocked"
+        if route:
+            event["route"] = route
         self.sink.add(event)
-        return self._not_running(hit, plan, "blocked")
 
-    def _redirect(self, scope: Scope, hit: Hit, plan: LinkPlan,
-                  rule: str) -> tuple[dict[str, Any], str]:  # fmt: skip
+    def _redirect(self, hit: Hit, plan: LinkPlan, rule: str, route: int = 0,
+                  vh: int | None = None) -> tuple[dict[str, Any], str]:  # fmt: skip
         offer = plan.offer
         event = hit.event("click", plan.link_id, plan.code, offer.offer_id, plan.aff_id,
                           plan.defaults, rule)  # fmt: skip
         click_id: str = event["click_id"]
         head = hit.cls == "head"
+        variant = None
+        if route:
+            event["route"] = route
+        if plan.wheel is not None:  # landers: the visitor's own (issue 20)
+            if vh is None:
+                vh = visitor_hash(hit.ip, hit.ua)
+            u = share(vh, offer.offer_id, offer.sticky_s, event["ts"])
+            variant = plan.variants[plan.wheel.pick(u)]
+            event["lander"] = variant.lander_id
         self.sink.add(event)
-        if plan.needs_country:
-            self._place(hit)
+        if plan.needs_country if variant is None else variant.needs_country:
+            self._country_of(hit)
         location, outcome = None, "redirect"
         if hit.deep_url and offer.deep_domains:
             location = check_deep_link(hit.deep_url, offer.deep_domains)
             outcome = "deep_link" if location else "redirect"
         if location is None:
-            location = plan.fill(hit, click_id, event["ts"])
+            location = plan.fill(hit, click_id, event["ts"], variant)
             if offer.pass_params and hit.params:
                 location = append_params(location, hit.params)
         # Every value is percent-encoded by the plan or the deep-link check: ASCII only.
@@ -267,10 +349,41 @@ class RedirectFront:
     def _not_running(self, hit: Hit, plan: LinkPlan, state: str) -> tuple[Any, Any]:
         fallback = plan.offer.fallback or self._fallback
         if fallback is not None:
-            self._place(hit)
+            self._country_of(hit)
             values = hit.fallback(plan.offer.offer_id, plan.aff_id, plan.code)
             return pages.redirect(fallback.fill(values).encode("ascii"))
         return _GONE if state in ("expired", "archived") else _UNAVAILABLE
+
+    def _smart_fallback(self, hit: Hit, link: CachedLink) -> tuple[Any, Any]:
+        """A smart link's last resort: its fallback URL, else the instance's, else 404."""
+        fallback = (link.smart.fallback if link.smart else None) or self._fallback
+        if fallback is not None:
+            self._country_of(hit)
+            values = hit.fallback(0, link.aff_id, link.code)
+            return pages.redirect(fallback.fill(values).encode("ascii"))
+        return _UNAVAILABLE
+
+    async def _smart_pixel(self, hit: Hit, link: CachedLink) -> str:
+        """A smart link's impression counts for the route the visitor would take (its
+        caps' last known state, no place reserved); none: nothing is recorded."""
+        links = self.links
+        if not (link.active and (links.affiliate_map.get(link.aff_id)
+                                 or await links.load_affiliate(link.aff_id))):  # fmt: skip
+            return "-"
+        sp = await self.router.plan(link, link)
+        if sp is None:
+            return "-"
+        vh = visitor_hash(hit.ip, hit.ua)
+        trail = Trail()
+        entry = await self.router.choose(sp, hit, self.visitor(hit), vh, time(), False, trail)
+        if entry is None or entry.plan is None:
+            return "-"
+        plan = entry.plan
+        event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
+                          plan.aff_id, plan.defaults)  # fmt: skip
+        event["route"] = entry.route.route_id
+        self.sink.add(event)
+        return hit.cls
 
     async def impression(self, scope: Scope, send: Any, code: str) -> None:
         """1x1 GIF; a GET of a known link's pixel records a ``kind=impression`` event."""
@@ -279,7 +392,9 @@ class RedirectFront:
         if scope["method"] == "GET":
             hit = Hit(scope, self._country, self._addresses)
             plan, usable = await self._target(code, hit)
-            if plan is not None and usable:
+            if isinstance(plan, CachedLink):
+                cls = await self._smart_pixel(hit, plan)
+            elif plan is not None and usable:
                 event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
                                   plan.aff_id, plan.defaults)  # fmt: skip
                 self.sink.add(event)

@@ -49,6 +49,8 @@ class LinkCache:
         # knows when the rule sets it picked for a link are stale.
         self._rules: dict[int, RuleSet] = {}
         self.rules_version = 0
+        # Moves whenever an offer is replaced (smart links' plans name several offers).
+        self.offers_version = 0
         # (offer, partner) → whether the partner has an active link on the offer.
         self._runs: dict[tuple[int, int], bool] = {}
         self._pool: asyncpg.Pool | None = None
@@ -122,11 +124,12 @@ class LinkCache:
         if hit is not None or not self._first_look(f"o:{offer_id}"):
             return hit
         assert self._pool is not None
-        row = await entities.get_offer(self._pool, offer_id)
+        row = await entities.cached_offer(self._pool, offer_id)
         if row is None:
             self._not_found(f"o:{offer_id}")
             return None
         offer = self._offers[offer_id] = offer_from_row(row)
+        self.offers_version += 1
         return offer
 
     async def load_affiliate(self, aff_id: int) -> bool:
@@ -156,8 +159,11 @@ class LinkCache:
         assert self._pool is not None
         now = await self._pool.fetchval("SELECT now()")
         since = self._since
-        for row in await entities.offers_changed_since(self._pool, since):
+        offers = await entities.offers_changed_since(self._pool, since)
+        for row in offers:
             self._offers[row["id"]] = offer_from_row(row)
+        if offers:  # smart links' plans hold their routes' offers: made again on next use
+            self.offers_version += 1
         for row in await entities.affiliates_changed_since(self._pool, since):
             self._affiliates[row["id"]] = row["status"] == "active"
         if since is not None and self._links:

@@ -41,9 +41,23 @@ def steps_of(template: Template) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+class Variant:
+    """One lander of the offer, bound like the landing URL (issue 20)."""
+
+    __slots__ = ("head", "lander_id", "needs_country", "steps")
+
+    def __init__(self, lander_id: int, template: Template, constants: dict[str, str]) -> None:
+        bound = template.bind(constants)
+        self.lander_id = lander_id
+        self.head = bound.parts[0]
+        self.steps = steps_of(bound)
+        self.needs_country = any(kind == _COUNTRY for kind, _, _ in self.steps)
+
+
 class LinkPlan:
     __slots__ = ("aff_id", "code", "cookie_tail", "defaults", "head", "link", "link_id",
-                 "needs_country", "offer", "rules", "rules_version", "steps")  # fmt: skip
+                 "needs_country", "offer", "rules", "rules_version", "steps", "variants",
+                 "wheel")  # fmt: skip
 
     def __init__(self, offer: CachedOffer, aff_id: int, link: CachedLink | None,
                  rules: tuple[RuleSet, ...] = (), rules_version: int = 0) -> None:  # fmt: skip
@@ -59,6 +73,9 @@ class LinkPlan:
         self.head = bound.parts[0]
         self.steps = steps_of(bound)
         self.needs_country = any(kind == _COUNTRY for kind, _, _ in self.steps)
+        # The offer's landers, if any are active: one is chosen per visitor (the wheel).
+        self.variants = tuple(Variant(d.lander_id, d.template, constants) for d in offer.landers)
+        self.wheel = offer.lander_wheel
         max_age = offer.cookie_max_age
         self.cookie_tail = (
             None
@@ -66,11 +83,15 @@ class LinkPlan:
             else b"; Max-Age=%d; Path=/; Secure; HttpOnly; SameSite=None" % max_age
         )
 
-    def fill(self, hit: Hit, click_id: str, ts: float) -> str:
-        """The landing URL of this hit: every value percent-encoded, unknown ones empty."""
-        out = [self.head]
+    def fill(self, hit: Hit, click_id: str, ts: float, variant: Variant | None = None) -> str:
+        """The landing URL of this hit (of the lander ``variant`` if given): every value
+        percent-encoded, unknown ones empty."""
+        if variant is None:
+            out, steps = [self.head], self.steps
+        else:
+            out, steps = [variant.head], variant.steps
         append, plain = out.append, PLAIN.fullmatch
-        for kind, arg, literal in self.steps:
+        for kind, arg, literal in steps:
             if kind == _SUB:
                 v = hit.subs[arg]  # type: ignore[index]
             elif kind == _CLICK_ID:  # our own UUID text: nothing to encode

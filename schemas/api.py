@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -12,6 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
 from schemas.events import ClickClass
+from schemas.routing import Targeting, TargetingIn
 from schemas.types import TEXT, Count, Flag, Id, Instant, Money, WindowDays
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT)]
@@ -106,6 +108,9 @@ class _OfferFields(_In):
         False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
     )
     attribution_window_days: WindowDays = 30
+    targeting: TargetingIn | SkipJsonSchema[None] = Field(
+        None, description="who the offer takes (issue 20); absent: every visitor"
+    )
 
     @field_validator("deep_link_domains", mode="before")
     @classmethod
@@ -160,6 +165,10 @@ class OfferPatch(_In):
     cookieless: Flag | SkipJsonSchema[None] = None
     pass_params: Flag | SkipJsonSchema[None] = None
     attribution_window_days: WindowDays | SkipJsonSchema[None] = None
+    targeting: TargetingIn | None = Field(
+        None, description="who the offer takes (issue 20); null: every visitor. Every "
+        "redirect applies a change within `link_refresh_s`.",
+    )  # fmt: skip
 
     @field_validator("deep_link_domains", mode="before")
     @classmethod
@@ -187,8 +196,14 @@ class Offer(BaseModel):
     cookieless: bool = False
     pass_params: bool = False
     attribution_window_days: int = 30
+    targeting: Targeting | None = Field(None, description="who the offer takes; null: everyone")
     created_at: datetime
     updated_at: datetime | None = None
+
+    @field_validator("targeting", mode="before")
+    @classmethod
+    def _stored(cls, v: object) -> object:
+        return json.loads(v) if isinstance(v, str | bytes) else v  # jsonb read as text
 
 
 class LinkIn(_In):
@@ -257,8 +272,11 @@ class Click(BaseModel):
     asn_org: str = ""
     datacenter: bool = Field(False, description="from a hosting/cloud network")
     traffic_rule: str | None = Field(
-        None, description="the traffic rule that blocked (click_class blocked) or flagged it"
-    )
+        None, description="the traffic rule that blocked (click_class blocked) or flagged it; "
+        "`targeting:<dimension>` or `route#<id>:<dimension>`: the visitor was not targeted",
+    )  # fmt: skip
+    route_id: int | None = Field(None, description="the smart link's route it took")
+    lander_id: int | None = Field(None, description="the offer's lander it was shown")
     conversions: list[Conversion] = Field(
         default_factory=list, description="the conversions attributed to this click"
     )

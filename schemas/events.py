@@ -49,6 +49,9 @@ class ClickEvent(BaseModel):
     cls: ClickClass = "human"
     # The traffic rule that blocked (cls "blocked") or flagged the click; "" when none.
     rule: Annotated[str, Field(max_length=64)] = ""
+    # Issue 20 (optional, so older entries still parse, and older workers ignore them):
+    route: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None  # the smart link's route
+    lander: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None  # the offer's lander shown
 
 
 CLICK_LIST: TypeAdapter[list[ClickEvent]] = TypeAdapter(list[ClickEvent])

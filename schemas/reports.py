@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from schemas.types import Instant
 
 SUBS = tuple(f"sub{i}" for i in range(1, 11))
-INT_DIMS = ("partner", "offer", "link")
+INT_DIMS = ("partner", "offer", "link", "route", "lander")  # route, lander: issue 20
 TEXT_DIMS = ("goal", *SUBS, "source", "country", "device", "os", "browser")
 TIME_DIMS = ("hour", "day", "week", "month")
 DIMENSIONS = (*INT_DIMS, *TEXT_DIMS, *TIME_DIMS)
@@ -64,6 +64,8 @@ class ReportQuery(BaseModel):
     partner: str | None = Field(None, description=_FILTER.format("partner id"))
     offer: str | None = Field(None, description=_FILTER.format("offer id"))
     link: str | None = Field(None, description=_FILTER.format("tracking link id"))
+    route: str | None = Field(None, description=_FILTER.format("smart link route id"))
+    lander: str | None = Field(None, description=_FILTER.format("lander id"))
     goal: str | None = Field(None, description=_FILTER.format("goal code"))
     sub1: str | None = Field(None, description=_FILTER.format("sub1"))
     sub2: str | None = Field(None, description=_FILTER.format("sub2"))
@@ -101,7 +103,7 @@ class ReportQuery(BaseModel):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
-    @field_validator("partner", "offer", "link")
+    @field_validator("partner", "offer", "link", "route", "lander")
     @classmethod
     def _ids(cls, v: str | None) -> str | None:
         items = _list(v)

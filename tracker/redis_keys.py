@@ -66,6 +66,11 @@ class RedisKeys:
         all time); both of an offer's counters share one hash tag (redirect.caps)."""
         return f"{self.prefix}:clickcap:{{c{offer_id}}}:{day}"
 
+    def route_cap(self, offer_id: int, route_id: int, day: str) -> str:
+        """A smart link route's paid clicks on one UTC day (``total``: all time), under its
+        offer's hash tag, so that one script reserves the route's place and the offer's."""
+        return f"{self.prefix}:clickcap:{{c{offer_id}}}:r{route_id}:{day}"
+
     def unique_prefix(self, tag: int) -> str:
         """Visitor marks of the unique-click judge, spread over ``tag`` slots."""
         return f"{self.prefix}:uniq:{{u{tag}}}:"

@@ -18,7 +18,7 @@ from hashlib import blake2b
 import asyncpg
 
 from ingest.clicks.copytext import NULL, escape, opt
-from ingest.clicks.useragent import parse_agent
+from tracker.domain.agents import parse_agent
 from tracker.geoip import NO_NETWORK, NOWHERE, Asn, Geo, Network
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

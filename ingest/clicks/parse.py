@@ -22,6 +22,7 @@ from msgspec import Meta
 from pydantic import ValidationError
 
 from schemas.events import CLICK_LIST, WIRE_VERSION, ClickClass, ClickEvent
+from schemas.types import MAX_ID
 from tracker import redis_keys
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -53,6 +54,8 @@ class Wire(msgspec.Struct, frozen=True, gc=False):
     lang: Annotated[str, Meta(max_length=64)] = ""
     cls: ClickClass = "human"
     rule: Annotated[str, Meta(max_length=64)] = ""
+    route: Annotated[int, Meta(ge=1, le=MAX_ID)] | None = None  # a smart link's route
+    lander: Annotated[int, Meta(ge=1, le=MAX_ID)] | None = None  # the offer's lander shown
 
 
 Click = Wire
@@ -81,7 +84,7 @@ def _from_model(ev: ClickEvent) -> Wire:
         click_id=str(ev.click_id), ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
         kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=tuple(ev.subs),
         source=ev.source, params=dict(ev.params), ip=ev.ip, ua=ev.ua, referer=ev.referer,
-        lang=ev.lang, cls=ev.cls, rule=ev.rule,
+        lang=ev.lang, cls=ev.cls, rule=ev.rule, route=ev.route, lander=ev.lander,
     )  # fmt: skip
 
 

@@ -24,7 +24,14 @@ import orjson
 from ingest.clicks.copytext import NULL
 from ingest.clicks.enrich import Enricher
 from ingest.clicks.parse import Wire
-from ingest.clicks.rows import day_of, impression_row, own_fields, rule_text, second_text
+from ingest.clicks.rows import (
+    choice_text,
+    day_of,
+    impression_row,
+    own_fields,
+    rule_text,
+    second_text,
+)
 from ingest.clicks.unique import UniqueJudge
 from tracker.domain.classify import CLASSES
 from tracker.domain.counted import PAID_CLASSES, is_click, is_paid
@@ -172,7 +179,7 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
             ):  # fmt: skip
                 own = own_fields(c)  # the careful way: escape what must be
             rule = rule_text(c.rule) if c.rule else NULL
-            parts.append(f"{own}\t{ipb[0]}\t{agb[0]}\t{rule}\t{agb[1]}\t")
+            parts.append(f"{own}\t{ipb[0]}\t{agb[0]}\t{choice_text(c)}\t{rule}\t{agb[1]}\t")
             if cls not in PAID_CLASSES:
                 parts.append(_VERDICT[False])
             else:

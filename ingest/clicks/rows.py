@@ -26,15 +26,17 @@ CLICK_COLUMNS = (
     "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
     "asn", "asn_org", "datacenter",  # … and its network part (migration 0040)
     "user_agent", "device", "os", "browser",  # Enricher.agent_block
+    "route_id", "lander_id",  # a smart link's route, the offer's lander (migration 0080)
     "traffic_rule", "click_class", "is_unique",
 )  # fmt: skip
 IMPRESSION_COLUMNS = (
     "impression_id", "created_at", "link_id", "offer_id", "affiliate_id",
-    "click_class", "country", "device",
+    "click_class", "country", "device", "route_id",
 )  # fmt: skip
 
 _NULLS = [NULL] * 10
 _NO_SUBS = "\t".join(_NULLS)
+_NO_CHOICE = f"{NULL}\t{NULL}"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC).date()
 _days: dict[int, date] = {}
 _seconds: dict[int, str] = {}
@@ -91,8 +93,16 @@ def own_fields(c: Wire) -> str:
 
 
 def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
-    return (f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{rule_text(c.rule)}\t{cls}\t"
-            f"{'t' if unique else 'f'}")  # fmt: skip
+    return (f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{choice_text(c)}\t"
+            f"{rule_text(c.rule)}\t{cls}\t{'t' if unique else 'f'}")  # fmt: skip
+
+
+def choice_text(c: Wire) -> str:
+    """``route_id, lander_id`` as COPY text (issue 20; NULL on most clicks)."""
+    route, lander = c.route, c.lander
+    if route is None and lander is None:
+        return _NO_CHOICE
+    return f"{NULL if route is None else route}\t{NULL if lander is None else lander}"
 
 
 def rule_text(rule: str) -> str:
@@ -104,5 +114,6 @@ def impression_row(c: Wire, cls: str, country: str, device: str) -> str:
     link = c.link_id
     return (
         f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{c.offer_id}\t"
-        f"{c.aff_id}\t{cls}\t{escape(country)}\t{device}"
+        f"{c.aff_id}\t{cls}\t{escape(country)}\t{device}\t"
+        f"{NULL if c.route is None else c.route}"
     )

@@ -9,11 +9,11 @@ import asyncpg
 from redis.asyncio import Redis
 
 from ingest.clicks.enrich import truncate_ip
-from ingest.clicks.useragent import parse_agent
 from ingest.worker import Worker
 from loadtests.ingest.data import build_asn_db, build_geo_db
 from tests.ingest.helpers import click, push, setup_offer
 from tracker import redis_keys
+from tracker.domain.agents import parse_agent
 from tracker.settings import Settings
 
 IPHONE = (

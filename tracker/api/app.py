@@ -20,12 +20,15 @@ from tracker.api.routes import (
     exports,
     incoming_postbacks,
     keys,
+    lander_reports,
+    landers,
     ops,
     partner_postbacks,
     reads,
     reports,
     rule_lists,
     sdk,
+    smart_links,
     tracking_domains,
     traffic_reports,
     traffic_rules,
@@ -69,7 +72,8 @@ _API = (401, 403, 404, 409, 413, 429)
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
                          conversions, conversion_rules, rule_lists, tracking_domains,
-                         traffic_rules, traffic_reports)},
+                         traffic_rules, traffic_reports, landers, lander_reports,
+                         smart_links)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
     sdk: (),  # the SDK routes document their own answers
@@ -132,6 +136,9 @@ def create_api(
         sdk,
         traffic_rules,
         traffic_reports,
+        landers,
+        lander_reports,
+        smart_links,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))

@@ -76,7 +76,8 @@ _SUBS5 = tuple(f"sub{i}" for i in range(1, 6))
 _CLICK = {
     **_fields(EVERYONE, "click_id", "created_at", "link_id", "link_code", "offer_id",
               "affiliate_id", *_SUBS5, "ip_trunc", "user_agent", "referer", "click_class",
-              "is_unique", "asn", "asn_org", "datacenter", "traffic_rule"),
+              "is_unique", "asn", "asn_org", "datacenter", "traffic_rule", "route_id",
+              "lander_id"),
     "conversions": _r(*AUDIENCES, of="Conversion"),
 }  # fmt: skip
 _CONVERSION_COLUMNS = {
@@ -120,6 +121,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "total_click_cap": REVENUE,
         "default_payout": PAYOUT,
         "default_revenue": REVENUE,
+        # who the offer takes (issue 20): partners too, so they send the traffic it pays for
+        "targeting": _r(*AUDIENCES, of="Targeting"),
     },
     "Link": _fields(EVERYONE, "id", "code", "url", "impression_url", "offer_id",
                     "affiliate_id", "status", *_SUBS5, *_TIMES),
@@ -224,6 +227,36 @@ FIELDS: dict[str, dict[str, Rule]] = {
                 "buckets": _r(*AUDIENCES, of="CtitBucket")},
     "CtitBucket": _fields(EVERYONE, "bucket", "up_to_seconds", "conversions"),
     # Exports: the columns of the rows (a hidden column is left out of the file).
+    # Issue 20: targeting (offers and routes), landers (the advertiser's pages), smart links
+    # (the network's and its partners': never their caps or fallback), the split tests.
+    "Targeting": {**_fields(EVERYONE, "datacenter"),
+                  **_fields(_r(*AUDIENCES, of="Match"), "countries", "regions", "devices", "os",
+                            "browsers", "languages"),
+                  "schedule": _r(*AUDIENCES, of="Schedule")},
+    "Match": _fields(EVERYONE, "allow", "deny"),
+    "Schedule": _fields(EVERYONE, "time_zone", "days", "hours"),
+    "Lander": _fields(REVENUE, "id", "offer_id", "name", "url", "weight", "status", *_TIMES),
+    "SmartLink": {
+        **_fields(PARTNERS, "id", "code", "url", "affiliate_id", "name", "status",
+                  "sticky_hours", *_TIMES),
+        "fallback_url": ADMIN_ONLY,
+        "routes": _r(*ADMINS, PARTNER, of="SmartRoute"),
+    },
+    "SmartRoute": {
+        **_fields(PARTNERS, "id", "link_id", "offer_id", "smart_link_id", "priority", "weight",
+                  "status", *_TIMES),
+        "targeting": _r(*ADMINS, PARTNER, of="Targeting"),
+        "daily_click_cap": ADMIN_ONLY,
+        "total_click_cap": ADMIN_ONLY,
+    },
+    "LanderReport": {**_fields(EVERYONE, "offer_id", "from", "to", "control"),
+                     "rows": _r(*AUDIENCES, of="LanderRow")},
+    "LanderRow": {
+        **_fields(EVERYONE, "lander_id", "status", "weight", "clicks", "conversions", "cr",
+                  "control", "z", "p_value", "confidence"),
+        "name": REVENUE,
+        "epc": PAYOUT,
+    },
     "ClickExport": {
         **{k: v for k, v in _CLICK.items() if k != "conversions"},
         **_fields(EVERYONE, *(f"sub{i}" for i in range(6, 11)), "source", "country", "region",
@@ -248,10 +281,10 @@ ADMIN_RESOURCES = frozenset({"ConversionSettings", "Override", "Tier", "RevenueR
                              "NewKeyOut", "TrackingDomain", "TrafficRule"})  # fmt: skip
 # Resources of partners (their routes answer 403 to advertiser keys).
 PARTNER_RESOURCES = frozenset({"PartnerPostback", "TestRequest", "Delivery", "Attempt",
-                               "ReplayOut"})  # fmt: skip
+                               "ReplayOut", "SmartLink", "SmartRoute"})  # fmt: skip
 # Resources of advertisers (their routes answer 403 to partner keys): what a merchant puts
-# on its own site (issue 18).
-ADVERTISER_RESOURCES = frozenset({"OfferSdk"})
+# on its own site (issue 18), its landers (issue 20).
+ADVERTISER_RESOURCES = frozenset({"OfferSdk", "Lander"})
 
 # Reasons the tracker itself gives; partners see these as they are.
 TRACKER_REASONS = frozenset({

@@ -6,8 +6,10 @@ import secrets
 from typing import Any
 
 import asyncpg
+import orjson
 
 from schemas.api import AdvertiserIn, AffiliateIn, LinkIn, LinkPatch, OfferIn, OfferPatch
+from schemas.routing import targeting_json
 
 
 class Conflict(Exception):
@@ -63,11 +65,18 @@ async def create_offer(pool: asyncpg.Pool, data: OfferIn) -> Row:
     if await get_advertiser(pool, data.advertiser_id) is None:
         raise Missing("advertiser_id", f"advertiser {data.advertiser_id} does not exist")
     values = [getattr(data, c) for c in _OFFER_COLUMNS]
+    values.append(_jsonb(targeting_json(data.targeting)))
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     row = await pool.fetchrow(
-        f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}) VALUES ({marks}) RETURNING *", *values
-    )
+        f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}, targeting) VALUES ({marks}) RETURNING *",
+        *values,
+    )  # fmt: skip
     return dict(row)
+
+
+def _jsonb(value: Any) -> str | None:
+    """A value for a jsonb parameter (asyncpg takes its text)."""
+    return None if value is None else orjson.dumps(value).decode()
 
 
 _TABLES = frozenset({"advertisers", "affiliates", "offers", "tracking_links"})
@@ -105,6 +114,8 @@ async def update_offer(pool: asyncpg.Pool, offer_id: int, data: OfferPatch) -> R
                      "cookieless", "pass_params", "attribution_window_days"):  # fmt: skip
         if required in changes and changes[required] is None:
             raise Missing(required, f"{required} cannot be null")
+    if "targeting" in changes:
+        changes["targeting"] = _jsonb(targeting_json(data.targeting))
     return await _update(pool, "offers", offer_id, changes)
 
 
@@ -158,22 +169,43 @@ async def get_link(pool: asyncpg.Pool, link_id: int) -> Row | None:
 
 # What the redirect caches: links (by code, loaded on first use), offers and
 # affiliates (all of them, re-read when they change).
-_LINK_SQL = """SELECT id, code, offer_id, affiliate_id, status, sub1, sub2, sub3, sub4, sub5
-                 FROM tracking_links"""
-_OFFER_SQL = f"SELECT id, {', '.join(_OFFER_COLUMNS)} FROM offers"
+# A smart link comes with its active routes (issue 20), an offer with its targeting and
+# active landers: a route or lander change moves its link's or offer's updated_at.
+_ROUTES = """(SELECT coalesce(json_agg(json_build_object(
+                  'id', r.id, 'offer_id', r.offer_id, 'target_code', t.code,
+                  'priority', r.priority, 'weight', r.weight, 'targeting', r.targeting,
+                  'daily_click_cap', r.daily_click_cap, 'total_click_cap', r.total_click_cap)
+                  ORDER BY r.priority, r.id), '[]')::text
+                FROM link_routes r LEFT JOIN tracking_links t ON t.id = r.target_link_id
+               WHERE r.link_id = l.id AND r.status = 'active')"""
+_LINK_SQL = f"""SELECT l.id, l.code, l.offer_id, l.affiliate_id, l.status, l.sub1, l.sub2, l.sub3,
+                      l.sub4, l.sub5, l.kind, l.fallback_url, l.sticky_hours,
+                      CASE WHEN l.kind = 'smart' THEN {_ROUTES} END AS routes
+                 FROM tracking_links l"""
+_LANDERS = """(SELECT coalesce(json_agg(json_build_object('id', d.id, 'url', d.url,
+                                                      'weight', d.weight) ORDER BY d.id), '[]')::text
+                 FROM offer_landers d WHERE d.offer_id = o.id AND d.status = 'active')"""
+_OFFER_SQL = (f"SELECT o.id, {', '.join('o.' + c for c in _OFFER_COLUMNS)}, "
+              f"o.targeting::text AS targeting, {_LANDERS} AS landers FROM offers o")  # fmt: skip
 
 
 async def resolve_link(pool: asyncpg.Pool, code: str) -> Row | None:
-    row = await pool.fetchrow(_LINK_SQL + " WHERE code = $1", code)
+    row = await pool.fetchrow(_LINK_SQL + " WHERE l.code = $1", code)
     return dict(row) if row else None
 
 
 async def links_changed_since(pool: asyncpg.Pool, since: Any, codes: list[str]) -> list[Row]:
     """Links among ``codes`` changed after ``since``."""
     rows = await pool.fetch(
-        _LINK_SQL + " WHERE code = ANY($2::text[]) AND updated_at > $1", since, codes
+        _LINK_SQL + " WHERE l.code = ANY($2::text[]) AND l.updated_at > $1", since, codes
     )
     return [dict(r) for r in rows]
+
+
+async def cached_offer(pool: asyncpg.Pool, offer_id: int) -> Row | None:
+    """One offer as the redirect caches it (with its targeting and landers)."""
+    row = await pool.fetchrow(_OFFER_SQL + " WHERE o.id = $1", offer_id)
+    return dict(row) if row else None
 
 
 async def offers_changed_since(pool: asyncpg.Pool, since: Any) -> list[Row]:
@@ -181,7 +213,7 @@ async def offers_changed_since(pool: asyncpg.Pool, since: Any) -> list[Row]:
     if since is None:
         rows = await pool.fetch(_OFFER_SQL)
     else:
-        rows = await pool.fetch(_OFFER_SQL + " WHERE updated_at > $1", since)
+        rows = await pool.fetch(_OFFER_SQL + " WHERE o.updated_at > $1", since)
     return [dict(r) for r in rows]
 
 

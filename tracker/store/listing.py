@@ -17,20 +17,26 @@ from tracker.store.keys import Principal
 Row = dict[str, Any]
 
 # $T is the caller's tenant id (its advertiser or its partner).
+# The (partner, offer) pairs of links: plain links, and smart links' routes (issue 20: a
+# partner promotes the offers its smart links route to).
+_PAIRS = """(SELECT affiliate_id, offer_id FROM tracking_links WHERE offer_id IS NOT NULL
+            UNION ALL
+            SELECT l.affiliate_id, r.offer_id FROM link_routes r
+              JOIN tracking_links l ON l.id = r.link_id WHERE r.offer_id IS NOT NULL)"""
 _VISIBLE: dict[tuple[str, str], str] = {
     ("advertisers", "advertiser"): "t.id = $T",
     # A partner sees the advertisers whose offers it has links for (names only).
-    ("advertisers", "affiliate"): """t.id IN (SELECT o.advertiser_id FROM offers o
-        JOIN tracking_links l ON l.offer_id = o.id WHERE l.affiliate_id = $T)""",
+    ("advertisers", "affiliate"): f"""t.id IN (SELECT o.advertiser_id FROM offers o
+        JOIN {_PAIRS} l ON l.offer_id = o.id WHERE l.affiliate_id = $T)""",
     ("affiliates", "affiliate"): "t.id = $T",
     # An advertiser sees the partners that have links on its offers.
-    ("affiliates", "advertiser"): """t.id IN (SELECT l.affiliate_id FROM tracking_links l
+    ("affiliates", "advertiser"): f"""t.id IN (SELECT l.affiliate_id FROM {_PAIRS} l
         JOIN offers o ON o.id = l.offer_id WHERE o.advertiser_id = $T)""",
     ("offers", "advertiser"): "t.advertiser_id = $T",
     (
         "offers",
         "affiliate",
-    ): "t.id IN (SELECT offer_id FROM tracking_links WHERE affiliate_id = $T)",
+    ): f"t.id IN (SELECT l.offer_id FROM {_PAIRS} l WHERE l.affiliate_id = $T)",
     (
         "tracking_links",
         "advertiser",

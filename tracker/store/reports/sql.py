@@ -27,6 +27,9 @@ _RAW: dict[str, tuple[str, str, str]] = {
     "partner": ("c.affiliate_id", "i.affiliate_id", "v.affiliate_id"),
     "offer": ("c.offer_id", "i.offer_id", "v.offer_id"),
     "link": ("c.link_id", "i.link_id", "v.link_id"),
+    # a smart link's route and the offer's lander (issue 20; a pixel shows no lander)
+    "route": ("c.route_id", "i.route_id", "v.route_id"),
+    "lander": ("c.lander_id", "NULL::int8", "v.lander_id"),
     "goal": ("NULL::text", "NULL::text", "v.goal"),
     **{s: (f"c.{s}", "NULL::text", f"v.{s}") for s in SUBS},
     "source": ("c.source", "NULL::text", "v.source"),

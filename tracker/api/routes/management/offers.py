@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from schemas.api import Link, LinkIn, LinkPatch, Offer, OfferIn, OfferPatch
 from schemas.entities import ListStatus, Page
+from schemas.routing import targeting_json
 from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import (
@@ -23,6 +24,7 @@ from tracker.api.routes.management.common import (
 )
 from tracker.api.views import show, show_all
 from tracker.domain import landing_urls
+from tracker.domain.codes import unknown_code
 from tracker.domain.hosts import on_domain, pick
 from tracker.resources import Services
 from tracker.store import entities, listing, tracking_domains
@@ -54,12 +56,23 @@ async def _link(services: Services, who: Principal, row: dict[str, Any]) -> dict
 
 
 def _destinations(body: OfferIn | OfferPatch) -> None:
-    """Landing and fallback URLs as a browser will read their Location (docs/adr/0086)."""
+    """Landing and fallback URLs as a browser will read their Location (docs/adr/0086),
+    and targeting codes ISO knows (issue 20)."""
     for field in ("landing_url", "fallback_url"):
         url = getattr(body, field)
         why = landing_urls.problem(url) if url is not None else None
         if why is not None:
             raise ApiProblem(422, "invalid", f"{field}: {why}", field)
+    bad = unknown_code(targeting_json(body.targeting), "targeting")
+    if bad is not None:
+        raise ApiProblem(422, "invalid", bad[1], bad[0])
+
+
+def _plain_link(row: dict[str, Any] | None, link_id: int) -> dict[str, Any]:
+    """A link of an offer (a smart link is read at /smart-links)."""
+    if row is None or row.get("kind") == "smart":
+        raise ApiProblem(404, "not_found", f"link {link_id} not found", "id")
+    return row
 
 
 @router.post("/offers", status_code=201, response_model=Offer)
@@ -114,7 +127,7 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
                      updated_since: UpdatedSince = None, cursor: CursorQ = None,
                      limit: Limit = 100) -> Any:  # fmt: skip
     rows = await listing.page(services.pool, "tracking_links", who,
-                              filters={"status": status, "offer_id": offer_id,
+                              filters={"kind": "offer", "status": status, "offer_id": offer_id,
                                        "affiliate_id": affiliate_id},
                               updated_since=utc(updated_since), after_id=decode_cursor(cursor),
                               limit=limit)  # fmt: skip
@@ -124,13 +137,13 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
 @router.get("/links/{link_id}", response_model=Link)
 async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "tracking_links", link_id, who)
-    return await _link(services, who, found(row, "link", link_id))
+    return await _link(services, who, _plain_link(row, link_id))
 
 
 @router.patch("/links/{link_id}", response_model=Link)
 async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
                       who: AdminWrite) -> Any:  # fmt: skip
-    not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
+    not_archived(_plain_link(await entities.get_link(services.pool, link_id), link_id), "link")
     row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
     return await _link(services, who, row)
 
@@ -138,5 +151,6 @@ async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
 @router.post("/links/{link_id}/archive", response_model=Link)
 async def archive_link(link_id: IdPath, services: ServicesDep, who: AdminWrite) -> Any:
     """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
+    _plain_link(await entities.get_link(services.pool, link_id), link_id)
     row = await listing.archive(services.pool, "tracking_links", link_id)
     return await _link(services, who, found(row, "link", link_id))

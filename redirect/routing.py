@@ -1,0 +1,197 @@
+"""Smart links on the redirect: which route takes a visitor (issue 20, docs/adr/0110).
+
+A smart link's active routes are grouped by priority into tiers, each with the wheel of
+its weights, once per (link, offers, rules) version: the plan. A click takes the first
+tier that has a route for it; inside a tier the visitor's sticky number (tracker.domain
+.weights) picks a route by weight, and when that route cannot take the visitor the same
+number picks among the rest. A route cannot take a visitor when its offer is not running
+(paused, archived, expired), its own or its offer's targeting refuses the visitor, or its
+own or its offer's click cap is full (a paid click reserves its place, as on plain links:
+redirect.caps); a route to another smart link takes the visitor when that link has a
+route for it (chains of at most ``MAX_NESTING``). A traffic rule that blocks the click on
+the chosen route's offer ends the search: the click is blocked, as on a plain link.
+Nothing here raises for what a rule set says: at worst no route is found and the visitor
+goes to the link's fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from redirect.caps import ClickCaps
+from redirect.catalog import CachedLink, CachedRoute, offer_state
+from redirect.hit import Hit
+from redirect.links import LinkCache
+from redirect.plan import LinkPlan
+from schemas.routing import MAX_NESTING
+from tracker.domain.counted import is_paid
+from tracker.domain.targeting import Visitor
+from tracker.domain.traffic_rules import judge
+from tracker.domain.weights import Wheel, pick_among, share
+
+_MAX_PLANS = 100_000
+
+
+class Entry:
+    """A route as a click meets it: with its offer's plan, or its smart link's code."""
+
+    __slots__ = ("code", "plan", "route")
+
+    def __init__(self, route: CachedRoute, plan: LinkPlan | None) -> None:
+        self.route, self.plan, self.code = route, plan, route.target_code
+
+
+class Tier:
+    __slots__ = ("entries", "weights", "wheel")
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.entries = tuple(entries)
+        self.weights = tuple(e.route.weight for e in entries)
+        self.wheel = Wheel(self.weights)
+
+
+class SmartPlan:
+    __slots__ = ("host", "link", "offers_version", "rules_version", "tiers")
+
+    def __init__(self, host: CachedLink, link: CachedLink, tiers: tuple[Tier, ...],
+                 offers_version: int, rules_version: int) -> None:  # fmt: skip
+        self.host, self.link, self.tiers = host, link, tiers
+        self.offers_version, self.rules_version = offers_version, rules_version
+
+
+class Trail:
+    """What the search met: the route taken's flag, a blocking rule, the first refusal."""
+
+    __slots__ = ("blocked", "flag", "refused")
+
+    def __init__(self) -> None:
+        self.flag = ""
+        self.blocked: tuple[Entry, str] | None = None
+        self.refused: tuple[Entry, str] | None = None
+
+    def refuse(self, entry: Entry, why: str) -> None:
+        if self.refused is None and entry.plan is not None:
+            self.refused = (entry, why)
+
+
+class Router:
+    def __init__(self, links: LinkCache, caps: ClickCaps,
+                 datacenter: Callable[[str], bool]) -> None:  # fmt: skip
+        self.links, self.caps, self._datacenter = links, caps, datacenter
+        self._plans: dict[tuple[str, str], SmartPlan] = {}
+
+    async def plan(self, host: CachedLink, link: CachedLink) -> SmartPlan | None:
+        """The plan of smart link ``link`` reached through ``host`` (itself, or the smart
+        link whose route leads to it: clicks are the host's)."""
+        links = self.links
+        key = (host.code, link.code)
+        sp = self._plans.get(key)
+        if (sp is not None and sp.link is link and sp.host is host
+                and sp.offers_version == links.offers_version
+                and sp.rules_version == links.rules_version):  # fmt: skip
+            return sp
+        spec = link.smart
+        if spec is None:
+            return None
+        versions = (links.offers_version, links.rules_version)
+        tiers: list[Tier] = []
+        entries: list[Entry] = []
+        priority = None
+        for route in spec.routes:
+            plan = None
+            if route.offer_id is not None:
+                offer = links.offer_map.get(route.offer_id) or await links.load_offer(
+                    route.offer_id
+                )
+                if offer is None:
+                    continue
+                rules = links.rule_sets(offer.offer_id, host.aff_id)
+                plan = LinkPlan(offer, host.aff_id, host, rules, links.rules_version)
+            if priority is not None and route.priority != priority and entries:
+                tiers.append(Tier(entries))
+                entries = []
+            priority = route.priority
+            entries.append(Entry(route, plan))
+        if entries:
+            tiers.append(Tier(entries))
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        # the versions as they were when the plan was begun: a change meanwhile remakes it
+        sp = self._plans[key] = SmartPlan(host, link, tuple(tiers), *versions)
+        return sp
+
+    async def choose(self, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
+                     reserve: bool, trail: Trail, depth: int = 1) -> Entry | None:  # fmt: skip
+        """The offer route that takes this visitor, or None (``trail`` says why).
+        ``reserve``: a paid click takes its place under capped routes (clicks); else the
+        caps' last known state decides (impressions)."""
+        spec = sp.link.smart
+        assert spec is not None
+        u = share(vh, sp.link.link_id, spec.sticky_s, now)
+        for tier in sp.tiers:
+            entries = tier.entries
+            i = tier.wheel.pick(u)
+            got = await self._try(entries[i], sp, hit, v, vh, now, reserve, trail, depth)
+            if got is not None or trail.blocked is not None:
+                return got
+            if len(entries) > 1:
+                rest = [e for j, e in enumerate(entries) if j != i]
+                while rest:
+                    k = pick_among(u, [e.route.weight for e in rest])
+                    got = await self._try(rest[k], sp, hit, v, vh, now, reserve, trail, depth)
+                    if got is not None or trail.blocked is not None:
+                        return got
+                    del rest[k]
+        return None
+
+    async def _try(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
+                   reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip
+        route = e.route
+        if route.targeting is not None and (why := route.targeting.refuses(v, now)):
+            trail.refuse(e, why)
+            return None
+        plan = e.plan
+        if plan is None:  # a route to another smart link
+            return await self._nested(e, sp, hit, v, vh, now, reserve, trail, depth)
+        offer = plan.offer
+        if not offer.plain and offer_state(offer, now) != "running":
+            return None
+        if offer.targeting is not None and (why := offer.targeting.refuses(v, now)):
+            trail.refuse(e, why)
+            return None
+        if plan.rules:
+            blocked, rule = judge(plan.rules, hit.ip, hit.subs, hit.source, hit.ua,
+                                  self._datacenter)  # fmt: skip
+            if blocked:
+                trail.blocked = (e, rule)
+                return None
+            trail.flag = rule
+        if (route.capped or offer.capped) and not await self._room(e, hit, reserve):
+            return None
+        return e
+
+    async def _nested(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int,
+                      now: float, reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip
+        if depth >= MAX_NESTING or e.code is None:
+            return None
+        links = self.links
+        child = links.link_map.get(e.code) or await links.load(e.code)
+        if child is None or not child.active or child.smart is None:
+            return None
+        csp = await self.plan(sp.host, child)
+        if csp is None:
+            return None
+        return await self.choose(csp, hit, v, vh, now, reserve, trail, depth + 1)
+
+    async def _room(self, e: Entry, hit: Hit, reserve: bool) -> bool:
+        """Whether the route and its offer have room: a paid click of a click reserves it."""
+        route, plan = e.route, e.plan
+        assert plan is not None
+        offer, caps = plan.offer, self.caps
+        if not reserve or not is_paid(hit.cls):
+            return not (caps.route_full(route.route_id) or caps.full(offer.offer_id))
+        if route.capped:
+            offer_caps = (offer.daily_cap, offer.total_cap)
+            return await caps.reserve_route(offer.offer_id, offer_caps, route.route_id,
+                                            (route.daily_cap, route.total_cap))  # fmt: skip
+        return await caps.reserve(offer.offer_id, offer.daily_cap, offer.total_cap)

@@ -1,0 +1,440 @@
+"""API models of issue 20: targeting (offers and smart-link routes), landers, smart links,
+and the split-test report of an offer's landers (docs/adr/0110)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from schemas.types import MAX_ID, TEXT, Count, Id, Instant
+
+# The closed sets targeting names (tracker.domain.agents maps ua-parser's families on them).
+Device = Literal["desktop", "mobile", "tablet", "other"]
+OsFamily = Literal["windows", "macos", "ios", "android", "linux", "chromeos", "other"]
+Browser = Literal["chrome", "safari", "firefox", "edge", "opera", "samsung", "ie", "yandex", "uc",
+                  "other"]  # fmt: skip
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Limits the API states and enforces (docs/adr/0110).
+MAX_ROUTES = 20  # routes of one smart link that are not archived
+MAX_LANDERS = 20  # landers of one offer that are not archived
+MAX_NESTING = 3  # smart links in a chain (a route may name another smart link)
+
+_CODES = "checked against the ISO data of the pinned `pycountry` package"
+CountryCode = Annotated[str, Field(
+    pattern=r"^[A-Z]{2}$", examples=["US"],
+    description=f"ISO 3166-1 alpha-2 (and XK, Kosovo, as GeoIP databases name it); {_CODES}",
+)]  # fmt: skip
+RegionCode = Annotated[str, Field(
+    pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$", examples=["US-CA"],
+    description=f"ISO 3166-2 subdivision, as the GeoIP database names the region; {_CODES}",
+)]  # fmt: skip
+LanguageCode = Annotated[str, Field(
+    pattern=r"^[a-z]{2}$", examples=["de"],
+    description="ISO 639-1: the visitor's first Accept-Language choice, its primary subtag; "
+    + _CODES,
+)]  # fmt: skip
+Weight = Annotated[int, Field(ge=1, le=1_000_000, description="share among equals: weight / sum")]
+Priority = Annotated[int, Field(ge=1, le=1000, description="1 first; equal priorities share "
+                                "by weight")]  # fmt: skip
+StickyHours = Annotated[int, Field(ge=0, le=720, description="a visitor (address + agent) keeps "
+                                   "its route and lander this long; 0: chosen at every click")]  # fmt: skip
+RouteState = Literal["active", "paused"]
+
+
+class _Match(BaseModel):
+    """Exactly one of ``allow`` and ``deny`` (OpenAPI: one property)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"minProperties": 1, "maxProperties": 1}
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> _Match:
+        given = [n for n in ("allow", "deny") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give either allow or deny (a list of values), not both")
+        return self
+
+
+def _never_null(v: object) -> object:
+    if v is None:
+        raise ValueError("cannot be null; leave the field out")
+    return v
+
+
+Countries = Annotated[list[CountryCode], Field(min_length=1, max_length=300)]
+Regions = Annotated[list[RegionCode], Field(min_length=1, max_length=1000)]
+Devices = Annotated[list[Device], Field(min_length=1, max_length=4)]
+OsList = Annotated[list[OsFamily], Field(min_length=1, max_length=7)]
+Browsers = Annotated[list[Browser], Field(min_length=1, max_length=10)]
+Languages = Annotated[list[LanguageCode], Field(min_length=1, max_length=200)]
+
+
+class CountryMatch(_Match):
+    allow: Countries | SkipJsonSchema[None] = None
+    deny: Countries | SkipJsonSchema[None] = None
+
+
+class RegionMatch(_Match):
+    allow: Regions | SkipJsonSchema[None] = None
+    deny: Regions | SkipJsonSchema[None] = None
+
+
+class DeviceMatch(_Match):
+    allow: Devices | SkipJsonSchema[None] = None
+    deny: Devices | SkipJsonSchema[None] = None
+
+
+class OsMatch(_Match):
+    allow: OsList | SkipJsonSchema[None] = None
+    deny: OsList | SkipJsonSchema[None] = None
+
+
+class BrowserMatch(_Match):
+    allow: Browsers | SkipJsonSchema[None] = None
+    deny: Browsers | SkipJsonSchema[None] = None
+
+
+class LanguageMatch(_Match):
+    allow: Languages | SkipJsonSchema[None] = None
+    deny: Languages | SkipJsonSchema[None] = None
+
+
+class ScheduleIn(BaseModel):
+    """Days and hours (local to ``time_zone``) when the offer or route takes traffic."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["days"]}, {"required": ["hours"]}]},
+    )
+
+    time_zone: str = Field("UTC", max_length=64, description="IANA time zone the days and "
+                           "hours are read in", examples=["America/New_York"])  # fmt: skip
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | SkipJsonSchema[None] = None
+    hours: Annotated[list[Annotated[int, Field(ge=0, le=23)]],
+                     Field(min_length=1, max_length=24)] | SkipJsonSchema[None] = None  # fmt: skip
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> ScheduleIn:
+        if self.days is None and self.hours is None:
+            raise ValueError("give days, hours or both")
+        return self
+
+
+_TARGETING = (
+    "Who this takes (absent dimensions: everyone). Each dimension allows or denies a list; "
+    "a visitor whose value is unknown (no GeoIP answer, an agent ua-parser does not know) "
+    "fails an allow list and passes a deny list. Traffic that does not match goes to the "
+    "fallback (an offer's: recorded as a `blocked` click with `traffic_rule` "
+    "`targeting:<dimension>`, never paid; a smart-link route's: the next route)."
+)
+
+
+class TargetingIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"description": _TARGETING,
+                           "examples": [{"countries": {"allow": ["US", "CA"]},
+                                         "devices": {"allow": ["mobile", "tablet"]},
+                                         "datacenter": "deny",
+                                         "schedule": {"time_zone": "America/New_York",
+                                                      "days": ["mon", "tue", "wed", "thu", "fri"],
+                                                      "hours": [9, 10, 11, 12, 13, 14, 15, 16]}}]},
+    )  # fmt: skip
+
+    countries: CountryMatch | SkipJsonSchema[None] = None
+    regions: RegionMatch | SkipJsonSchema[None] = None
+    devices: DeviceMatch | SkipJsonSchema[None] = None
+    os: OsMatch | SkipJsonSchema[None] = None
+    browsers: BrowserMatch | SkipJsonSchema[None] = None
+    languages: LanguageMatch | SkipJsonSchema[None] = None
+    datacenter: Literal["deny", "only"] | SkipJsonSchema[None] = Field(
+        None, description="hosting/cloud networks (TRACKER_ASN_DB): deny them, or take only them"
+    )
+    schedule: ScheduleIn | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
+
+
+class Match(BaseModel):
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+
+
+class Schedule(BaseModel):
+    time_zone: str
+    days: list[str] | None = None
+    hours: list[int] | None = None
+
+
+class Targeting(BaseModel):
+    """Targeting as stored (see the input's description)."""
+
+    countries: Match | None = None
+    regions: Match | None = None
+    devices: Match | None = None
+    os: Match | None = None
+    browsers: Match | None = None
+    languages: Match | None = None
+    datacenter: str | None = None
+    schedule: Schedule | None = None
+
+
+def targeting_json(t: TargetingIn | None) -> dict[str, object] | None:
+    """The stored form: only the dimensions given; None when nothing is targeted."""
+    if t is None:
+        return None
+    data = t.model_dump(exclude_none=True)
+    return data or None
+
+
+# -- landers ---------------------------------------------------------------------------
+_URL = (
+    "http(s) URL with the landing URL's macros (see the offer's `landing_url`), checked as "
+    "a browser reads it"
+)
+Url = Annotated[str, Field(min_length=8, max_length=2048, description=_URL,
+                           pattern=r"^https?://[^/?#{}@\\\x00-\x1f\x7f]+([/?#][^\\\x00-\x1f\x7f]*)?$",
+                           examples=["https://shop.example/b?cid={click_id}"])]  # fmt: skip
+Name = Annotated[str, Field(max_length=200, pattern=TEXT)]
+
+
+class LanderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "examples": [{"name": "B: short form", "url": "https://shop.example/b?cid={click_id}",
+                      "weight": 50}]})  # fmt: skip
+
+    name: Name = ""
+    url: Url
+    weight: Weight = 100
+    status: RouteState = "active"
+
+
+class LanderPatch(BaseModel):
+    """Change a lander live (weight, pause); fields left out stay."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | SkipJsonSchema[None] = None
+    url: Url | SkipJsonSchema[None] = None
+    weight: Weight | SkipJsonSchema[None] = None
+    status: RouteState | SkipJsonSchema[None] = Field(
+        None, description="paused: no visitor gets it; use .../archive to retire it"
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
+
+
+class Lander(BaseModel):
+    id: int
+    offer_id: int
+    name: str
+    url: str
+    weight: int
+    status: str = Field(description="active, paused or archived")
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- smart links -----------------------------------------------------------------------
+class RouteIn(BaseModel):
+    """One route: an offer (or another smart link of the same partner), when it applies
+    (targeting), its order (priority, then weight among equals) and its own click caps."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [{"required": ["offer_id"]}, {"required": ["smart_link_id"]}],
+            "examples": [{"offer_id": 1, "priority": 1, "weight": 70,
+                          "targeting": {"countries": {"allow": ["US"]}},
+                          "daily_click_cap": 5000}],
+        },
+    )  # fmt: skip
+
+    offer_id: Id | SkipJsonSchema[None] = None
+    smart_link_id: Id | SkipJsonSchema[None] = Field(
+        None, description=f"another smart link of the same partner (chains of at most "
+        f"{MAX_NESTING}, no loops)",
+    )  # fmt: skip
+    priority: Priority = 1
+    weight: Weight = 100
+    targeting: TargetingIn | SkipJsonSchema[None] = None
+    daily_click_cap: Count | SkipJsonSchema[None] = Field(
+        None, description="human clicks a UTC day through this route"
+    )
+    total_click_cap: Id | SkipJsonSchema[None] = None
+    status: RouteState = "active"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
+
+    @model_validator(mode="after")
+    def _target(self) -> RouteIn:
+        if (self.offer_id is None) == (self.smart_link_id is None):
+            raise ValueError("give either offer_id or smart_link_id")
+        return self
+
+
+class RoutePatch(BaseModel):
+    """Change a route live; fields left out stay, null clears targeting and caps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Priority | SkipJsonSchema[None] = None
+    weight: Weight | SkipJsonSchema[None] = None
+    targeting: TargetingIn | None = None
+    daily_click_cap: Count | None = None
+    total_click_cap: Id | None = None
+    status: RouteState | SkipJsonSchema[None] = Field(
+        None, description="use .../archive to retire a route"
+    )
+
+    @field_validator("priority", "weight", "status", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
+
+
+class SmartLinkIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True,
+        json_schema_extra={"examples": [{
+            "affiliate_id": 2, "name": "US mobile sweeps",
+            "fallback_url": "https://network.example/more-offers",
+            "routes": [
+                {"offer_id": 1, "priority": 1, "weight": 70,
+                 "targeting": {"countries": {"allow": ["US"]}, "devices": {"allow": ["mobile"]}}},
+                {"offer_id": 3, "priority": 1, "weight": 30},
+                {"offer_id": 4, "priority": 2},
+            ]}]},
+    )  # fmt: skip
+
+    affiliate_id: Id
+    name: Name = ""
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")] | SkipJsonSchema[None] = None
+    fallback_url: Url | SkipJsonSchema[None] = Field(
+        None, description="where a visitor goes when no route takes it (else "
+        "TRACKER_FALLBACK_URL, else a 404 page)",
+    )  # fmt: skip
+    sticky_hours: StickyHours = 24
+    routes: Annotated[list[RouteIn], Field(min_length=1, max_length=MAX_ROUTES)]
+
+
+class SmartLinkPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | SkipJsonSchema[None] = None
+    status: RouteState | SkipJsonSchema[None] = Field(
+        None, description="use .../archive to retire a smart link"
+    )
+    fallback_url: Url | None = None
+    sticky_hours: StickyHours | SkipJsonSchema[None] = None
+
+    @field_validator("name", "status", "sticky_hours", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
+
+
+class SmartRoute(BaseModel):
+    id: int
+    link_id: int = Field(description="the smart link the route belongs to")
+    offer_id: int | None
+    smart_link_id: int | None = Field(description="the smart link it leads to, if not an offer")
+    priority: int
+    weight: int
+    targeting: Targeting | None = None
+    daily_click_cap: int | None = Field(None, description="null for partner keys")
+    total_click_cap: int | None = Field(None, description="null for partner keys")
+    status: str = Field(description="active, paused or archived")
+    created_at: datetime
+    updated_at: datetime
+
+
+class SmartLink(BaseModel):
+    id: int
+    code: str
+    url: str = Field(description="the tracking URL to hand to the partner")
+    affiliate_id: int
+    name: str
+    status: str
+    fallback_url: str | None = Field(None, description="null for partner keys")
+    sticky_hours: int
+    routes: list[SmartRoute] = Field(description="every route, archived ones last")
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- the split-test report ---------------------------------------------------------------
+IdParam = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class LanderReportQuery(BaseModel):
+    """Query parameters of ``GET /api/v1/reports/landers``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    offer_id: IdParam
+    date_from: Instant | None = Field(
+        None, alias="from", description="clicks from (inclusive); default: 30 days before `to`"
+    )
+    date_to: Instant | None = Field(
+        None, alias="to", description="clicks until (exclusive); default: the next whole hour"
+    )
+    control: IdParam | None = Field(
+        None, description="the lander the others are compared with; default: the lander with "
+        "the most clicks",
+    )  # fmt: skip
+
+
+class LanderRow(BaseModel):
+    lander_id: int | None = Field(description="null: the offer's own landing URL")
+    name: str | None = Field(None, description="null for partner keys")
+    status: str | None = Field(description="active, paused, archived; null for the landing URL")
+    weight: int | None
+    clicks: int = Field(description="human clicks that were shown this lander")
+    conversions: int = Field(description="of those clicks, in a counted status (pending, "
+                             "approved)")  # fmt: skip
+    cr: Decimal | None = Field(description="conversions per 100 clicks, 4 decimals")
+    epc: Decimal | None = Field(description="conversion payout per click, 4 decimals; null for "
+                                "advertiser keys unless in-house")  # fmt: skip
+    control: bool = Field(description="the row the others are compared with")
+    z: Decimal | None = Field(description="two-proportion z statistic of CR against the "
+                              "control's (positive: better), 4 decimals")  # fmt: skip
+    p_value: Decimal | None = Field(description="two-sided, 4 decimals")
+    confidence: Decimal | None = Field(description="1 − p_value: how sure the CR differs from "
+                                       "the control's")  # fmt: skip
+
+
+class LanderReport(BaseModel):
+    offer_id: int
+    date_from: datetime = Field(alias="from")
+    date_to: datetime = Field(alias="to")
+    control: int | None = Field(description="lander id of the control row (null: the landing URL)")
+    rows: list[LanderRow]
+
+    model_config = ConfigDict(populate_by_name=True)
