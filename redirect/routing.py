@@ -146,16 +146,16 @@ class Router:
 
     async def _try(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
                    reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip
-        route = e.route
+        route, plan = e.route, e.plan
+        if plan is not None:  # not running wins over not targeted (nothing is recorded)
+            offer = plan.offer
+            if not offer.plain and offer_state(offer, now) != "running":
+                return None
         if route.targeting is not None and (why := route.targeting.refuses(v, now)):
             trail.refuse(e, why)
             return None
-        plan = e.plan
         if plan is None:  # a route to another smart link
             return await self._nested(e, sp, hit, v, vh, now, reserve, trail, depth)
-        offer = plan.offer
-        if not offer.plain and offer_state(offer, now) != "running":
-            return None
         if offer.targeting is not None and (why := offer.targeting.refuses(v, now)):
             trail.refuse(e, why)
             return None

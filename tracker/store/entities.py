@@ -29,6 +29,16 @@ class Missing(Exception):
 Row = dict[str, Any]
 
 
+def row_of(record: asyncpg.Record) -> Row:
+    """A row as the API answers with it: an offer's targeting (jsonb, which asyncpg reads
+    as text) decoded."""
+    row = dict(record)
+    targeting = row.get("targeting")
+    if isinstance(targeting, str):
+        row["targeting"] = orjson.loads(targeting)
+    return row
+
+
 async def create_advertiser(pool: asyncpg.Pool, data: AdvertiserIn) -> Row:
     row = await pool.fetchrow(
         "INSERT INTO advertisers (name, postback_token, in_house) VALUES ($1, $2, $3) RETURNING *",
@@ -71,7 +81,7 @@ async def create_offer(pool: asyncpg.Pool, data: OfferIn) -> Row:
         f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}, targeting) VALUES ({marks}) RETURNING *",
         *values,
     )  # fmt: skip
-    return dict(row)
+    return row_of(row)
 
 
 def _jsonb(value: Any) -> str | None:
@@ -85,7 +95,7 @@ _TABLES = frozenset({"advertisers", "affiliates", "offers", "tracking_links"})
 async def get_row(pool: asyncpg.Pool, table: str, ident: int) -> Row | None:
     assert table in _TABLES
     row = await pool.fetchrow(f"SELECT * FROM {table} WHERE id = $1", ident)
-    return dict(row) if row else None
+    return row_of(row) if row else None
 
 
 async def update_row(
@@ -105,7 +115,7 @@ async def _update(
     row = await pool.fetchrow(
         f"UPDATE {table} SET {sets} WHERE id = $1 RETURNING *", ident, *changes.values()
     )
-    return dict(row) if row else None
+    return row_of(row) if row else None
 
 
 async def update_offer(pool: asyncpg.Pool, offer_id: int, data: OfferPatch) -> Row | None:
@@ -128,7 +138,7 @@ async def update_link(pool: asyncpg.Pool, link_id: int, data: LinkPatch) -> Row 
 
 async def get_offer(pool: asyncpg.Pool, offer_id: int) -> Row | None:
     row = await pool.fetchrow("SELECT * FROM offers WHERE id = $1", offer_id)
-    return dict(row) if row else None
+    return row_of(row) if row else None
 
 
 def new_link_code() -> str:

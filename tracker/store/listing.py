@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from tracker.store.entities import row_of
 from tracker.store.keys import Principal
 
 Row = dict[str, Any]
@@ -68,7 +69,7 @@ async def visible(pool: asyncpg.Pool, table: str, ident: int, who: Principal) ->
     args: list[Any] = [ident]
     where = _scope(table, who, args)
     row = await pool.fetchrow(f"SELECT t.* FROM {table} t WHERE t.id = $1 AND {where}", *args)
-    return dict(row) if row else None
+    return row_of(row) if row else None
 
 
 async def page(
@@ -97,7 +98,7 @@ async def page(
         f"SELECT t.* FROM {table} t WHERE {' AND '.join(where)} ORDER BY t.id LIMIT ${len(args)}",
         *args,
     )
-    return [dict(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 async def archive(pool: asyncpg.Pool, table: str, ident: int) -> Row | None:
@@ -118,4 +119,4 @@ async def archive(pool: asyncpg.Pool, table: str, ident: int) -> Row | None:
                 " WHERE advertiser_id = $1 AND status <> 'archived'",
                 ident,
             )
-    return dict(row) if row else None
+    return row_of(row) if row else None
