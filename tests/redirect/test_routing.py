@@ -61,7 +61,10 @@ async def test_priority_then_weight_and_the_next_tier_for_the_others(
     assert all(e["route"] == routes[e["offer_id"]] for e in events)
     assert {e["link_code"] for e in events} == {code} and {e["aff_id"] for e in events} == {aff}
     assert Counter(e["offer_id"] for e in events) == {
-        a["id"]: us_hosts["ra.example"], b["id"]: us_hosts["rb.example"], c["id"]: 20}
+        a["id"]: us_hosts["ra.example"],
+        b["id"]: us_hosts["rb.example"],
+        c["id"]: 20,
+    }
 
 
 async def test_a_visitor_keeps_its_route_and_sticky_hours_zero_does_not(
@@ -140,7 +143,11 @@ async def test_no_route_takes_the_visitor_the_fallback_chain_and_what_is_recorde
     assert r.headers["location"] == FALLBACK
     [e] = await stream_events(redis, netdbs, 1)
     assert (e["offer_id"], e["route"], e["cls"], e["rule"]) == (
-        a["id"], ra, "blocked", f"route#{ra}:country")
+        a["id"],
+        ra,
+        "blocked",
+        f"route#{ra}:country",
+    )
     assert host(await visit(service, link["code"], "10.3.0.1")) == "fa.example"
     assert host(await visit(service, link["code"], _de(2), IPHONE)) == "fb.example"
     # no fallback URL on the link: the instance's, else a 404 page
@@ -151,7 +158,8 @@ async def test_no_route_takes_the_visitor_the_fallback_chain_and_what_is_recorde
     assert r.status_code == 404 and "location" not in r.headers
     events = await stream_events(redis, netdbs, 4)
     assert [x["rule"] for x in events if x["link_code"] == plain["code"]] == [
-        f"route#{plain['routes'][0]['id']}:os"]
+        f"route#{plain['routes'][0]['id']}:os"
+    ]
     del rb
 
 
@@ -226,7 +234,9 @@ async def test_a_route_to_another_smart_link_and_the_outer_link_is_the_click(
     assert host(await visit(service, outer["code"], "10.3.0.9")) == "nb.example"
     events = sorted(await stream_events(redis, netdbs, 2), key=lambda e: e["offer_id"])
     assert [(e["link_code"], e["route"]) for e in events] == [
-        (outer["code"], inner["routes"][0]["id"]), (outer["code"], outer["routes"][1]["id"])]
+        (outer["code"], inner["routes"][0]["id"]),
+        (outer["code"], outer["routes"][1]["id"]),
+    ]
     # an impression of the smart link counts for the visitor's route
     r = await visit(service, outer["code"], _de(1), path="i")
     assert r.status_code == 200 and r.headers["content-type"] == "image/gif"

@@ -116,8 +116,10 @@ async def test_a_targeting_change_applies_within_two_seconds(
     assert r.status_code == 200 and r.json()["targeting"] is None, r.text
 
     async def taken() -> bool:
-        return (await visit(service, code, FR)).headers.get("location", "").startswith(
-            "https://live.example/"
+        return (
+            (await visit(service, code, FR))
+            .headers.get("location", "")
+            .startswith("https://live.example/")
         )
 
     took = max(took, await within(2.0, taken))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -63,6 +64,16 @@ def _methods(request: Request) -> set[str]:
     return allowed
 
 
+# What pydantic puts in an error's location for the branch of a union it tried (e.g.
+# `constrained-str`, `list[constrained-str]`, `function-after[check(), Model]`, `none`): a
+# type's tag, never one of our field names (snake case, no brackets, no hyphen).
+_BRANCH = re.compile(r"none|int|str|float|bool|[a-z0-9]+(?:-[a-z0-9]+)+|.*\[.*\].*")
+
+
+def _branch(part: object) -> bool:
+    return isinstance(part, str) and _BRANCH.fullmatch(part) is not None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _problem(_: Request, exc: ApiProblem) -> JSON:
@@ -84,13 +95,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSON:
         errors: list[dict[str, str | None]] = []
-        for e in exc.errors():
+        found = exc.errors()
+        for e in found:
             if e.get("type") == "json_invalid":  # loc is ("body", <character offset>)
                 errors.append(
                     {"code": "malformed_json", "message": str(e.get("msg")), "field": "body"}
                 )
                 continue
-            loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            raw = e.get("loc", ())
+            if raw and raw[-1] == "none" and len(found) > 1:
+                continue  # "should be None": the other branch of `X | None` says what is wrong
+            loc = [str(p) for p in raw
+                   if p not in ("body", "query", "path", "header") and not _branch(p)]  # fmt: skip
             field = ".".join(loc) or None
             code = "invalid"
             errors.append({"code": code, "message": str(e.get("msg", "invalid")), "field": field})

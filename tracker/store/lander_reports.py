@@ -18,19 +18,20 @@ from tracker.domain.counted import paid_sql
 
 _SQL = f"""
 WITH c AS (
-    SELECT lander_id, count(*) AS clicks FROM clicks
+    SELECT coalesce(lander_id, 0) AS lander, count(*) AS clicks FROM clicks
      WHERE offer_id = $1 AND created_at >= $2 AND created_at < $3 AND {paid_sql()}{{scope}}
-     GROUP BY lander_id
+     GROUP BY 1
 ), v AS (
-    SELECT lander_id, count(*) AS conversions, coalesce(sum(payout), 0) AS payout
+    SELECT coalesce(lander_id, 0) AS lander, count(*) AS conversions,
+           coalesce(sum(payout), 0) AS payout
       FROM conversions
      WHERE offer_id = $1 AND click_at >= $2 AND click_at < $3 AND click_id IS NOT NULL
        AND status IN ('pending', 'approved'){{scope}}
-     GROUP BY lander_id
+     GROUP BY 1
 )
-SELECT coalesce(c.lander_id, v.lander_id) AS lander_id, coalesce(c.clicks, 0) AS clicks,
+SELECT nullif(coalesce(c.lander, v.lander), 0) AS lander_id, coalesce(c.clicks, 0) AS clicks,
        coalesce(v.conversions, 0) AS conversions, coalesce(v.payout, 0) AS payout
-  FROM c FULL JOIN v ON c.lander_id IS NOT DISTINCT FROM v.lander_id
+  FROM c FULL JOIN v ON c.lander = v.lander  -- 0: the landing URL (lander ids start at 1)
 """
 
 

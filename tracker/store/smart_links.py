@@ -90,21 +90,23 @@ async def get(pool: asyncpg.Pool, link_id: int) -> Row | None:
 
 async def _check_route(conn: asyncpg.Connection, link_id: int | None, affiliate_id: int,
                        route: RouteIn, field: str) -> None:  # fmt: skip
-    """The route's offer or smart link exists and may be routed to (same partner, no loop,
+    """(``field``: where the route is in the request, as a prefix of its fields' names.)
+    The route's offer or smart link exists and may be routed to (same partner, no loop,
     chains of at most MAX_NESTING smart links)."""
     if route.offer_id is not None:
+        where = f"{field}offer_id"
         status = await conn.fetchval("SELECT status FROM offers WHERE id = $1", route.offer_id)
         if status is None:
-            raise Missing(f"{field}.offer_id", f"offer {route.offer_id} does not exist")
+            raise Missing(where, f"offer {route.offer_id} does not exist")
         if status == "archived":
-            raise Refused(f"{field}.offer_id", f"offer {route.offer_id} is archived")
+            raise Refused(where, f"offer {route.offer_id} is archived")
         return
     target = route.smart_link_id
     row = await conn.fetchrow(
         "SELECT affiliate_id, status FROM tracking_links WHERE id = $1 AND kind = 'smart'",
         target,
     )  # fmt: skip
-    where = f"{field}.smart_link_id"
+    where = f"{field}smart_link_id"
     if row is None:
         raise Missing(where, f"smart link {target} does not exist")
     if row["status"] == "archived":
@@ -142,7 +144,7 @@ async def create(pool: asyncpg.Pool, data: SmartLinkIn) -> Row:
         if await conn.fetchval("SELECT 1 FROM affiliates WHERE id = $1", data.affiliate_id) is None:
             raise Missing("affiliate_id", f"affiliate {data.affiliate_id} does not exist")
         for i, route in enumerate(data.routes):
-            await _check_route(conn, None, data.affiliate_id, route, f"routes.{i}")
+            await _check_route(conn, None, data.affiliate_id, route, f"routes.{i}.")
         code = data.code or new_link_code()
         if await conn.fetchval("SELECT 1 FROM tracking_links WHERE code = $1", code):
             raise Conflict("code", f"link code {code!r} is taken")
@@ -178,7 +180,7 @@ async def add_route(pool: asyncpg.Pool, link: Row, route: RouteIn) -> Row:
         if n >= MAX_ROUTES:
             raise Refused("routes", f"a smart link has at most {MAX_ROUTES} routes that are not "
                           "archived; archive one first")  # fmt: skip
-        await _check_route(conn, link["id"], link["affiliate_id"], route, "body")
+        await _check_route(conn, link["id"], link["affiliate_id"], route, "")
         row = await _insert_route(conn, link["id"], route)
         await conn.execute(_TOUCH, link["id"])
     return row
