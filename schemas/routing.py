@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import MAX_ID, TEXT, Count, Id, Instant
+from schemas.types import MAX_ID, TEXT, WHOLE, Count, Id, Instant
 
 # The closed sets targeting names (tracker.domain.agents maps ua-parser's families on them).
 Device = Literal["desktop", "mobile", "tablet", "other"]
@@ -40,11 +40,13 @@ LanguageCode = Annotated[str, Field(
     description="ISO 639-1: the visitor's first Accept-Language choice, its primary subtag; "
     + _CODES,
 )]  # fmt: skip
-Weight = Annotated[int, Field(ge=1, le=1_000_000, description="share among equals: weight / sum")]
+Weight = Annotated[
+    int, Field(ge=1, le=1_000_000, description="share among equals: weight / sum"), WHOLE
+]
 Priority = Annotated[int, Field(ge=1, le=1000, description="1 first; equal priorities share "
-                                "by weight")]  # fmt: skip
+                                "by weight"), WHOLE]  # fmt: skip
 StickyHours = Annotated[int, Field(ge=0, le=720, description="a visitor (address + agent) keeps "
-                                   "its route and lander this long; 0: chosen at every click")]  # fmt: skip
+                                   "its route and lander this long; 0: chosen at every click"), WHOLE]  # fmt: skip
 RouteState = Literal["active", "paused"]
 
 
@@ -61,6 +63,11 @@ class _Match(BaseModel):
         if len(given) != 1:
             raise ValueError("give either allow or deny (a list of values), not both")
         return self
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
 
 
 def _never_null(v: object) -> object:
@@ -118,8 +125,13 @@ class ScheduleIn(BaseModel):
     time_zone: str = Field("UTC", max_length=64, description="IANA time zone the days and "
                            "hours are read in", examples=["America/New_York"])  # fmt: skip
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | SkipJsonSchema[None] = None
-    hours: Annotated[list[Annotated[int, Field(ge=0, le=23)]],
+    hours: Annotated[list[Annotated[int, Field(ge=0, le=23), WHOLE]],
                      Field(min_length=1, max_length=24)] | SkipJsonSchema[None] = None  # fmt: skip
+
+    @field_validator("days", "hours", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
 
     @field_validator("time_zone")
     @classmethod
@@ -342,6 +354,11 @@ class SmartLinkIn(BaseModel):
     )  # fmt: skip
     sticky_hours: StickyHours = 24
     routes: Annotated[list[RouteIn], Field(min_length=1, max_length=MAX_ROUTES)]
+
+    @field_validator("code", "fallback_url", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        return _never_null(v)
 
 
 class SmartLinkPatch(BaseModel):

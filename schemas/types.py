@@ -92,6 +92,7 @@ Instant = Annotated[datetime, BeforeValidator(_iso_only)]
 Flag = StrictBool
 # The constraints sit on int itself, so that the JSON Schema says minimum/maximum.
 _WHOLE = BeforeValidator(_number)
+WHOLE = _WHOLE  # for int aliases elsewhere: refuses true and "5"
 Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
 Count = Annotated[int, Field(ge=1, le=MAX_INT4), _WHOLE]
 Seconds = Annotated[int, Field(ge=0, le=MAX_INT4), _WHOLE]

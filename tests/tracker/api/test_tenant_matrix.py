@@ -16,6 +16,7 @@ import httpx
 from tests.tracker.api import matrix_cases_browser as browser
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
+from tests.tracker.api import matrix_cases_routing as routing
 from tests.tracker.api import matrix_cases_rules as rules
 from tests.tracker.api import matrix_cases_traffic as traffic
 from tests.tracker.api.matrix_fields import Checker
@@ -49,7 +50,8 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES, **traffic.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES, **traffic.CASES,
+         **routing.CASES}  # fmt: skip
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:
