@@ -108,6 +108,7 @@ class ClickCaps:
         keys = [self._keys.click_cap(offer_id, day), self._keys.click_cap(offer_id, "total")]
         args = [-1 if daily_cap is None else daily_cap, -1 if total_cap is None else total_cap,
                 _DAY_TTL_S]  # fmt: skip
+        sent = time.monotonic()
         try:
             async with asyncio.timeout(self._deadline_s):
                 ok = await self._script(keys=keys, args=args)
@@ -119,10 +120,17 @@ class ClickCaps:
             return False
         self._failing = False
         if ok == 1:
-            self._full.pop(offer_id, None)
+            self._room_again(offer_id, sent)
             return True
         self._full[offer_id] = time.monotonic()
         return False
+
+    def _room_again(self, key: int, sent: float) -> None:
+        """A reservation sent at ``sent`` succeeded: forget a full mark older than it (one
+        set meanwhile, by a concurrent click's refusal, stands: answers come in any order)."""
+        at = self._full.get(key)
+        if at is not None and at < sent:
+            del self._full[key]
 
     def route_full(self, route_id: int) -> bool:
         return self.full(-route_id)
@@ -146,6 +154,7 @@ class ClickCaps:
         caps += route_caps
         daily += [1, 0]
         args = [_DAY_TTL_S, *(-1 if c is None else c for c in caps), *daily]
+        sent = time.monotonic()
         try:
             async with asyncio.timeout(self._deadline_s):
                 over = await self._many(keys=keys, args=args)
@@ -157,8 +166,8 @@ class ClickCaps:
             return False
         self._failing = False
         if over == 0:
-            self._full.pop(-route_id, None)
-            self._full.pop(offer_id, None)
+            self._room_again(-route_id, sent)
+            self._room_again(offer_id, sent)
             return True
         offer_full = offer_caps != (None, None) and over <= 2
         self._full[offer_id if offer_full else -route_id] = time.monotonic()

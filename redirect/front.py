@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from time import perf_counter, time
 from typing import Any
 
@@ -28,7 +29,7 @@ from redirect.hit import Hit, append_params
 from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.plan import LinkPlan
-from redirect.routing import Router, Trail
+from redirect.routing import Ask, Router, Trail
 from redirect.sink import ClickSink
 from schemas.types import MAX_ID
 from tracker import metrics
@@ -99,6 +100,10 @@ class RedirectFront:
         # the MaxMind readers.
         self._geo = Geo(s.geoip_db) if s.geoip_db else None
         self._macro_geo = None if s.country_header else self._geo
+        # (country, region, …) of an address for targeting: the reader's own cached lookup
+        self._place: Callable[[str], Sequence[str]] = (
+            self._geo.lookup if self._geo is not None else self._nowhere
+        )
         self._asn = Asn(s.asn_db, frozenset(s.datacenter_asns))
         self.router = Router(links, caps, self._datacenter)
         # One plan per link code (or (offer, partner) for the /click form), rebuilt when
@@ -234,13 +239,16 @@ class RedirectFront:
         usable = link.active and (
             links.affiliate_map.get(link.aff_id) or await links.load_affiliate(link.aff_id)
         )
-        sp = await self.router.plan(link, link) if usable else None
+        router = self.router
+        sp = (router.cached(link, link) or await router.plan(link, link)) if usable else None
         trail, cls, entry = Trail(), "-", None
         if sp is not None:
             now = time()
             v = self.visitor(hit)
             vh = visitor_hash(hit.ip, hit.ua)
-            entry = await self.router.choose(sp, hit, v, vh, now, True, trail)
+            got = router.choose_now(sp, hit, v, vh, now, trail)
+            entry = (await router.choose(sp, hit, v, vh, now, True, trail)
+                     if isinstance(got, Ask) else got)  # fmt: skip
             if entry is not None and entry.plan is not None:
                 start, outcome = self._redirect(hit, entry.plan, trail.flag, entry.route.route_id,
                                                 vh)  # fmt: skip
@@ -265,9 +273,9 @@ class RedirectFront:
         """What targeting may ask of this hit (each fact looked up when first asked)."""
         return Visitor(hit.ip, hit.ua, hit.lang, hit.country, self._place, self._datacenter)
 
-    def _place(self, ip: str) -> tuple[str, str]:
-        place = self._geo.lookup(ip) if self._geo is not None else None
-        return (place.country, place.region) if place is not None else ("", "")
+    @staticmethod
+    def _nowhere(ip: str) -> Sequence[str]:
+        return ("", "")
 
     async def _judge(self, hit: Hit, plan: LinkPlan, code: str | None) -> tuple[bool, str]:
         """(blocked, rule) of a click on a link with traffic rules, or of the /click form

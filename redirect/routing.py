@@ -30,6 +30,7 @@ from tracker.domain.traffic_rules import judge
 from tracker.domain.weights import Wheel, pick_among, share
 
 _MAX_PLANS = 100_000
+_TAKEN, _REFUSED, _ASK = object(), object(), object()  # a route's verdict on a visitor
 
 
 class Entry:
@@ -74,22 +75,41 @@ class Trail:
             self.refused = (entry, why)
 
 
+class Ask:
+    """A route the walk met that must be awaited: a cap to reserve or read, or a nested
+    smart link."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+
+
 class Router:
     def __init__(self, links: LinkCache, caps: ClickCaps,
                  datacenter: Callable[[str], bool]) -> None:  # fmt: skip
         self.links, self.caps, self._datacenter = links, caps, datacenter
         self._plans: dict[tuple[str, str], SmartPlan] = {}
 
-    async def plan(self, host: CachedLink, link: CachedLink) -> SmartPlan | None:
-        """The plan of smart link ``link`` reached through ``host`` (itself, or the smart
-        link whose route leads to it: clicks are the host's)."""
+    def cached(self, host: CachedLink, link: CachedLink) -> SmartPlan | None:
+        """The plan of ``link`` if it is made and still current (no coroutine: the common
+        case of a click)."""
         links = self.links
-        key = (host.code, link.code)
-        sp = self._plans.get(key)
+        sp = self._plans.get((host.code, link.code))
         if (sp is not None and sp.link is link and sp.host is host
                 and sp.offers_version == links.offers_version
                 and sp.rules_version == links.rules_version):  # fmt: skip
             return sp
+        return None
+
+    async def plan(self, host: CachedLink, link: CachedLink) -> SmartPlan | None:
+        """The plan of smart link ``link`` reached through ``host`` (itself, or the smart
+        link whose route leads to it: clicks are the host's)."""
+        sp = self.cached(host, link)
+        if sp is not None:
+            return sp
+        links = self.links
+        key = (host.code, link.code)
         spec = link.smart
         if spec is None:
             return None
@@ -120,55 +140,97 @@ class Router:
         sp = self._plans[key] = SmartPlan(host, link, tuple(tiers), *versions)
         return sp
 
+    def choose_now(self, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
+                   trail: Trail) -> Entry | Ask | None:  # fmt: skip
+        """``choose`` without a coroutine, for the common case where no route on the way
+        has a cap to reserve or leads to another smart link; else an ``Ask``: call
+        ``choose``."""
+        return self._walk(sp, hit, v, self._share(sp, vh, now), now, trail, None)
+
     async def choose(self, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
                      reserve: bool, trail: Trail, depth: int = 1) -> Entry | None:  # fmt: skip
         """The offer route that takes this visitor, or None (``trail`` says why).
         ``reserve``: a paid click takes its place under capped routes (clicks); else the
-        caps' last known state decides (impressions)."""
+        caps' last known state decides (impressions). The routes are walked without
+        awaiting; at a route that must be asked (a cap, a nested link) the answer is
+        awaited once and the walk is made again with it."""
+        u = self._share(sp, vh, now)
+        asked: dict[Entry, Entry | None] = {}
+        while True:
+            got = self._walk(sp, hit, v, u, now, trail, asked)
+            if not isinstance(got, Ask):
+                return got
+            e = got.entry
+            asked[e] = await self._ask(e, sp, hit, v, vh, now, reserve, trail, depth)
+
+    @staticmethod
+    def _share(sp: SmartPlan, vh: int, now: float) -> float:
         spec = sp.link.smart
         assert spec is not None
-        u = share(vh, sp.link.link_id, spec.sticky_s, now)
+        return share(vh, sp.link.link_id, spec.sticky_s, now)
+
+    def _walk(self, sp: SmartPlan, hit: Hit, v: Visitor, u: float, now: float, trail: Trail,
+              asked: dict[Entry, Entry | None] | None) -> Entry | Ask | None:  # fmt: skip
+        """Tiers in order; in a tier the visitor's number ``u`` picks by weight, and when
+        that route cannot take the visitor the same number picks among the rest."""
         for tier in sp.tiers:
             entries = tier.entries
             i = tier.wheel.pick(u)
-            got = await self._try(entries[i], sp, hit, v, vh, now, reserve, trail, depth)
-            if got is not None or trail.blocked is not None:
-                return got
-            if len(entries) > 1:
-                rest = [e for j, e in enumerate(entries) if j != i]
-                while rest:
-                    k = pick_among(u, [e.route.weight for e in rest])
-                    got = await self._try(rest[k], sp, hit, v, vh, now, reserve, trail, depth)
-                    if got is not None or trail.blocked is not None:
-                        return got
-                    del rest[k]
+            e = entries[i]
+            rest: list[Entry] | None = None
+            while True:
+                verdict = self._judge(e, hit, v, now, trail)
+                if verdict is _ASK:
+                    if asked is None or e not in asked:
+                        return Ask(e)
+                    got = asked[e]
+                else:
+                    got = e if verdict is _TAKEN else None
+                if got is not None or trail.blocked is not None:
+                    return got
+                if rest is None:
+                    if len(entries) == 1:
+                        break
+                    rest = [x for j, x in enumerate(entries) if j != i]
+                else:
+                    rest.remove(e)
+                if len(rest) > 1:
+                    e = rest[pick_among(u, [x.route.weight for x in rest])]
+                elif rest:
+                    e = rest[0]
+                else:
+                    break
         return None
 
-    async def _try(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
-                   reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip
+    def _judge(self, e: Entry, hit: Hit, v: Visitor, now: float, trail: Trail) -> object:
+        """_TAKEN, _REFUSED, or _ASK (a nested link, or a cap to reserve or read)."""
         route, plan = e.route, e.plan
         if plan is not None:  # not running wins over not targeted (nothing is recorded)
             offer = plan.offer
             if not offer.plain and offer_state(offer, now) != "running":
-                return None
+                return _REFUSED
         if route.targeting is not None and (why := route.targeting.refuses(v, now)):
             trail.refuse(e, why)
-            return None
+            return _REFUSED
         if plan is None:  # a route to another smart link
-            return await self._nested(e, sp, hit, v, vh, now, reserve, trail, depth)
+            return _ASK
         if offer.targeting is not None and (why := offer.targeting.refuses(v, now)):
             trail.refuse(e, why)
-            return None
+            return _REFUSED
         if plan.rules:
             blocked, rule = judge(plan.rules, hit.ip, hit.subs, hit.source, hit.ua,
                                   self._datacenter)  # fmt: skip
             if blocked:
                 trail.blocked = (e, rule)
-                return None
+                return _REFUSED
             trail.flag = rule
-        if (route.capped or offer.capped) and not await self._room(e, hit, reserve):
-            return None
-        return e
+        return _ASK if route.capped or offer.capped else _TAKEN
+
+    async def _ask(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int, now: float,
+                   reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip
+        if e.plan is None:
+            return await self._nested(e, sp, hit, v, vh, now, reserve, trail, depth)
+        return e if await self._room(e, hit, reserve) else None
 
     async def _nested(self, e: Entry, sp: SmartPlan, hit: Hit, v: Visitor, vh: int,
                       now: float, reserve: bool, trail: Trail, depth: int) -> Entry | None:  # fmt: skip

@@ -348,14 +348,14 @@ class SmartLinkIn(BaseModel):
     affiliate_id: Id
     name: Name = ""
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")] | SkipJsonSchema[None] = None
-    fallback_url: Url | SkipJsonSchema[None] = Field(
-        None, description="where a visitor goes when no route takes it (else "
+    fallback_url: Url | None = Field(
+        None, description="where a visitor goes when no route takes it (null or absent: "
         "TRACKER_FALLBACK_URL, else a 404 page)",
     )  # fmt: skip
     sticky_hours: StickyHours = 24
     routes: Annotated[list[RouteIn], Field(min_length=1, max_length=MAX_ROUTES)]
 
-    @field_validator("code", "fallback_url", mode="before")
+    @field_validator("code", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
         return _never_null(v)

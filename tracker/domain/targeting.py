@@ -12,7 +12,7 @@ cannot be read refuses everyone (the redirect's worst case is the fallback).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -60,7 +60,7 @@ class Visitor:
                  "region", "ua")  # fmt: skip
 
     def __init__(self, ip: str, ua: str, lang: str, country: str,
-                 place: Callable[[str], tuple[str, str]],
+                 place: Callable[[str], Sequence[str]],
                  datacenter: Callable[[str], bool]) -> None:  # fmt: skip
         self.ip, self.ua, self._lang = ip, ua, lang
         self.country = country  # a trusted proxy's header, if any ('' otherwise)
@@ -79,7 +79,8 @@ class Visitor:
     def _compute(self, which: int) -> str:
         if which <= _REGION:
             if self.region is None:
-                country, region = self._place(self.ip) if self.ip else ("", "")
+                place = self._place(self.ip) if self.ip else ("", "")
+                country, region = place[0], place[1]
                 self.country = self.country or country
                 self.region = f"{self.country}-{region}" if region and self.country else ""
             return self.country if which == _COUNTRY else self.region
@@ -132,8 +133,12 @@ class Targeting:
             return "invalid"
         if self.schedule is not None and not self.schedule.open(now):
             return "schedule"
+        facts = v._facts
         for reason, which, allow, values in self.checks:
-            if (v.fact(which) in values) is not allow:
+            fact = facts[which]
+            if fact is None:
+                fact = v.fact(which)
+            if (fact in values) is not allow:
                 return reason
         if self.datacenter and v.datacenter() is (self.datacenter == "deny"):
             return "datacenter"

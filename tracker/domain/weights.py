@@ -20,6 +20,7 @@ from itertools import accumulate
 
 _M64 = (1 << 64) - 1
 _UNIT = 2.0**-53
+_K1, _K2, _K3 = 0x9E3779B97F4A7C15, 0xD1B54A32D192ED03, 0xBF58476D1CE4E5B9
 
 
 def visitor_hash(ip: str, ua: str) -> int:
@@ -32,11 +33,12 @@ def share(visitor: int, salt: int, sticky_s: int, now: float) -> float:
     if sticky_s <= 0:
         return random.random()
     window = int((now + visitor % sticky_s) // sticky_s)
-    # splitmix64's finaliser over the visitor, the choice and the window
-    z = (visitor ^ (salt * 0x9E3779B97F4A7C15) ^ (window * 0xD1B54A32D192ED03)) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return ((z ^ (z >> 31)) >> 11) * _UNIT
+    # the visitor's hash is uniform already: xor in the choice and the window, then two
+    # multiplications by odd constants with a shift between (a bijection that spreads
+    # every input bit over the top 53 bits the number is made of)
+    z = ((visitor ^ (salt * _K1) ^ (window * _K2)) * _K3) & _M64
+    z ^= z >> 29
+    return (((z * _K1) & _M64) >> 11) * _UNIT
 
 
 class Wheel:
