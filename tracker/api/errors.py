@@ -94,6 +94,8 @@ def install(app: FastAPI) -> None:
                 )
                 continue
             loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            # a union's branch (`Money | None`: "function-before[…]", "none") is not a field
+            loc = [p for i, p in enumerate(loc) if not (i and ("[" in p or p == "none"))]
             field = ".".join(loc) or None
             code = "invalid"
             errors.append({"code": code, "message": str(e.get("msg", "invalid")), "field": field})

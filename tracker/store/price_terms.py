@@ -65,7 +65,8 @@ async def change_offer(
     await conn.execute("SELECT 1 FROM offers WHERE id = $1 FOR UPDATE", offer_id)
     await _base(conn, offer_id, None, actor)
     later = await conn.fetchval(
-        "SELECT max(valid_from) FROM offer_price_terms WHERE offer_id = $1 AND goal IS NULL",
+        "SELECT max(valid_from) FROM offer_price_terms WHERE offer_id = $1 AND goal IS NULL"
+        " AND isfinite(valid_from)",
         offer_id,
     )
     if later is not None and later > valid_from:
