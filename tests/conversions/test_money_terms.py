@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -120,3 +121,10 @@ async def test_status_aliases_are_in_the_openapi_document_and_accepted(
     listed = (await api.get("/api/v1/conversions", params={"advertiser_id": adv["id"]})).json()
     merchant = {c["txn_id"][6:]: c["merchant_status"] for c in listed["items"]}
     assert merchant == ALIASES
+
+
+def test_the_readme_lists_every_status_word() -> None:
+    lines = (Path(__file__).parents[2] / "README.md").read_text().splitlines()
+    for word, status in ALIASES.items():
+        row = next(line for line in lines if line.startswith(f"| `{status}`"))
+        assert f"`{word}`" in row.split("|")[2], (word, row)
