@@ -23,6 +23,14 @@ def public(row: Any) -> dict[str, Any]:
     return out
 
 
+async def status_of(pool: asyncpg.Pool, cid: UUID) -> str | None:
+    """The stored status (a repeated postback is answered with it), or None."""
+    status: str | None = await pool.fetchval(
+        "SELECT status FROM conversions WHERE conversion_id = $1", cid
+    )
+    return status
+
+
 async def get(pool: asyncpg.Pool, cid: UUID) -> dict[str, Any] | None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM conversions WHERE conversion_id = $1", cid)

@@ -15,7 +15,6 @@ from schemas.conversions import (
     CapPatch,
     ConversionSettings,
     ConversionSettingsIn,
-    ConversionSettingsPatch,
     Goal,
     GoalCode,
     GoalIn,
@@ -26,13 +25,13 @@ from schemas.conversions import (
     PromoCode,
     PromoCodeIn,
     RateIn,
-    RateSet,
     RevenueRule,
     RevenueRuleIn,
     Tier,
     TierIn,
     ValidityPatch,
 )
+from schemas.money import ConversionSettingsPatch, RateSet
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import offer_or_404

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from schemas.conversions import Conversion, ConversionPage, DecisionOverrideIn, Status, StatusIn
+from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
+from schemas.money import DecisionOverrideIn
 from schemas.types import MAX_ID, TEXT
 from tracker.api.deps import AdminWrite, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem

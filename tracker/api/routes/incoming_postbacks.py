@@ -32,6 +32,7 @@ from tracker.api.postback_params import parameters
 from tracker.domain.incoming_params import BadParam, Postback, parse
 from tracker.redis_client import away
 from tracker.resources import Services
+from tracker.store import conversions as conversion_store
 from tracker.store import incoming_auth as postback_auth
 
 router = APIRouter(tags=["postbacks"])
@@ -123,9 +124,7 @@ async def _answer(services: Services, ev: ConversionEvent) -> JSON:
         body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")
         return JSON(body.model_dump(mode="json"), 202)
     metrics.POSTBACKS.labels("repeat").inc()
-    stored = await services.pool.fetchval(
-        "SELECT status FROM conversions WHERE conversion_id = $1", ev.conversion_id
-    )
+    stored = await conversion_store.status_of(services.pool, ev.conversion_id)
     body = PostbackAnswer(
         conversion_id=ev.conversion_id, status=stored or "accepted", duplicate=True
     )

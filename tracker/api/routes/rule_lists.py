@@ -14,13 +14,13 @@ from schemas.conversions import (
     Goal,
     GoalCode,
     Override,
-    PriceTerm,
     PromoCode,
     RateIn,
     RevenueRule,
     Tier,
 )
 from schemas.entities import Page
+from schemas.money import PriceTerm
 from schemas.types import Instant
 from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
