@@ -14,10 +14,12 @@ from tests.conversions.conftest import burst, clicks, make, world
 from tests.conversions.money import held_rollup, money, postback, read, report_row
 from tracker import redis_keys
 from tracker.settings import Settings
+from tracker.store.keys import create_key
 
 
 async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
     settings: Settings, service: str, api: httpx.AsyncClient, http: httpx.AsyncClient,
+    pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     w = await world(api, partners=2, currencies=["EUR"])
     adv, offer = w["advertiser"], w["offers"][0]
@@ -65,6 +67,13 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
     assert a1["decision"]["amendments"][0]["payout_before"] == "9.0000"
     # reports follow: moved by the difference
     assert money(await report_row(api, oid)) == (2, Decimal("41.18"), Decimal("57.30"))
+    # the partner sees its payout history, never what the advertiser pays
+    key = await create_key(pool, "affiliate", affiliate_id=p1)
+    seen = (await http.get(f"/api/v1/conversions/{s1}",
+                           headers={"Authorization": f"Bearer {key.token}"})).json()  # fmt: skip
+    assert [h["payout"] for h in seen["history"]] == ["9.0000", "3.6000"]
+    assert {h["revenue"] for h in seen["history"]} == {None} and seen["revenue"] == "0"
+    assert "revenue_before" not in seen["decision"]["amendments"][0]
 
     # The same amendment again: a repeat (200, nothing queued). The first amount again (a
     # replay of the first postback): queued, but it changes nothing.
