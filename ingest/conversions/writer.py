@@ -27,6 +27,7 @@ from ingest.streams import Entries
 from schemas.events import ConversionEvent
 from tracker import metrics, redis_keys
 from tracker.settings import Settings
+from tracker.store.conversion_rows import lock_ids
 from tracker.store.offer_rules import RulesCache
 
 log = logging.getLogger("tracker.ingest")
@@ -75,6 +76,7 @@ class ConversionWriter:
             # One transaction for the batch: one commit (one WAL flush) for many conversions.
             # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
+                await lock_ids(conn, [ev.conversion_id for ev in due])
                 results = [await process(conn, ev, self._may_wait, self._rules) for ev in due]
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
             # Two workers' batches crossed on a click or a cap, or one conversion cannot be

@@ -96,12 +96,17 @@ async def test_status_changes_and_new_conversions_race_a_full_cap(
             async def api_status(i: int, status: str) -> None:
                 r = await adv_api.post(f"/api/v1/conversions/{cids[i]}/status",
                                        json={"status": status})  # fmt: skip
-                assert r.status_code in (200, 404), r.text  # 404: not stored yet
+                # 404: not stored yet; 503: a worker held it past the lock timeout (retry)
+                assert r.status_code in (200, 404, 503), r.text
+                answers.append(r.status_code)
 
             async def override(i: int) -> None:
                 r = await api.post(f"/api/v1/conversions/{cids[i]}/override",
                                    json={"status": "approved", "reason": "race"})  # fmt: skip
-                assert r.status_code in (200, 404, 409), r.text
+                assert r.status_code in (200, 404, 409, 503), r.text
+                answers.append(r.status_code)
+
+            answers: list[int] = []
 
             # Wave 1: new conversions (pending or approved), confirmations, refunds and the
             # advertiser's API approvals, all at once, in random order.
@@ -138,6 +143,7 @@ async def test_status_changes_and_new_conversions_race_a_full_cap(
             await asyncio.gather(*wave)
             await _drained(redis, settings)
             second = await _check(api, pool, oid, p2)
+            assert answers.count(200) > answers.count(503), answers  # mostly answered at once
             assert second["reversed"] > first["reversed"], (first, second)
     finally:
         codes = [stop(p) for p in workers]

@@ -77,6 +77,14 @@ async def lock(conn: asyncpg.Connection, cid: UUID) -> Any:
     return await conn.fetchrow("SELECT * FROM conversions WHERE conversion_id = $1 FOR UPDATE", cid)
 
 
+async def lock_ids(conn: asyncpg.Connection, cids: list[UUID]) -> None:
+    """The advisory locks of a batch's conversion ids, in one global order, before anything
+    else: a transaction then never holds a cap counter while it waits for a conversion, so
+    batches and API changes of the same conversions cannot deadlock on caps."""
+    for cid in sorted(set(cids)):
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(cid))
+
+
 async def insert(conn: asyncpg.Connection, v: dict[str, Any], actor: str) -> Any:
     """The new row (None when its id is taken), its history and rollup; partners hear of it."""
     row = await conn.fetchrow(

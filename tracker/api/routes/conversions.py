@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Query
 
 from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
@@ -89,24 +90,45 @@ async def list_conversions(
                           next_after=rows[-1]["conversion_id"] if len(rows) == limit else None)  # fmt: skip
 
 
+_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the worker holds the conversion past the lock timeout: retry"}
+}
+
+
 async def _change(conversion_id: UUID, services: ServicesDep, who: Principal,
                   do: Callable[[Any, Any], Awaitable[Any]]) -> Any:  # fmt: skip
     """Lock the conversion (the worker's locks, in the same order), check the caller may see
-    it, apply ``do(conn, row)`` through the one conversion path, answer the new state."""
-    async with services.pool.acquire() as conn, conn.transaction():
-        row = await rows.lock(conn, conversion_id)
-        if row is None or not visible_to(who, dict(row)):
-            raise ApiProblem(
-                404, "not_found", f"conversion {conversion_id} not found", "conversion_id"
-            )
+    it, apply ``do(conn, row)`` through the one conversion path, answer the new state. A
+    deadlock with a worker's batch is retried; a lock held past half the database timeout
+    (a busy worker) is a 503 to retry, never a 500."""
+    wait_ms = int(services.settings.db_timeout_s * 500)
+    for attempt in range(3):
         try:
-            await do(conn, row)
-        except changes.Refused as exc:
-            raise ApiProblem(exc.status, exc.code, exc.message, "status") from None
+            async with services.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = {wait_ms}")
+                row = await rows.lock(conn, conversion_id)
+                if row is None or not visible_to(who, dict(row)):
+                    raise ApiProblem(404, "not_found", f"conversion {conversion_id} not found",
+                                     "conversion_id")  # fmt: skip
+                try:
+                    await do(conn, row)
+                except changes.Refused as exc:
+                    raise ApiProblem(exc.status, exc.code, exc.message, "status") from None
+            break
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == 2:
+                raise _busy() from None
+        except (asyncpg.LockNotAvailableError, TimeoutError):
+            raise _busy() from None
     return await get_conversion(conversion_id, services, who)
 
 
-@router.post("/conversions/{conversion_id}/status", response_model=Conversion)
+def _busy() -> ApiProblem:
+    return ApiProblem(503, "busy", "the conversion is being written by the worker: retry",
+                      "conversion_id", headers={"Retry-After": "1"})  # fmt: skip
+
+
+@router.post("/conversions/{conversion_id}/status", response_model=Conversion, responses=_BUSY)
 async def set_status(
     conversion_id: UUID, body: StatusIn, services: ServicesDep, who: Writer
 ) -> Any:
@@ -126,7 +148,7 @@ async def set_status(
 
 @router.post("/conversions/{conversion_id}/override", response_model=Conversion,
              responses={409: {"description": "nothing to override, no partner to pay, no "
-                              "currency rate, or a full cap"}})  # fmt: skip
+                              "currency rate, or a full cap"}, **_BUSY})  # fmt: skip
 async def override(
     conversion_id: UUID, body: DecisionOverrideIn, services: ServicesDep, who: AdminWrite
 ) -> Any:
