@@ -1,5 +1,6 @@
 """Amendments (a new amount for a known transaction) and conversions waiting for a currency
-rate, through the public API and the real worker (docs/adr/0081)."""
+rate, through the public API and the real worker (docs/adr/0081). Currency rates are global
+to the suite's database: these tests use codes no other test uses (QUA, QEA, QJA)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
     settings: Settings, service: str, api: httpx.AsyncClient, http: httpx.AsyncClient,
     pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
-    w = await world(api, partners=2, currencies=["EUR"])
+    w = await world(api, partners=2, currencies=["QEA"])
     adv, offer = w["advertiser"], w["offers"][0]
     oid, p1, p2 = offer["id"], w["affiliates"][0]["id"], w["affiliates"][1]["id"]
     at0 = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    await make(api, "/api/v1/currency-rates", {"base": "USD", "quote": "EUR", "rate": "0.9",
+    await make(api, "/api/v1/currency-rates", {"base": "QUA", "quote": "QEA", "rate": "0.9",
                                                "valid_from": at0}, "PUT")  # fmt: skip
     await make(api, f"/api/v1/offers/{oid}/goals/sale",
                {"multiple": True, "payout_percent": "10", "revenue_percent": "20"}, "PUT")  # fmt: skip
@@ -34,17 +35,17 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
     [k1] = await clicks(service, w["links"][(oid, p1)]["code"], 1)
     [k2] = await clicks(service, w["links"][(oid, p2)]["code"], 1)
     s1 = (await postback(http, adv, click_id=k1, txn_id="s1", goal="sale", amount="100",
-                         currency="USD")).json()["conversion_id"]  # fmt: skip
+                         currency="QUA")).json()["conversion_id"]  # fmt: skip
     s2 = (await postback(http, adv, click_id=k2, txn_id="s2", goal="sale", amount="200")).json()
     await burst(settings)
     assert [
         (x["payout"], x["revenue"])
         for x in [await read(api, s1), await read(api, s2["conversion_id"])]
-    ] == [("9.0000", "18.0000"), ("30.0000", "40.0000")]  # fmt: skip  (100 USD = 90 EUR)
+    ] == [("9.0000", "18.0000"), ("30.0000", "40.0000")]  # fmt: skip  (100 QUA = 90 QEA)
     assert money(await report_row(api, oid)) == (2, Decimal(39), Decimal(58))
 
     # Every rule changes now: a new rate, new goal prices, the override ended and replaced.
-    await make(api, "/api/v1/currency-rates", {"base": "USD", "quote": "EUR", "rate": "0.5"}, "PUT")
+    await make(api, "/api/v1/currency-rates", {"base": "QUA", "quote": "QEA", "rate": "0.5"}, "PUT")
     await make(api, f"/api/v1/offers/{oid}/goals/sale",
                {"multiple": True, "payout_percent": "50", "revenue_percent": "60"}, "PUT")  # fmt: skip
     ov = (await api.get(f"/api/v1/offers/{oid}/payout-overrides")).json()["items"][0]
@@ -52,7 +53,7 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
                {"ends": datetime.now(UTC).isoformat()}, "PATCH")  # fmt: skip
 
     # A partial refund (amount only) and an upsell: re-priced with the rules of their time.
-    r = await postback(http, adv, txn_id="s1", goal="sale", amount="40", currency="USD")
+    r = await postback(http, adv, txn_id="s1", goal="sale", amount="40", currency="QUA")
     assert r.status_code == 202
     await postback(http, adv, txn_id="s2", goal="sale", amount="250.50")
     await burst(settings)
@@ -63,7 +64,7 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
         "37.5800", "50.1000", f"override:{ov['id']} (revshare)")  # fmt: skip
     h = a1["history"][-1]
     assert (h["from_status"], h["to_status"], h["reason"], h["amount"], h["payout"]) == (
-        "approved", "approved", "amended: amount 100.0000 USD -> 40.0000 USD", "40.0000", "3.6000")  # fmt: skip
+        "approved", "approved", "amended: amount 100.0000 QUA -> 40.0000 QUA", "40.0000", "3.6000")  # fmt: skip
     assert a1["decision"]["amendments"][0]["payout_before"] == "9.0000"
     # reports follow: moved by the difference
     assert money(await report_row(api, oid)) == (2, Decimal("41.18"), Decimal("57.30"))
@@ -77,9 +78,9 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
 
     # The same amendment again: a repeat (200, nothing queued). The first amount again (a
     # replay of the first postback): queued, but it changes nothing.
-    again = await postback(http, adv, txn_id="s1", goal="sale", amount="40", currency="USD")
+    again = await postback(http, adv, txn_id="s1", goal="sale", amount="40", currency="QUA")
     assert again.status_code == 200 and again.json()["duplicate"] is True
-    await postback(http, adv, click_id=k1, txn_id="s1", goal="sale", amount="100", currency="USD")
+    await postback(http, adv, click_id=k1, txn_id="s1", goal="sale", amount="100", currency="QUA")
     await burst(settings)
     assert (await read(api, s1))["amount"] == "40.0000"
     # A status change without an amount never amends.
@@ -137,7 +138,7 @@ async def test_a_conversion_without_a_rate_is_held_until_the_rate_arrives(
                "revenue_percent": "20"}, "PUT")  # fmt: skip
     await make(api, f"/api/v1/offers/{oid}/caps", {"period": "day", "limit": "1"})
     ks = await clicks(service, w["links"][(oid, aff["id"])]["code"], 3)
-    ids = [(await postback(http, adv, click_id=k, txn_id=f"j{i}", amount="1000", currency="JPY",
+    ids = [(await postback(http, adv, click_id=k, txn_id=f"j{i}", amount="1000", currency="QJA",
                            status=("approved", "pending", "approved")[i])).json()["conversion_id"]
            for i, k in enumerate(ks)]  # fmt: skip
     await burst(settings)
@@ -154,22 +155,22 @@ async def test_a_conversion_without_a_rate_is_held_until_the_rate_arrives(
 
     # A rate that starts after them prices none of them.
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-    r = await api.put("/api/v1/currency-rates", json={"base": "JPY", "quote": "USD",
+    r = await api.put("/api/v1/currency-rates", json={"base": "QJA", "quote": "USD",
                                                       "rate": "0.0067", "valid_from": later})  # fmt: skip
     assert r.status_code == 200 and r.json()["repriced"] == 0
     # The rate of their time: priced and screened (the day cap of 1 takes the first only).
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    r = await api.put("/api/v1/currency-rates", json={"base": "JPY", "quote": "USD",
+    r = await api.put("/api/v1/currency-rates", json={"base": "QJA", "quote": "USD",
                                                       "rate": "0.0065", "valid_from": since})  # fmt: skip
     assert r.status_code == 200 and r.json()["repriced"] == 3, r.text
     after = [await read(api, i) for i in ids]
     assert [(c["status"], c["status_reason"], c["payout"], c["revenue"]) for c in after] == [
-        ("approved", "priced: rate JPY/USD added", "0.6500", "1.3000"),
+        ("approved", "priced: rate QJA/USD added", "0.6500", "1.3000"),
         ("rejected", "cap", "0.6500", "1.3000"),
         ("rejected", "cap", "0.6500", "1.3000"),
     ]  # fmt: skip
     assert after[0]["decision"]["currency"]["rate"] == "0.0065000000"
     assert money(await report_row(api, oid)) == (1, Decimal("0.65"), Decimal("1.30"))
     assert await held_rollup(pool, oid) == (0, 1, Decimal("0.65"))
-    assert (await api.put("/api/v1/currency-rates", json={"base": "JPY", "quote": "USD",
+    assert (await api.put("/api/v1/currency-rates", json={"base": "QJA", "quote": "USD",
             "rate": "0.0065", "valid_from": since})).json()["repriced"] == 0  # fmt: skip
