@@ -25,19 +25,19 @@ from tracker.store import offer_rules
 from tracker.store.conversion_changes import Amendment, change
 from tracker.store.conversion_path import Draft, finish, insert, price_draft, screen
 
-WAIT = -1  # the click may still be on its way: try again later
+WAIT = "wait"  # the click may still be on its way: try again later
 
 MayWait = Callable[[datetime], Awaitable[bool]]
 
 
 async def process(
     conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWait, cache: offer_rules.RulesCache
-) -> int:
-    """1 when a conversion was inserted, 0 when not, WAIT to try again later."""
+) -> str:
+    """The status of the conversion inserted, "" when none was, WAIT to try again later."""
     existing = await rows.lock(conn, ev.conversion_id)
     if existing is not None:
         await _merchant_change(conn, existing, ev, cache)
-        return 0
+        return ""
     at = ev.ts.astimezone(UTC)
     click: Any = None
     problem: str | None = None
@@ -54,7 +54,7 @@ async def process(
             click = await facts.first_click(conn, click, at)
     code = await facts.find_code(conn, ev.coupon, ev.advertiser_id, at) if ev.coupon else None
     att = attribute(at, facts.click_facts(click) if click is not None else None, problem,
-                    code[0] if code else None, ev.via == "pixel")  # fmt: skip
+                    code[0] if code else None, ev.via)  # fmt: skip
     if att.click is None:
         click = None
     if click is not None:
@@ -71,6 +71,8 @@ async def process(
         country=click["country"] if click is not None else "",
         device=click["device"] if click is not None else "",
     )  # fmt: skip
+    if ev.via == "browser":
+        d.decision["browser"] = {"origin": ev.origin, "user_agent": ev.user_agent}
     rules = None
     if att.offer_id is None or att.affiliate_id is None:
         d.gate = att.reason or "no_click"
@@ -84,7 +86,9 @@ async def process(
             if c["payout_flat"] is not None or c["payout_percent"] is not None:
                 d.decision["promo_rule"] = {"flat": str(c["payout_flat"] or 0),
                                             "percent": str(c["payout_percent"] or 0)}  # fmt: skip
-        d.gate = await gates.goal_problem(conn, rules.goal, ev.goal, click, at)
+        d.gate = gates.origin_problem(rules, ev.via, ev.origin) or await gates.goal_problem(
+            conn, rules.goal, ev.goal, click, at
+        )
         if d.gate is None:  # a goal rule's rejection is priced only if an admin overrides it
             await price_draft(conn, rules, d)
         verdict = await gates.fraud(conn, rules, ev.advertiser_id, ev.txn_id, ev.goal, click, at)
@@ -94,7 +98,7 @@ async def process(
     await screen(conn, rules, d, [], None)
     finish(d, None)
     stored = await insert(conn, d, ev.via)
-    return int(stored is not None)
+    return str(stored["status"]) if stored is not None else ""
 
 
 async def _merchant_change(
@@ -104,7 +108,7 @@ async def _merchant_change(
     and/or a new amount (an amendment). Older than what was applied, a pixel, a repeat or a
     replay of an earlier postback: nothing."""
     if ev.via != "postback":
-        return  # pixels come from browsers: they never change a conversion
+        return  # pixels and browser conversions come from browsers: they never change one
     d = Draft.of_row(row)
     if ev.ts <= d.merchant_at:
         return

@@ -21,6 +21,7 @@ import pstats
 import time
 from typing import Any
 
+from loadtests.summary import Summary
 from redirect.catalog import CachedLink, CachedOffer
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
@@ -70,6 +71,7 @@ async def main(rounds: int, n: int, profile: bool) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 1_000)  # as `tracker serve` runs
+    summary = Summary("loadtests.redirect.inprocess")
     times = [await _round(front, sink, n) for _ in range(rounds)]
     print(f"best {min(times):.1f} µs a click, median {sorted(times)[len(times) // 2]:.1f} µs "
           f"({rounds} rounds of {n:,})")  # fmt: skip
@@ -79,6 +81,9 @@ async def main(rounds: int, n: int, profile: bool) -> None:
         await _round(front, sink, n)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+    summary.print({"best_us_per_click": min(times),
+                   "median_us_per_click": sorted(times)[len(times) // 2],
+                   "rounds": rounds, "clicks_per_round": n})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 
 from loadtests.reports.data import load
+from loadtests.summary import Summary
 from tracker.runtime.servers import servers
 from tracker.settings import Settings
 from tracker.store.keys import create_key
@@ -139,7 +140,7 @@ async def _export(
             "rss_last_third": max(samples[-third:])}  # fmt: skip
 
 
-async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
+async def _run(args: argparse.Namespace, db: str, redis: str) -> dict[str, Any]:
     await migrate_dsn(db)
     pool = await asyncpg.create_pool(db, min_size=1, max_size=4)
     assert pool is not None
@@ -217,6 +218,14 @@ async def _run(args: argparse.Namespace, db: str, redis: str) -> None:
           f"({e['seconds']:.1f} s); server RSS {e['rss_start']:.0f} MB at start, peak "
           f"{e['rss_first_third']:.0f} MB in the first third, {e['rss_last_third']:.0f} MB in "
           f"the last | ≥ 50k rows/s: {'met' if e['rate'] >= 50_000 else 'MISSED'} |")  # fmt: skip
+    return {
+        "clicks": counts["c"], "conversions": counts["v"], "machine_query_ms": alone,
+        "machine_two_queries_ms": pair, "partner_day_p50_ms": a["p50"],
+        "partner_day_p95_ms": a["p95"], "partner_day_source": a["source"],
+        "sub1_p50_ms": b["p50"], "sub1_p95_ms": b["p95"], "sub1_source": b["source"],
+        "export_rows": e["rows"], "export_rows_s": e["rate"], "export_rss_start_mb": e["rss_start"],
+        "export_rss_last_third_mb": e["rss_last_third"],
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -229,9 +238,11 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/trk-reports-bench"))
     p.add_argument("--reuse", action="store_true", help="keep a data set loaded before")
     args = p.parse_args()
+    summary = Summary("loadtests.reports.bench")
     settings = Settings(data_dir=args.data_dir)
     with servers(settings) as urls:
-        asyncio.run(_run(args, urls.database_url, urls.redis_url))
+        figures = asyncio.run(_run(args, urls.database_url, urls.redis_url))
+    summary.print(figures)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ def months_later(t: datetime, months: int) -> datetime:
     return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
 
 
+def origin_problem(rules: OfferRules, via: str, origin: str | None) -> str | None:
+    """A browser conversion counts only for an offer that lists the site it came from
+    (the API checked the offer its snippet names; this checks the one attributed)."""
+    if via == "browser" and origin not in rules.browser_origins:
+        return "origin_not_allowed"
+    return None
+
+
 async def goal_problem(
     conn: asyncpg.Connection, goal: Goal | None, code: str, click: Any, at: datetime
 ) -> str | None:

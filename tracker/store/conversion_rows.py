@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from tracker import metrics
 from tracker.domain.conversion_status import COUNTED
 from tracker.store import outbox
 from tracker.store.reports import rollups
@@ -127,6 +128,8 @@ async def update(
                 row["created_at"], row["affiliate_id"], row["offer_id"], before["status"],
                 row["status"], (before["revenue"], before["payout"]),
                 (row["revenue"], row["payout"]), COUNTED))  # fmt: skip
+    if moved:
+        metrics.CONVERSION_STATUS_CHANGES.labels(row["status"]).inc()
     if moved and row["status"] in ("approved", "reversed"):
         await outbox.announce(conn, row, row["status"], status=row["status"])
     return row

@@ -14,6 +14,7 @@ from schemas.money import DecisionOverrideIn
 from schemas.types import MAX_ID, TEXT
 from tracker.api.deps import AdminWrite, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
+from tracker.api.views import show
 from tracker.store import conversion_changes as changes
 from tracker.store import conversion_rows as rows
 from tracker.store import conversions as store
@@ -32,15 +33,8 @@ def visible_to(who: Principal, row: dict[str, Any]) -> bool:
 
 
 def shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
-    if who.role == "affiliate":  # partners see their payout, not what the advertiser pays
-        row["revenue"] = 0
-        row["decision"].pop("revenue", None)
-        row["decision"].pop("revenue_rule", None)
-        for a in row["decision"].get("amendments", []):
-            a.pop("revenue_before", None)
-        for h in row.get("history", []):
-            h["revenue"] = None
-    return row
+    """A conversion, its decision record and its history as ``who`` may see them."""
+    return show("Conversion", who, row)
 
 
 @router.get("/conversions/lookup", response_model=ConversionPage)

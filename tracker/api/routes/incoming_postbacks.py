@@ -11,6 +11,7 @@ a status change.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 import uuid
@@ -30,6 +31,7 @@ from tracker.api.incoming_auth import authenticate
 from tracker.api.json import JSON
 from tracker.api.postback_params import parameters
 from tracker.domain.incoming_params import BadParam, Postback, parse
+from tracker.logs import bind
 from tracker.redis_client import away
 from tracker.resources import Services
 from tracker.store import conversions as conversion_store
@@ -82,7 +84,7 @@ def _read(params: dict[str, str], dialect: str) -> Postback:
         raise ApiProblem(422, "invalid", exc.message, exc.field) from None
 
 
-async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
+async def enqueue(services: Services, ev: ConversionEvent) -> bool:
     """True when queued, False for a repeat."""
     settings = services.settings
     keys = redis_keys.of(settings)
@@ -119,7 +121,13 @@ def _event(adv: int, pb: Postback, click_id: uuid.UUID | None, via: str) -> Conv
 
 
 async def _answer(services: Services, ev: ConversionEvent) -> JSON:
-    if await _enqueue(services, ev):
+    click = str(ev.click_id) if ev.click_id else None
+    with bind(conversion_id=str(ev.conversion_id), click_id=click):
+        return await _answer_bound(services, ev)
+
+
+async def _answer_bound(services: Services, ev: ConversionEvent) -> JSON:
+    if await enqueue(services, ev):
         metrics.POSTBACKS.labels("queued").inc()
         body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")
         return JSON(body.model_dump(mode="json"), 202)
@@ -173,9 +181,18 @@ async def hasoffers_goal(request: Request, services: ServicesDep) -> Any:
     return await _postback(request, services, "hasoffers")
 
 
-@router.get("/pixel", response_class=Response)
+_GIF_DOC = {200: {"description": "a 1x1 GIF, whatever was asked",
+                  "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
+
+
+@router.get("/pixel", response_class=Response, responses=_GIF_DOC)  # type: ignore[arg-type]
 async def pixel(request: Request, services: ServicesDep) -> Response:
-    """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF."""
+    """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF.
+
+    Off unless the advertiser's postback-auth allows it (and never when it requires
+    signatures: a browser cannot sign); the conversion gets the advertiser's
+    `pixel_status` (default `pending`); the click must be recorded already (or a promo
+    code known), and the amount inside the offer's pixel bounds (conversion settings)."""
     gif = Response(_GIF, media_type="image/gif", headers={"Cache-Control": "no-store"})
     params = dict(request.query_params)
     for k in ("status", "click_id", "cid", "transaction_id", "token", "security_token"):
@@ -194,8 +211,29 @@ async def pixel(request: Request, services: ServicesDep) -> Response:
     auth = await postback_auth.by_id(
         services.pool, pb.advertiser_id, services.settings.postback_auth_cache_s
     )
-    if auth is None or not auth.allow_pixel:
+    if auth is None or not auth.allow_pixel or auth.require_signature:
         metrics.POSTBACKS_REFUSED.labels("pixel_not_allowed").inc()
         return gif
+    offer = await postback_auth.pixel_offer(services.pool, auth.advertiser_id, pb.click_id,
+                                            pb.coupon)  # fmt: skip
+    if offer is None:
+        metrics.POSTBACKS_REFUSED.labels("pixel_no_click").inc()
+        return gif
+    if not _within(offer, pb.amount, pb.currency):
+        metrics.POSTBACKS_REFUSED.labels("pixel_amount").inc()
+        return gif
+    pb = dataclasses.replace(pb, status=auth.pixel_status)
     await _answer(services, _event(auth.advertiser_id, pb, pb.click_id, "pixel"))
     return gif
+
+
+def _within(offer: postback_auth.PixelOffer, amount: Decimal, currency: str | None) -> bool:
+    """Inside the offer's pixel bounds (in the offer's currency; a pixel in another
+    currency is refused when bounds are set)."""
+    if offer.min_amount is None and offer.max_amount is None:
+        return True
+    if currency is not None and currency != offer.currency:
+        return False
+    if offer.min_amount is not None and amount < offer.min_amount:
+        return False
+    return offer.max_amount is None or amount <= offer.max_amount

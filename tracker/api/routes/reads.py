@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from schemas.api import Click
 from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
-from tracker.api.routes.conversions import shown, visible_to
+from tracker.api.routes.conversions import visible_to
+from tracker.api.views import show
 from tracker.store import clicks
 from tracker.store import conversions as conversion_store
 
@@ -36,5 +37,5 @@ async def get_click(click_id: UUID, services: ServicesDep, who: Reader) -> Any:
         raise ApiProblem(404, "not_found", f"click {click_id} not found", "click_id")
     row["ip_trunc"] = str(row["ip_trunc"]) if row["ip_trunc"] is not None else None
     found = await conversion_store.of_click(services.pool, click_id)
-    row["conversions"] = [shown(who, c) for c in found if visible_to(who, c)]
-    return row
+    row["conversions"] = [c for c in found if visible_to(who, c)]
+    return show("Click", who, row)
