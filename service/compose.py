@@ -20,6 +20,7 @@ from ingest import health
 from ingest.component import WorkerComponent
 from ingest.partner_postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
+from redirect.caps import ClickCaps
 from redirect.front import RedirectFront
 from redirect.hosts import HostGate
 from redirect.links import LinkCache
@@ -48,11 +49,14 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
         settings.click_buffer_max,
     )  # fmt: skip
     hosts = HostGate(settings.link_refresh_s)
-    components: list[Component] = [links, sink, hosts, DependencyProbe(), Publisher()]
+    # Click caps: one counter shared by every click of the process (redirect.caps); a paid
+    # click on a capped offer waits at most this long for its reservation.
+    caps = ClickCaps(redis_keys.of(settings), min(settings.sink_deadline_s, 0.25))
+    components: list[Component] = [links, sink, hosts, caps, DependencyProbe(), Publisher()]
     if with_worker:
         components += [WorkerComponent(), SenderComponent()]
     api = create_api(settings, database_url, redis_url, components)
-    front = RedirectFront(api, links, sink, hosts)
+    front = RedirectFront(api, links, sink, hosts, caps, settings)
     front.openapi = api.openapi  # type: ignore[attr-defined]
     return front
 

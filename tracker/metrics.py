@@ -173,3 +173,6 @@ POSTBACK_OUTBOX = Gauge(
     "tracker_postback_outbox", "Partner postback deliveries by state", ["state"],
     multiprocess_mode="livemostrecent",
 )  # fmt: skip
+# -- issue 19: traffic truth --
+# Click-cap reservations that Redis did not answer in time (the click went to the fallback).
+CLICK_CAP_ERRORS = Counter("tracker_click_cap_errors_total", "Click-cap reservations failed")

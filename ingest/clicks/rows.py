@@ -24,8 +24,9 @@ CLICK_COLUMNS = (
     "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
     "source", "params", "referer",
     "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
+    "asn", "asn_org", "datacenter",  # … and its network part (migration 0040)
     "user_agent", "device", "os", "browser",  # Enricher.agent_block
-    "click_class", "is_unique",
+    "traffic_rule", "click_class", "is_unique",
 )  # fmt: skip
 IMPRESSION_COLUMNS = (
     "impression_id", "created_at", "link_id", "offer_id", "affiliate_id",
@@ -90,7 +91,13 @@ def own_fields(c: Wire) -> str:
 
 
 def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
-    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
+    return (f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{rule_text(c.rule)}\t{cls}\t"
+            f"{'t' if unique else 'f'}")  # fmt: skip
+
+
+def rule_text(rule: str) -> str:
+    """The traffic rule that blocked or flagged a click, as COPY text."""
+    return escape(rule) if rule else NULL
 
 
 def impression_row(c: Wire, cls: str, country: str, device: str) -> str:

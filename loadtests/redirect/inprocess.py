@@ -22,11 +22,14 @@ import time
 from typing import Any
 
 from loadtests.summary import Summary
+from redirect.caps import ClickCaps
 from redirect.catalog import CachedLink, CachedOffer
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
+from tracker import redis_keys
 from tracker.domain.macros import compile_template
+from tracker.settings import Settings
 
 LANDING = "https://shop.example/landing?cid={click_id}&a={aff_id}&s1={sub1}&s2={sub2}&d={device}"
 UA = b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -41,7 +44,9 @@ def _front() -> tuple[RedirectFront, ClickSink]:
     links.link_map["bench1"] = CachedLink(1, "bench1", 1, 7, (), True)
     links.affiliate_map[7] = True
     sink = ClickSink(["s"], 500, 20, 10**9)
-    return RedirectFront(None, links, sink), sink
+    settings = Settings.model_construct()
+    caps = ClickCaps(redis_keys.of(settings), 0.25)
+    return RedirectFront(None, links, sink, None, caps, settings), sink
 
 
 def _scope() -> dict[str, Any]:

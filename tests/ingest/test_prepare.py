@@ -38,6 +38,7 @@ def _odd_clicks(offer: int, aff: int) -> list[dict[str, Any]]:
         {"cls": "head"},
         {"cls": "bot"},
         {"cls": "prefetch"},
+        {"cls": "blocked", "rule": "ua\tblock\\list"},
         {"kind": "impression"},
         {"ts": hour - 0.0000004},  # shown as the next hour's first microsecond
         {"ts": hour - 0.5},
@@ -67,7 +68,7 @@ async def test_fast_rows_equal_careful_rows(
     assert len(rows) == len(clicks) == fast.clicks
     for row, c in zip(rows, clicks, strict=True):
         assert row.startswith(own_fields(c) + "\t")
-        assert row.count("\t") == 29  # 30 columns: every value that held a tab was escaped
+        assert row.count("\t") == 33  # 34 columns: every value that held a tab was escaped
 
 
 async def test_odd_batch_is_written_and_rolled_up_by_the_rows_own_time(

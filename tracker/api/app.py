@@ -27,6 +27,8 @@ from tracker.api.routes import (
     rule_lists,
     sdk,
     tracking_domains,
+    traffic_reports,
+    traffic_rules,
 )
 from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
@@ -66,7 +68,8 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules, rule_lists, tracking_domains)},
+                         conversions, conversion_rules, rule_lists, tracking_domains,
+                         traffic_rules, traffic_reports)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
     sdk: (),  # the SDK routes document their own answers
@@ -127,6 +130,8 @@ def create_api(
         rule_lists,
         tracking_domains,
         sdk,
+        traffic_rules,
+        traffic_reports,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))

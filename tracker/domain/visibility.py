@@ -76,7 +76,7 @@ _SUBS5 = tuple(f"sub{i}" for i in range(1, 6))
 _CLICK = {
     **_fields(EVERYONE, "click_id", "created_at", "link_id", "link_code", "offer_id",
               "affiliate_id", *_SUBS5, "ip_trunc", "user_agent", "referer", "click_class",
-              "is_unique"),
+              "is_unique", "asn", "asn_org", "datacenter", "traffic_rule"),
     "conversions": _r(*AUDIENCES, of="Conversion"),
 }  # fmt: skip
 _CONVERSION_COLUMNS = {
@@ -221,6 +221,23 @@ FIELDS: dict[str, dict[str, Rule]] = {
     "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "source", "total_rows", "rows",
                       "totals"),
     "ReportRow": _REPORT_METRICS,
+    # Traffic quality (issue 19): the rules name what a fraud team watches for (admins
+    # only); the traffic and CTIT reports hold counts only, each key its own rows.
+    "TrafficRule": _admin_only("id", "offer_id", "affiliate_id", "name", "datacenter",
+                               "ip_blocklist", "sub_blocklist", "ua_blocklist", "archived_at",
+                               *_TIMES),
+    "TrafficReport": {**_fields(EVERYONE, "group_by", "tz", "from", "to"),
+                      "rows": _r(*AUDIENCES, of="TrafficRow"),
+                      "totals": _r(*AUDIENCES, of="TrafficRow")},
+    "TrafficRow": _fields(EVERYONE, "offer_id", "affiliate_id", "day", "gross", "human",
+                          "unique", "bot", "preview", "prefetch", "blocked", "datacenter",
+                          "flagged"),
+    "CtitReport": {**_fields(EVERYONE, "group_by", "from", "to"),
+                   "rows": _r(*AUDIENCES, of="CtitRow")},
+    "CtitRow": {**_fields(EVERYONE, "offer_id", "affiliate_id", "conversions",
+                          "median_seconds"),
+                "buckets": _r(*AUDIENCES, of="CtitBucket")},
+    "CtitBucket": _fields(EVERYONE, "bucket", "up_to_seconds", "conversions"),
     # Exports: the columns of the rows (a hidden column is left out of the file).
     "ClickExport": {
         **{k: v for k, v in _CLICK.items() if k != "conversions"},
@@ -243,7 +260,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
 # Resources only admins read (their routes answer 403 to tenant keys).
 ADMIN_RESOURCES = frozenset({"ConversionSettings", "Override", "Tier", "RevenueRule", "Cap",
                              "PromoCode", "RateIn", "RateSet", "PriceTerm", "PostbackAuth",
-                             "PostbackSecret", "Key", "NewKeyOut", "TrackingDomain"})  # fmt: skip
+                             "PostbackSecret", "Key", "NewKeyOut", "TrackingDomain",
+                             "TrafficRule"})  # fmt: skip
 # Resources of partners (their routes answer 403 to advertiser keys).
 PARTNER_RESOURCES = frozenset({"PartnerPostback", "TestRequest", "Delivery", "Attempt",
                                "ReplayOut"})  # fmt: skip

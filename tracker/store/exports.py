@@ -14,7 +14,7 @@ CLICK_COLUMNS = (
     "click_id", "created_at", "offer_id", "affiliate_id", "link_code",
     "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", "source",
     "country", "region", "city", "device", "os", "browser", "click_class", "is_unique",
-    "ip_trunc", "user_agent", "referer",
+    "ip_trunc", "user_agent", "referer", "asn", "asn_org", "datacenter", "traffic_rule",
 )  # fmt: skip
 CONVERSION_COLUMNS = (
     "conversion_id", "created_at", "advertiser_id", "offer_id", "affiliate_id", "goal", "txn_id",

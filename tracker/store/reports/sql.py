@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import SUBS, TIME_DIMS
+from tracker.domain.counted import click_sql, paid_sql
 from tracker.store.reports import common, daily, plan, shape
 from tracker.store.reports.common import ROLLUP, ROLLUP_DIMS, Pieces, Spec
 from tracker.store.reports.rollups import ALL_OFFERS
@@ -42,9 +43,10 @@ _COLS = (
 )
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
 _ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
-# Bot clicks (bot, preview, prefetch) are gross less human: the classes are closed
-# (migration 0018), and PostgreSQL computes each of the two counts once (ADR 0073).
-_BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
+# Bot clicks (bot, preview, prefetch, blocked) are gross less human: the classes are closed
+# (migration 0040), and PostgreSQL computes each of the two counts once (ADR 0073).
+_CLICK, _PAID = click_sql("c.click_class"), paid_sql("c.click_class")  # tracker.domain.counted
+_BOTS = f"count(*) FILTER (WHERE {_CLICK}) - count(*) FILTER (WHERE {_PAID})"
 _ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
 
 
@@ -181,7 +183,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
 
         up, ur, hp, hr = units
         clicks_money = ", ".join(
-            "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
+            "0::numeric" + price(u, "c.is_unique") + price(h, _PAID)
             for u, h in ((ur, hr), (up, hp))
         )
     for n, alias in enumerate("civ"):
@@ -190,16 +192,16 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
         where += common.where(spec, args, expr)
         if alias == "c":
-            metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
+            metrics = (f"count(*) FILTER (WHERE {_CLICK}), "
                        "count(*) FILTER (WHERE c.is_unique), "
-                       "count(*) FILTER (WHERE c.click_class = 'human'), "
+                       f"count(*) FILTER (WHERE {_PAID}), "
                        f"{_BOTS}, "
                        f"0::int8, {_ZERO_CONV}")  # fmt: skip
             if units is not None:
                 metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {clicks_money}")
             source = "clicks c"
         elif alias == "i":
-            metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
+            metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE {click_sql('i.click_class')}), "
                        f"{_ZERO_CONV}")  # fmt: skip
             source = "impressions i"
         else:
