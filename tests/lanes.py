@@ -13,6 +13,7 @@ from __future__ import annotations
 # Modules whose every test is slow (each starts browsers, processes or servers of its own).
 SLOW_MODULES = frozenset(
     {
+        "tests/conversions/test_money_concurrency.py",
         "tests/e2e/test_browsers.py",
         "tests/e2e/test_caps_processes.py",
         "tests/e2e/test_cli_up.py",
