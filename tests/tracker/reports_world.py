@@ -17,7 +17,8 @@ from tests.conversions.conftest import burst
 from tests.ingest.helpers import push
 from tracker import redis_keys
 from tracker.settings import Settings
-from tracker.store import conversions as store
+from tracker.store import conversion_changes as changes
+from tracker.store import conversion_rows as rows
 from tracker.store.reports import rollups
 
 UAS = [
@@ -107,7 +108,7 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
         convs.append(cid)
     for cid in rnd.sample(convs, 120):  # status changes, as the API and postbacks make them
         async with pool.acquire() as conn, conn.transaction():
-            row = await store.lock(conn, cid)
+            row = await rows.lock(conn, cid)
             to = rnd.choice(["pending", "approved", "rejected", "reversed"])
-            await store.change_status(conn, row, to, actor="test", at=now, reason=None)
+            await changes.set_status(conn, row, to, actor="test", reason=None, at=now)
     return {"advertisers": advs, "partners": parts, "offers": offers, "links": links}

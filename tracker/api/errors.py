@@ -15,7 +15,7 @@ from starlette.routing import Match
 
 from schemas.api import ErrorBody
 from tracker.api.json import JSON
-from tracker.store.entities import Conflict, Missing
+from tracker.store.entities import Conflict, Invalid, Missing
 
 log = logging.getLogger("tracker.api")
 
@@ -82,6 +82,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Missing)
     async def _missing(_: Request, exc: Missing) -> JSON:
         return JSON(_body("not_found", exc.message, exc.field), 422)
+
+    @app.exception_handler(Invalid)
+    async def _invalid_value(_: Request, exc: Invalid) -> JSON:
+        return JSON(_body("invalid", exc.message, exc.field), 422)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSON:

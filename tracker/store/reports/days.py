@@ -28,10 +28,10 @@ _SAMPLE_FROM, _SAMPLE_YEARS = datetime(2020, 1, 1, tzinfo=UTC), 12
 _BACKFILL = """
 INSERT INTO rollup_spans AS r (span, t, affiliate_id, offer_id, gross_clicks, unique_clicks,
                                human_clicks, bot_clicks, impressions, pending, approved,
-                               rejected, reversed, revenue, payout)
+                               rejected, reversed, held, revenue, payout)
 SELECT 86400, span_start(t, 86400, $1), affiliate_id, offer_id, sum(gross_clicks),
        sum(unique_clicks), sum(human_clicks), sum(bot_clicks), sum(impressions), sum(pending),
-       sum(approved), sum(rejected), sum(reversed), sum(revenue), sum(payout)
+       sum(approved), sum(rejected), sum(reversed), sum(held), sum(revenue), sum(payout)
   FROM rollup_spans WHERE span = $2
  GROUP BY 1, 2, 3, 4
  ORDER BY 1, 2, 3, 4"""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from tracker.domain.counted import click_sql, paid_sql
 
@@ -19,7 +21,8 @@ SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
 _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
-_CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
+_CONV = ("pending", "approved", "rejected", "reversed", "held", "revenue", "payout")
+_STATUS_COUNTS = 5  # the first five of _CONV (docs/adr/0080: held has a count of its own)
 ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
 _BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
 # The registered local-day phases, read FOR KEY SHARE: days.register (FOR UPDATE) waits for
@@ -85,6 +88,7 @@ def conversions_cte(rel: str) -> str:
     SELECT s.span, span_start(c.created_at, s.span, s.phase), c.affiliate_id,
            CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
            count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
+           count(*) FILTER (WHERE c.status = 'held'),
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
            coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
       FROM {rel} c CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
@@ -94,10 +98,10 @@ def conversions_cte(rel: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}"""
 
 
-# A status change: $4…$7 move the counts by status, $8/$9 the counted money.
+# A status change: $4…$8 move the counts by status, $9/$10 the counted money.
 STATUS = f"""
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o, $4, $5, $6, $7, $8, $9
+SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o, $4, $5, $6, $7, $8, $9, $10
   FROM {_GRID} CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 """
@@ -105,9 +109,23 @@ ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 
 def status_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
                 revenue: object, payout: object, counted: frozenset[str]) -> list[object]:  # fmt: skip
-    moves = [int(s == after) - int(s == before) for s in _CONV[:4]]
-    sign = int(after in counted) - int(before in counted)
-    return [created_at, affiliate_id, offer_id, *moves, sign * revenue, sign * payout]  # type: ignore[operator]
+    return move_args(created_at, affiliate_id, offer_id, before, after, (revenue, payout),
+                     (revenue, payout), counted)  # fmt: skip
+
+
+def move_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
+              money_before: tuple[Any, Any], money_after: tuple[Any, Any],
+              counted: frozenset[str]) -> list[object]:  # fmt: skip
+    """The parameters of ``STATUS`` for a conversion that moves from (status, revenue,
+    payout) before to after: the money of a counted status leaves, the new one comes in
+    (a re-priced or amended conversion moves the rollup by the difference)."""
+    moves = [int(s == after) - int(s == before) for s in _CONV[:_STATUS_COUNTS]]
+    zero = Decimal(0)
+    rev = (money_after[0] if after in counted else zero) - (
+        money_before[0] if before in counted else zero)  # fmt: skip
+    pay = (money_after[1] if after in counted else zero) - (
+        money_before[1] if before in counted else zero)  # fmt: skip
+    return [created_at, affiliate_id, offer_id, *moves, rev, pay]
 
 
 class QuarterCounts:
