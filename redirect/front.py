@@ -29,8 +29,9 @@ from redirect.hit import Hit, append_params
 from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.plan import LinkPlan
-from redirect.routing import Ask, Router, Trail
+from redirect.routing import Router
 from redirect.sink import ClickSink
+from redirect.smart import SmartClicks
 from schemas.types import MAX_ID
 from tracker import metrics
 from tracker.domain import classify
@@ -106,6 +107,8 @@ class RedirectFront:
         )
         self._asn = Asn(s.asn_db, frozenset(s.datacenter_asns))
         self.router = Router(links, caps, self._datacenter)
+        self.smart = SmartClicks(links, self.router, sink, self._fallback, self.visitor,
+                                 self._redirect, self._record_blocked, self._country_of)  # fmt: skip
         # One plan per link code (or (offer, partner) for the /click form), rebuilt when
         # the cached link or offer object or the traffic rules change.
         self._plans: dict[object, LinkPlan] = {}
@@ -232,39 +235,7 @@ class RedirectFront:
         _observe(outcome, cls, t0)
 
     async def smart_click(self, send: Any, hit: Hit, link: CachedLink, t0: float) -> None:
-        """A click on a smart link: the route that takes the visitor (redirect.routing), or
-        the link's fallback. A visitor no route takes because targeting refused it is
-        recorded as a ``blocked`` click of the first refusing route (never paid)."""
-        links, body = self.links, pages.EMPTY_BODY
-        usable = link.active and (
-            links.affiliate_map.get(link.aff_id) or await links.load_affiliate(link.aff_id)
-        )
-        router = self.router
-        sp = (router.cached(link, link) or await router.plan(link, link)) if usable else None
-        trail, cls, entry = Trail(), "-", None
-        if sp is not None:
-            now = time()
-            v = self.visitor(hit)
-            vh = visitor_hash(hit.ip, hit.ua)
-            got = router.choose_now(sp, hit, v, vh, now, trail)
-            entry = (await router.choose(sp, hit, v, vh, now, True, trail)
-                     if isinstance(got, Ask) else got)  # fmt: skip
-            if entry is not None and entry.plan is not None:
-                start, outcome = self._redirect(hit, entry.plan, trail.flag, entry.route.route_id,
-                                                vh)  # fmt: skip
-                cls = hit.cls
-        if entry is None or entry.plan is None:
-            judged = trail.blocked or trail.refused
-            if judged is not None and judged[0].plan is not None:
-                e, why = judged
-                rule = why if trail.blocked else f"route#{e.route.route_id}:{why}"
-                self._record_blocked(hit, e.plan, rule, e.route.route_id)  # type: ignore[arg-type]
-                outcome, cls = ("blocked" if trail.blocked else "not_targeted"), "blocked"
-            else:
-                outcome = "fallback"
-            (start, body) = self._smart_fallback(hit, link)
-            if start["status"] != 302 and outcome == "fallback":
-                outcome = "unavailable"
+        start, body, outcome, cls = await self.smart.click(hit, link)
         await send(start)
         await send(body)
         _observe(outcome, cls, t0)
@@ -362,37 +333,6 @@ class RedirectFront:
             return pages.redirect(fallback.fill(values).encode("ascii"))
         return _GONE if state in ("expired", "archived") else _UNAVAILABLE
 
-    def _smart_fallback(self, hit: Hit, link: CachedLink) -> tuple[Any, Any]:
-        """A smart link's last resort: its fallback URL, else the instance's, else 404."""
-        fallback = (link.smart.fallback if link.smart else None) or self._fallback
-        if fallback is not None:
-            self._country_of(hit)
-            values = hit.fallback(0, link.aff_id, link.code)
-            return pages.redirect(fallback.fill(values).encode("ascii"))
-        return _UNAVAILABLE
-
-    async def _smart_pixel(self, hit: Hit, link: CachedLink) -> str:
-        """A smart link's impression counts for the route the visitor would take (its
-        caps' last known state, no place reserved); none: nothing is recorded."""
-        links = self.links
-        if not (link.active and (links.affiliate_map.get(link.aff_id)
-                                 or await links.load_affiliate(link.aff_id))):  # fmt: skip
-            return "-"
-        sp = await self.router.plan(link, link)
-        if sp is None:
-            return "-"
-        vh = visitor_hash(hit.ip, hit.ua)
-        trail = Trail()
-        entry = await self.router.choose(sp, hit, self.visitor(hit), vh, time(), False, trail)
-        if entry is None or entry.plan is None:
-            return "-"
-        plan = entry.plan
-        event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
-                          plan.aff_id, plan.defaults)  # fmt: skip
-        event["route"] = entry.route.route_id
-        self.sink.add(event)
-        return hit.cls
-
     async def impression(self, scope: Scope, send: Any, code: str) -> None:
         """1x1 GIF; a GET of a known link's pixel records a ``kind=impression`` event."""
         t0 = perf_counter()
@@ -401,7 +341,7 @@ class RedirectFront:
             hit = Hit(scope, self._country, self._addresses)
             plan, usable = await self._target(code, hit)
             if isinstance(plan, CachedLink):
-                cls = await self._smart_pixel(hit, plan)
+                cls = await self.smart.pixel(hit, plan)
             elif plan is not None and usable:
                 event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
                                   plan.aff_id, plan.defaults)  # fmt: skip

@@ -13,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
 from schemas.events import ClickClass
-from schemas.routing import Targeting, TargetingIn
+from schemas.targeting import Targeting, TargetingIn
 from schemas.types import TEXT, Count, Flag, Id, Instant, Money, WindowDays
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT)]

@@ -26,7 +26,7 @@ from redirect.catalog import CachedLink, CachedOffer, CachedRoute, SmartSpec
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
-from schemas.routing import WEEKDAYS, TargetingIn, targeting_json
+from schemas.targeting import WEEKDAYS, TargetingIn, targeting_json
 from tracker import redis_keys
 from tracker.domain.macros import compile_template
 from tracker.domain.targeting import compile_targeting

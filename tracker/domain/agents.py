@@ -13,7 +13,7 @@ from typing import NamedTuple, get_args
 
 from ua_parser import parse
 
-from schemas.routing import Browser, Device, OsFamily
+from schemas.targeting import Browser, Device, OsFamily
 
 _TABLET = ("ipad", "tablet", "kindle", "silk", "playbook", "nexus 7", "nexus 9", "sm-t")
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}

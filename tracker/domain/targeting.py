@@ -2,7 +2,7 @@
 
 A targeting object allows or denies by country, region, device type, OS, browser and
 language, takes or refuses hosting networks, and opens on days and hours of a time zone
-(schemas.routing.TargetingIn is its stored form). The redirect asks ``refuses`` with a
+(schemas.targeting.TargetingIn is its stored form). The redirect asks ``refuses`` with a
 ``Visitor`` whose facts are computed on first use: a rule set that names only countries
 never parses the agent, one that names only devices never looks the address up. A value
 that is not known (no GeoIP answer, an agent ua-parser does not know) fails an allow
@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.routing import WEEKDAYS
+from schemas.targeting import WEEKDAYS
 from tracker.domain.agents import facts_of
 
 # The fact a check reads (Visitor.fact); the names are the reasons recorded.

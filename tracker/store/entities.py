@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 
 from schemas.api import AdvertiserIn, AffiliateIn, LinkIn, LinkPatch, OfferIn, OfferPatch
-from schemas.routing import targeting_json
+from schemas.targeting import targeting_json
 from tracker.store import price_terms
 
 # A money change dated this far back is taken as "now" (clocks differ); further back, refused.

@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from schemas.routing import MAX_NESTING, MAX_ROUTES, RouteIn, SmartLinkIn, targeting_json
+from schemas.routing import MAX_NESTING, MAX_ROUTES, RouteIn, SmartLinkIn
+from schemas.targeting import targeting_json
 from tracker.store.entities import Conflict, Missing, new_link_code
 
 Row = dict[str, Any]

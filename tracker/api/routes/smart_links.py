@@ -19,8 +19,8 @@ from schemas.routing import (
     SmartLinkIn,
     SmartLinkPatch,
     SmartRoute,
-    targeting_json,
 )
+from schemas.targeting import targeting_json
 from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import CursorQ, Limit, decode_cursor, found, page_of

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from schemas.api import Link, LinkIn, LinkPatch, Offer, OfferIn, OfferPatch
 from schemas.entities import ListStatus, Page
-from schemas.routing import targeting_json
+from schemas.targeting import targeting_json
 from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import (
