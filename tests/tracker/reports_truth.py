@@ -9,6 +9,7 @@ tracker/store/reports.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -44,12 +45,21 @@ def label(t: datetime, unit: str, zone: ZoneInfo) -> str:
     return d.strftime("%Y-%m")
 
 
+def _row(record: asyncpg.Record) -> dict[str, Any]:
+    row = dict(record)
+    if isinstance(row.get("params"), str):  # jsonb arrives as its text
+        row["params"] = json.loads(row["params"])
+    return row
+
+
 class Truth:
     def __init__(self, clicks: list[dict[str, Any]], impressions: list[dict[str, Any]],
                  conversions: list[dict[str, Any]],
-                 rates: dict[int, list[tuple[datetime | None, Rates]]]) -> None:  # fmt: skip
+                 rates: dict[int, list[tuple[datetime | None, Rates]]],
+                 advertisers: dict[int, int]) -> None:  # fmt: skip
         self.clicks, self.impressions, self.conversions = clicks, impressions, conversions
         self.rates = rates  # per offer: (from, rates) in time order; None: from the start
+        self.advertisers = advertisers  # offer → its advertiser
 
     def rate(self, offer: int, at: datetime) -> Rates | None:
         history = self.rates.get(offer, [])
@@ -59,9 +69,9 @@ class Truth:
 
     @classmethod
     async def load(cls, pool: asyncpg.Pool, offers: list[int]) -> Truth:
-        clicks = [dict(r) for r in await pool.fetch(
+        clicks = [_row(r) for r in await pool.fetch(
             "SELECT * FROM clicks WHERE offer_id = ANY($1::int8[])", offers)]  # fmt: skip
-        imps = [dict(r) for r in await pool.fetch(
+        imps = [_row(r) for r in await pool.fetch(
             "SELECT * FROM impressions WHERE offer_id = ANY($1::int8[])", offers)]  # fmt: skip
         by_id = {c["click_id"]: c for c in clicks}
         convs = []
@@ -77,7 +87,9 @@ class Truth:
         ):
             rates[r["offer_id"]].append((r["at"], Rates(r["cpc_basis"], r["cpc_payout"],
                                          r["cpc_revenue"], r["cpm_payout"], r["cpm_revenue"])))  # fmt: skip
-        return cls(clicks, imps, convs, dict(rates))
+        advertisers = {r["id"]: r["advertiser_id"]
+                       for r in await pool.fetch("SELECT id, advertiser_id FROM offers")}  # fmt: skip
+        return cls(clicks, imps, convs, dict(rates), advertisers)
 
     def report(self, dims: list[str], start: datetime, end: datetime, tz: str,
                filters: dict[str, list[str]] | None = None, partner: int | None = None,
@@ -88,15 +100,22 @@ class Truth:
         )
 
         def values(kind: str, row: dict[str, Any]) -> dict[str, Any] | None:
-            click = row if kind == "c" else row.get("click") if kind == "v" else None
+            # clicks and impressions: their own values; a conversion: its click's, but for
+            # what it holds itself (partner, offer, goal, status, country, device)
+            click = row if kind in "ci" else row.get("click")
             v: dict[str, Any] = {
                 "partner": row["affiliate_id"], "offer": row["offer_id"],
-                "link": row["link_id"] if kind != "v" else (click or {}).get("link_id"),
+                "advertiser": self.advertisers.get(row["offer_id"]),
                 "goal": row["goal"] if kind == "v" else None,
+                "status": row["status"] if kind == "v" else None,
                 "country": row["country"], "device": row["device"],
             }  # fmt: skip
-            for name in (*SUBS, "source", "os", "browser"):
+            for name in (*SUBS, "link_id", "source", "os", "browser", "region", "city",
+                         "referer_domain", "click_class"):  # fmt: skip
                 v[name] = click.get(name) if click else None
+            v["link"] = v.pop("link_id")
+            for name, value in ((click or {}).get("params") or {}).items():
+                v[f"param:{name}"] = value
             if not start <= row["created_at"] < end:
                 return None
             if partner is not None and v["partner"] != partner:
@@ -104,7 +123,7 @@ class Truth:
             if offers is not None and v["offer"] not in offers:
                 return None
             for dim, allowed in (filters or {}).items():
-                if v[dim] is None or str(v[dim]) not in allowed:
+                if v.get(dim) is None or str(v[dim]) not in allowed:
                     return None
             for unit in ("hour", "day", "week", "month"):
                 v[unit] = label(row["created_at"], unit, zone)
@@ -114,7 +133,7 @@ class Truth:
             v = values("c", c)
             if v is None:
                 continue
-            m = out[tuple(v[d] for d in dims)]
+            m = out[tuple(v.get(d) for d in dims)]
             r = self.rate(c["offer_id"], c["created_at"])
             m["gross_clicks"] += c["click_class"] != "head"
             m["unique_clicks"] += c["is_unique"]
@@ -128,7 +147,7 @@ class Truth:
             v = values("i", i)
             if v is None:
                 continue
-            m = out[tuple(v[d] for d in dims)]  # a HEAD hit makes a row of zeros
+            m = out[tuple(v.get(d) for d in dims)]  # a HEAD hit makes a row of zeros
             if i["click_class"] == "head":
                 continue
             m["impressions"] += 1
@@ -142,7 +161,7 @@ class Truth:
             v = values("v", cv)
             if v is None:
                 continue
-            m = out[tuple(v[d] for d in dims)]
+            m = out[tuple(v.get(d) for d in dims)]
             m[cv["status"]] += 1
             if cv["status"] in ("pending", "approved"):
                 m["payout"] += cv["payout"]

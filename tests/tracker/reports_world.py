@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from loadtests.ingest.data import build_geo_db
 from tests.conversions.conftest import burst
 from tests.ingest.helpers import push
 from tracker import redis_keys
@@ -27,19 +28,30 @@ UAS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Gecko/20100101 Firefox/131.0",
     "Googlebot/2.1 (+http://www.google.com/bot.html)",
 ]
+# Referers, as browsers send them: hosts in any case, ports, user info, no path, junk.
+REFERERS = [
+    "", "https://News.Example.com/a?b=1", "http://blog.example.org:8080/x", "https://x.example",
+    "android-app://com.example.app/", "https://user:pw@Forum.Example.net/t#c", "not a url",
+    "https://Example.COM?", "https://[2001:db8::1]/x",
+]  # fmt: skip
 _INSERT = f"""
 WITH ins AS (
     INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at,
-        offer_id, affiliate_id, status, revenue, payout, created_at, country, device)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        offer_id, affiliate_id, status, revenue, payout, created_at, country, device,
+        click_class)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
     ON CONFLICT DO NOTHING RETURNING *
 ), spans AS ({rollups.conversions_cte("ins")})
 SELECT count(*) FROM ins"""
 
 
+PARAMS = {"utm_campaign": ["spring", "summer", "ä ü"], "gclid": ["g1", "g2"]}
+
+
 async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
                 now: datetime) -> dict[str, Any]:  # fmt: skip
     rnd = random.Random(seed)
+    settings.geoip_db = build_geo_db(settings.data_dir / "geo.mmdb")
     advs = [await pool.fetchval("INSERT INTO advertisers (name, postback_token) VALUES "
                                 "($1, 'tok') RETURNING id", f"A{i}") for i in range(2)]  # fmt: skip
     parts = [await pool.fetchval("INSERT INTO affiliates (name) VALUES ($1) RETURNING id",
@@ -67,15 +79,18 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
         ev: dict[str, Any] = {
             "click_id": str(uuid.uuid4()), "ts": ts, "offer_id": o, "aff_id": a,
             "link_id": links[(o, a)], "link_code": "c",
+            # 10.1-10.3 are in the test GeoIP database (country, region, city); 10.0 is not
             "ip": f"10.{rnd.randrange(4)}.{rnd.randrange(250)}.{rnd.randrange(200)}",
-            "ua": rnd.choice(UAS), "referer": "",
+            "ua": rnd.choice(UAS), "referer": rnd.choice(REFERERS),
             "cls": rnd.choices(["human", "bot", "head", "preview"], [85, 8, 4, 3])[0],
+            # every sub-id, some empty; text JSON and COPY must escape
+            "subs": [rnd.choice(["a", "b", "c", None]), rnd.choice(["x", None]),
+                     *(rnd.choice([f"s{k}", 'q"\\t|', None]) for k in range(3, 11))],
+            "source": rnd.choice(["fb", "google", ""]),
+            "params": {k: rnd.choice(vals) for k, vals in PARAMS.items() if rnd.random() < 0.7},
         }  # fmt: skip
         if n % 6 == 0:
             ev["kind"] = "impression"
-        else:
-            ev["subs"] = [rnd.choice(["a", "b", "c", None]), rnd.choice(["x", None])]
-            ev["source"] = rnd.choice(["fb", "google", ""])
         events.append(ev)
     # In time order, a few days per burst, as clicks arrive: the worker keeps the salts of
     # the 8 newest days it has seen, and a batch over older days fails (ingest/enrich.py).
@@ -87,8 +102,8 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
         await burst(settings)
     await push(redis, stream, events[-400:], per_entry=25)  # a replay: counts nothing twice
     await burst(settings)
-    clicks = await pool.fetch("SELECT click_id, created_at, country, device FROM clicks "
-                              "WHERE offer_id = ANY($1::int8[])", offers)  # fmt: skip
+    clicks = await pool.fetch("SELECT click_id, created_at, country, device, click_class "
+                              "FROM clicks WHERE offer_id = ANY($1::int8[])", offers)  # fmt: skip
     convs = []
     for n in range(400):
         c = rnd.choice(clicks) if n % 10 else None
@@ -103,7 +118,8 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
             c["click_id"] if c else None, c["created_at"] if c else None, o,
             a if n % 17 else None, rnd.choice(["pending", "approved", "rejected", "reversed"]),
             Decimal(rnd.randrange(0, 100000)) / 10000, Decimal(rnd.randrange(0, 50000)) / 10000,
-            at, c["country"] if c else "", c["device"] if c else "")  # fmt: skip
+            at, c["country"] if c else "", c["device"] if c else "",
+            c["click_class"] if c else "")  # fmt: skip
         convs.append(cid)
     for cid in rnd.sample(convs, 120):  # status changes, as the API and postbacks make them
         async with pool.acquire() as conn, conn.transaction():

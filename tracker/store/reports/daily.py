@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import TIME_DIMS
-from tracker.store.reports import common, plan, shape
-from tracker.store.reports.common import ROLLUP, Pieces, Spec
+from tracker.store.reports import common, dims, plan, shape
+from tracker.store.reports.common import Pieces, Spec
 from tracker.store.reports.rollups import ALL_OFFERS
 
 _COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
@@ -68,9 +68,7 @@ def per_bucket(spec: Spec, pieces: Pieces) -> bool:
     """Whether a report from the rollup reads one piece per local bucket of a grouping by
     partner and time (local days): each partner's row of a piece is a row of the answer."""
     units = [d for d in spec.dims if d in TIME_DIMS]
-    if not units or "partner" not in spec.dims or "offer" in spec.dims:
-        return False
-    if "offer" in spec.filters or spec.advertiser_id is not None:
+    if not units or "partner" not in spec.dims or spec.per_offer():
         return False
     zone = ZoneInfo(spec.tz)
     return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
@@ -93,13 +91,14 @@ def query(spec: Spec, buckets: Pieces, pieces: Pieces) -> tuple[str, list[Any]]:
                                               list(range(1, len(ordered) + 1)))), "p")  # fmt: skip
     priced = rel.format(*(args.add(v) for v in ([p[0] for p in pieces], [p[1] for p in pieces],
                                                 of)), "q")  # fmt: skip
+    over = dims.rollup(spec, args)
     shown = []
     for d in spec.dims:
         if d in TIME_DIMS:
             names = args.add([plan.label(t, d, zone) for _, t in ordered])
             shown.append(f"({names}::text[])[p.b]")
         else:
-            shown.append(ROLLUP[d])
+            shown.append(over(d))
     periods = common.periods(spec, args)
-    where = f"{common.CHECK}{common.where(spec, args, ROLLUP)}"
+    where = f"{common.CHECK}{common.where(spec, args, over)}"
     return _sql(spec, shown, main, priced, periods, where), args.values

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from schemas.reports import TIME_DIMS
-from tracker.store.reports import days, parts, plan, rates, sql
+from tracker.store.reports import common, days, parts, plan, rates, sql
 
 _HIDE: dict[str, tuple[str, ...]] = {
     "admin": (),
@@ -30,6 +30,18 @@ class Answer:
     rows: orjson.Fragment  # a JSON array of the answer's rows, as ``Report.rows``
     totals: orjson.Fragment  # a JSON object, as ``Report.totals``
     total_rows: int
+
+
+_ADVERTISERS = "SELECT id, advertiser_id FROM offers"
+
+
+async def _advertisers(conn: asyncpg.Connection) -> list[int | None]:
+    """Each offer's advertiser, indexed by offer id (1-based, as SQL arrays are)."""
+    pairs = await conn.fetch(_ADVERTISERS)
+    out: list[int | None] = [None] * max((p[0] for p in pairs), default=0)
+    for offer, advertiser in pairs:
+        out[offer - 1] = advertiser
+    return out
 
 
 def hidden(role: str) -> tuple[str, ...]:
@@ -47,9 +59,10 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
     # one snapshot: the rate periods read here are those the query joins to
     async with pool.acquire() as conn, conn.transaction(readonly=True,
                                                         isolation="repeatable_read"):  # fmt: skip
-        # a grouping by sub-id holds tens of thousands of groups: keep them in memory
-        await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute(common.SETTINGS)
         spec.periods = await rates.load(conn, spec)
+        if "advertiser" in {*spec.dims, *spec.filters}:
+            spec.advertisers = await _advertisers(conn)
         pieces = buckets = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
             pieces, buckets = plan.cover_both(spec.start, spec.end, units, ZoneInfo(spec.tz),

@@ -13,27 +13,13 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.reports import SUBS, TIME_DIMS
-from tracker.store.reports import common, daily, plan, shape
-from tracker.store.reports.common import ROLLUP, ROLLUP_DIMS, Pieces, Spec
+from schemas.reports import TIME_DIMS
+from tracker.store.reports import common, daily, dims, plan, shape
+from tracker.store.reports.common import ROLLUP_DIMS, Pieces, Spec
 from tracker.store.reports.rollups import ALL_OFFERS
 
 __all__ = ["ROLLUP_DIMS", "Pieces", "Spec", "raw", "rollup"]
 
-# Each dimension over clicks (c), impressions (i), conversions (v); a conversion carries its
-# click's link, sub-ids, source, os and browser (migration 0015, docs/adr/0071).
-_RAW: dict[str, tuple[str, str, str]] = {
-    "partner": ("c.affiliate_id", "i.affiliate_id", "v.affiliate_id"),
-    "offer": ("c.offer_id", "i.offer_id", "v.offer_id"),
-    "link": ("c.link_id", "i.link_id", "v.link_id"),
-    "goal": ("NULL::text", "NULL::text", "v.goal"),
-    **{s: (f"c.{s}", "NULL::text", f"v.{s}") for s in SUBS},
-    "source": ("c.source", "NULL::text", "v.source"),
-    "country": ("c.country", "i.country", "v.country"),
-    "device": ("c.device", "i.device", "v.device"),
-    "os": ("c.os", "NULL::text", "v.os"),
-    "browser": ("c.browser", "NULL::text", "v.browser"),
-}
 _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
            "month": "YYYY-MM"}  # fmt: skip
 _COLS = (
@@ -113,7 +99,8 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
     cols_p = ", ".join(f"l{j}" for j in range(len(units)))
     arrays = "".join(f", {a}::int4[]" for a in ids)
     names_sql = f", {cols_p}" if units else ""
-    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else ROLLUP[d] for d in spec.dims]
+    over = dims.rollup(spec, args)
+    cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else over(d) for d in spec.dims]
     pieces_sql = f"unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{names_sql})"
     sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
            sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
@@ -121,9 +108,9 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
     by = ", ".join(str(i) for i in range(1, len(cols) + 3))
     check = common.CHECK
     periods = common.periods(spec, args)
-    where = common.where(spec, args, ROLLUP)
+    where = common.where(spec, args, over)
     # a piece never holds a rate change (plan.cover's cuts): its start names its period
-    if "offer" in spec.dims or "offer" in spec.filters or spec.advertiser_id is not None:
+    if spec.per_offer():
         facts = f"""
     SELECT {", ".join(cols)}, r.offer_id, pr.lo, {sums}
       FROM {pieces_sql}
@@ -184,9 +171,9 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
             "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
             for u, h in ((ur, hr), (up, hp))
         )
-    for n, alias in enumerate("civ"):
-        expr = {d: e[n] for d, e in _RAW.items()}
-        cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr[d] for d in spec.dims]
+    for alias in dims.ALIASES:
+        expr = dims.of(spec, args, alias)
+        cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr(d) for d in spec.dims]
         where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
         where += common.where(spec, args, expr)
         if alias == "c":
