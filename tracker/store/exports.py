@@ -8,16 +8,28 @@ from typing import Any
 
 import asyncpg
 
+_SUBS = tuple(f"sub{i}" for i in range(1, 11))
+# A click's report dimensions, as clicks and impressions store them (migration 0070)
+_DIMS = (
+    "link_id", "link_code", *_SUBS, "source", "params", "country", "region", "city", "device",
+    "os", "browser", "click_class",
+)  # fmt: skip
 CLICK_COLUMNS = (
-    "click_id", "created_at", "offer_id", "affiliate_id", "link_code",
-    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", "source",
-    "country", "region", "city", "device", "os", "browser", "click_class", "is_unique",
-    "ip_trunc", "user_agent", "referer",
+    "click_id", "created_at", "offer_id", "affiliate_id", *_DIMS, "is_unique",
+    "ip_trunc", "user_agent", "referer", "referer_domain",
+)  # fmt: skip
+IMPRESSION_COLUMNS = (
+    "impression_id", "created_at", "offer_id", "affiliate_id", *_DIMS,
+    "ip_trunc", "user_agent", "referer", "referer_domain",
 )  # fmt: skip
 CONVERSION_COLUMNS = (
     "conversion_id", "created_at", "advertiser_id", "offer_id", "affiliate_id", "goal", "txn_id",
     "status", "status_reason", "amount", "currency", "revenue", "payout", "click_id", "click_at",
+    # the click's dimensions, copied onto the conversion (migrations 0015, 0070)
+    "link_id", *_SUBS, "source", "params", "country", "region", "city", "device", "os",
+    "browser", "referer_domain",
 )  # fmt: skip
+TABLES = ("clicks", "impressions", "conversions")
 
 
 def _scope(table: str, affiliate_id: int | None, advertiser_id: int | None, args: list[Any]) -> str:
@@ -39,7 +51,7 @@ async def stream_rows(
     pool: asyncpg.Pool, table: str, columns: tuple[str, ...], start: datetime, end: datetime,
     *, affiliate_id: int | None = None, advertiser_id: int | None = None, chunk: int = 5000,
 ) -> AsyncIterator[list[asyncpg.Record]]:  # fmt: skip
-    assert table in ("clicks", "conversions")
+    assert table in TABLES
     args: list[Any] = [start, end]
     where = "created_at >= $1 AND created_at < $2" + _scope(
         table, affiliate_id, advertiser_id, args
@@ -64,7 +76,7 @@ async def stream_ndjson(
 ) -> AsyncIterator[bytes]:  # fmt: skip
     """NDJSON lines made by Postgres (``json_build_object``): the same objects as rows
     encoded in Python (times in UTC ISO 8601, money as strings), at several times the rate."""
-    assert table in ("clicks", "conversions")
+    assert table in TABLES
     args: list[Any] = [start, end]
     where = "created_at >= $1 AND created_at < $2" + _scope(
         table, affiliate_id, advertiser_id, args

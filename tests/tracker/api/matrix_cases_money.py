@@ -77,6 +77,11 @@ async def _(c: Ctx) -> None:
     await _list(c, "/api/v1/exports/clicks", _pair_marker, params=c.span)
 
 
+@case("GET /api/v1/exports/impressions")
+async def _(c: Ctx) -> None:
+    await _list(c, "/api/v1/exports/impressions", _pair_marker, params=c.span)
+
+
 @case("GET /api/v1/exports/conversions")
 async def _(c: Ctx) -> None:
     await _list(c, "/api/v1/exports/conversions", _pair_marker, params=c.span)

@@ -11,6 +11,7 @@ keys must never see it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,12 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                 )
             )
             [w.click[i, j]] = await clicks(service, mark, 1, sub1=mark)
+    async with httpx.AsyncClient(base_url=service, timeout=10) as http:
+        for i in range(N):  # an impression per pair too (the pixel), marked like its click
+            for j in range(N):
+                mark = f"{adv_marker(i)}{aff_marker(j)}"
+                assert (await http.get(f"/i/{mark}", params={"sub1": mark})).status_code == 200
+    await asyncio.sleep(0.2)  # the sink flushes every few ms
     await burst(settings)  # clicks in Postgres before their conversions arrive
     async with httpx.AsyncClient(base_url=service, timeout=10) as http:
         for (i, j), cid in w.click.items():

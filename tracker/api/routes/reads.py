@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter
 
 from schemas.api import Click
@@ -35,6 +36,7 @@ async def get_click(click_id: UUID, services: ServicesDep, who: Reader) -> Any:
     if not visible or row is None:
         raise ApiProblem(404, "not_found", f"click {click_id} not found", "click_id")
     row["ip_trunc"] = str(row["ip_trunc"]) if row["ip_trunc"] is not None else None
+    row["params"] = orjson.loads(row["params"]) if row["params"] else None  # jsonb as text
     found = await conversion_store.of_click(services.pool, click_id)
     row["conversions"] = [shown(who, c) for c in found if visible_to(who, c)]
     return row
