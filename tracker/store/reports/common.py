@@ -38,6 +38,8 @@ class Periods:
     ends: list[datetime | None] = field(default_factory=list)
     # each period's CPC (numeric(18, 4)): its basis and (payout, revenue)
     cpc: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+    # its CPM (numeric(18, 4), per 1,000 impressions): (payout, revenue)
+    cpm: list[tuple[Decimal, Decimal]] = field(default_factory=list)
 
     def cuts(self) -> list[int]:
         """The instants (epoch seconds) where some offer's price changes."""
@@ -45,18 +47,19 @@ class Periods:
 
     def cpc_units(self, most: int) -> list[list[int]] | None:
         """For a range inside one period of every priced offer: CPC rates in 1/10000 indexed by
-        offer id (payout and revenue on unique clicks, then on gross human clicks), so a raw
-        report prices each click as it counts it; None beyond ``most`` offer ids."""
+        offer id (payout and revenue on unique clicks, then on gross human clicks), then the CPM
+        rates (payout, revenue), so a raw report prices each click and impression as it counts
+        it; None beyond ``most`` offer ids."""
         size = max(self.offers, default=0)
         if size > most:
             return None
-        out = [[0] * size for _ in range(4)]
-        for o, (basis, pay, rev) in zip(self.offers, self.cpc, strict=True):
+        out = [[0] * size for _ in range(6)]
+        for o, (basis, pay, rev), cpm in zip(self.offers, self.cpc, self.cpm, strict=True):
             at = 0 if basis == "unique" else 2
-            for j, rate in enumerate((pay, rev)):
+            for j, rate in [(at, pay), (at + 1, rev), (4, cpm[0]), (5, cpm[1])]:
                 units = rate * 10000
-                assert units == int(units), "CPC rates have 4 decimals (migration 0011)"
-                out[at + j][o - 1] = int(units)
+                assert units == int(units), "CPC/CPM rates have 4 decimals (migration 0011)"
+                out[j][o - 1] = int(units)
         return out
 
 

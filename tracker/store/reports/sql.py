@@ -39,7 +39,7 @@ def _time(col: str, unit: str) -> str:
 
 
 def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
-           priced: bool = False, lo: str = "f.lo") -> str:  # fmt: skip
+           priced: bool = False, lo: str = "f.lo", join: bool = True) -> str:  # fmt: skip
     """``names``: for a grouped position holding a bucket number, the parameter with the
     bucket names (grouping by numbers, naming only the answer's rows, is much cheaper).
     ``priced``: the facts carry the counts to price (unique, human, impressions) in
@@ -58,9 +58,14 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
         source = f"(SELECT *, u, h, i FROM ({facts}) AS x ({base})) AS f ({base}, pu, ph, pi)"
 
     def money(kind: str, conv: str) -> str:
+        if not join:
+            return f"sum(f.{conv})"
         return (f"sum(CASE WHEN s.offer_id IS NULL THEN f.{conv} ELSE f.{conv} + s.cpc_{kind} * "
                 f"CASE WHEN s.cpc_basis = 'unique' THEN f.pu ELSE f.ph END + s.cpm_{kind} * "
                 f"f.pi * 0.001 END)")  # fmt: skip
+
+    rates = (f"LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}"
+             if join else "")  # fmt: skip
 
     # Totals by GROUPING SETS; ratios, money's shape and the order: shape.project.
     return shape.project(
@@ -71,7 +76,7 @@ SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, 
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
        GROUPING({group}) <> 0
   FROM {source}
-  LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}
+  {rates}
  GROUP BY GROUPING SETS (({group}), ())
 )""",
     )
@@ -150,26 +155,31 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
     single = not any(a < c < b for c in spec.periods.cuts())
     periods, o_arr, lo = "", "", "f.lo"
     units = spec.periods.cpc_units(_DENSE) if single else None
-    if single:  # one period per priced offer in the range: no per-row range join needed
+    if single and units is None:  # one period per priced offer: no per-row range join needed
         o_arr, lo_arr = args.add(spec.periods.offers), args.add(spec.periods.starts)
         lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
               " '-infinity')")  # fmt: skip
-    else:
+    elif not single:
         periods = common.periods(spec, args)
     if units is not None:
         # each click priced as it is counted (rates by offer id): grouping clicks by offer
         # too made ten times the groups (a 7-day sub1 report: 44k instead of 5k)
-        def price(rates: list[int], counted: str) -> str:  # nothing for an unused basis
-            if not any(rates):
+        def price(rates: list[int], counted: str, alias: str = "c", unit: str = "0.0001") -> str:
+            if not any(rates):  # nothing for an unused basis
                 return ""
             # sum(int4) keeps an int8 state by value, sum(int8) a 128-bit one: 20 ms less
             kind = "int4" if max(map(abs, rates)) < 2**31 else "int8"
-            return f" + coalesce(sum(({args.add(rates)}::{kind}[])[c.offer_id]) FILTER (WHERE {counted}), 0) * 0.0001"
+            return (f" + coalesce(sum(({args.add(rates)}::{kind}[])[{alias}.offer_id]) "
+                    f"FILTER (WHERE {counted}), 0) * {unit}")  # fmt: skip
 
-        up, ur, hp, hr = units
+        up, ur, hp, hr, mp, mr = units
         clicks_money = ", ".join(
             "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
             for u, h in ((ur, hr), (up, hp))
+        )
+        # CPM: per 1,000 impressions, rates in 1/10000 → 1e-7 a unit
+        imps_money = ", ".join(
+            "0::numeric" + price(m, "i.click_class <> 'head'", "i", "0.0000001") for m in (mr, mp)
         )
     for alias in dims.ALIASES:
         expr = dims.of(spec, args, alias)
@@ -188,6 +198,8 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         elif alias == "i":
             metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
                        f"{_ZERO_CONV}")  # fmt: skip
+            if units is not None:
+                metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {imps_money}")
             source = "impressions i"
         else:
             counted = "v.status IN ('pending', 'approved')"
@@ -200,7 +212,7 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
             source = "conversions v"
         # the offer and period only where CPC/CPM rates price the row: far fewer groups
         offer = "NULL::int8, NULL::timestamptz"
-        priced_here = alias == "c" and units is not None  # priced as counted, above
+        priced_here = alias != "v" and units is not None  # priced as counted, above
         if alias != "v" and single and not priced_here:
             offer = (f"CASE WHEN {alias}.offer_id = ANY({o_arr}::int8[]) THEN {alias}.offer_id"
                      " END, NULL::timestamptz")  # fmt: skip
@@ -210,4 +222,5 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                        f" AND {alias}.created_at >= pr.lo AND {alias}.created_at < pr.hi")  # fmt: skip
         parts.append(f"SELECT {', '.join(cols)}, {offer}, {metrics}"
                      f" FROM {source} WHERE {where} GROUP BY {by}")  # fmt: skip
-    return _outer(spec, "\n    UNION ALL\n    ".join(parts), lo=lo), args.values
+    facts = "\n    UNION ALL\n    ".join(parts)
+    return _outer(spec, facts, lo=lo, join=units is None), args.values
