@@ -4,7 +4,8 @@ Rows are made by ``generate_series`` (bounded time: no client formatting), and
 each day's rollup rows are added by the SQL the worker runs on its replay path
 (``rollups.clicks_cte`` over the rows ``INSERT … RETURNING`` gave back) and by
 the conversion writer's (``rollups.conversions_cte``), so the benchmark reads
-the rollup production writes.
+the rollup production writes. Past the 10M set's density (BASE clicks a day, for
+the 30M point of the cost curve) a day is filled with copies of its own rows.
 
 Shape: 200 partners (traffic skewed: partner k gets about (k+1)^-0.5 of it),
 50 offers of 10 advertisers, each partner on 3 offers, 5,000 sub1 values
@@ -88,6 +89,33 @@ WITH gen AS (
 SELECT (SELECT count(*) FROM ins)
 """
 
+# Beyond BASE clicks a day (the 10M set's density), the rest of a day is copies of the
+# day's generated rows with new ids (the same times and values): far cheaper to make, and
+# the copies go through the same rollup SQL as any inserted row.
+BASE = 111_112
+_COLS = ("created_at, link_id, link_code, offer_id, affiliate_id, sub1, sub2, sub3, source, "
+         "params, referer, referer_domain, ip_trunc, ip_hash, user_agent, country, region, city, "
+         "device, os, browser, click_class")  # fmt: skip
+_IMP_COLS = (
+    "created_at, link_id, link_code, offer_id, affiliate_id, sub1, params, click_class, "
+    "country, device, os, browser"
+)
+_COPIES = f"""
+WITH ins AS (
+    INSERT INTO clicks (click_id, is_unique, {_COLS})
+    SELECT gen_random_uuid(), is_unique, {_COLS} FROM clicks
+     WHERE created_at >= $1 AND created_at < $1 + interval '1 day' LIMIT $2
+    RETURNING created_at, offer_id, affiliate_id, click_class, is_unique
+), imp AS (
+    INSERT INTO impressions (impression_id, {_IMP_COLS})
+    SELECT gen_random_uuid(), {_IMP_COLS} FROM impressions
+     WHERE created_at >= $1 AND created_at < $1 + interval '1 day' LIMIT $2 / 10
+    RETURNING created_at, offer_id, affiliate_id, click_class
+), spans AS ({rollups.clicks_cte("ins", "imp")}
+)
+SELECT (SELECT count(*) FROM ins)
+"""
+
 _CONVERSIONS = f"""
 WITH ins AS (
     INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at,
@@ -140,7 +168,9 @@ async def load(pool: asyncpg.Pool, clicks: int, conversions: int, days: int,
         day = first + timedelta(days=n)
         await parts.ensure(pool, {day})
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        await pool.fetchval(_CLICKS, start, per_day)
+        await pool.fetchval(_CLICKS, start, min(per_day, BASE))
+        for done in range(BASE, per_day, BASE):
+            await pool.fetchval(_COPIES, start, min(BASE, per_day - done))
         await pool.fetchval(_CONVERSIONS, start, start + timedelta(days=1), conv_per_day)
         if n % 10 == 9:
             print(f"  loaded {n + 1}/{days} days, {time.monotonic() - t0:.0f} s", flush=True)
