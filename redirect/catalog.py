@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.domain import landing_urls
 from tracker.domain.macros import Template, compile_template
 
 
@@ -43,7 +44,12 @@ class CachedLink:
 
 
 def offer_from_row(row: dict[str, Any]) -> CachedOffer:
+    """An offer whose stored landing URL fails the API's check (a row from before it) does
+    not run; a fallback URL that fails it is not used (docs/adr/0086)."""
     fallback = row.get("fallback_url")
+    if fallback and landing_urls.problem(fallback) is not None:
+        fallback = None
+    usable = landing_urls.problem(row["landing_url"]) is None
     expires = row.get("expires_at")
     domains = tuple(d.lower().rstrip(".") for d in row.get("deep_link_domains") or ())
     daily, total = row.get("daily_click_cap"), row.get("total_click_cap")
@@ -51,7 +57,7 @@ def offer_from_row(row: dict[str, Any]) -> CachedOffer:
         offer_id=row["id"],
         template=compile_template(row["landing_url"]),
         fallback=compile_template(fallback) if fallback else None,
-        status=row["status"],
+        status=row["status"] if usable else "paused",
         expires_at=expires.timestamp() if expires is not None else None,
         deep_domains=domains if row.get("deep_links") else (),
         cookie_max_age=None
@@ -60,7 +66,11 @@ def offer_from_row(row: dict[str, Any]) -> CachedOffer:
         pass_params=bool(row.get("pass_params")),
         daily_cap=daily,
         total_cap=total,
-        plain=row["status"] == "active" and expires is None and daily is None and total is None,
+        plain=usable
+        and row["status"] == "active"
+        and expires is None
+        and daily is None
+        and total is None,
     )
 
 

@@ -10,6 +10,7 @@ awaited except on a cache miss (the first visitor of a new link).
 from __future__ import annotations
 
 import logging
+import re
 from bisect import bisect_left
 from time import perf_counter, time
 from typing import Any
@@ -21,6 +22,7 @@ from redirect.hit import Hit, append_params
 from redirect.links import LinkCache
 from redirect.plan import LinkPlan
 from redirect.sink import ClickSink
+from schemas.types import MAX_ID
 from tracker import metrics
 from tracker.domain.macros import Template, compile_template
 
@@ -31,7 +33,9 @@ ASGIApp = Any
 _NOT_FOUND = pages.page(404, pages.NOT_FOUND)
 _UNAVAILABLE = pages.page(404, pages.UNAVAILABLE)
 _GONE = pages.page(410, pages.GONE)
-_MAX_CODE = 64
+# What a link code can be (LinkIn's pattern; generated codes are a subset): anything else
+# (NUL, controls, slashes, non-ASCII) is not found without asking Postgres.
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PLANS = 100_000
 # Per-request metrics are plain ints and a list of bucket counts, published on scrape
 # (tracker.metrics.LoopCounter/LoopHistogram): no prometheus-client call per click.
@@ -45,6 +49,17 @@ def _observe(outcome: str, cls: str, t0: float) -> None:
     dt = perf_counter() - t0
     _SECONDS.counts[bisect_left(_SECONDS.bounds, dt)] += 1
     _SECONDS.sum += dt
+
+
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _id(text: str) -> int | None:
+    """A row id of the /click form (1 … 2^63-1, plain digits), or None."""
+    if not _ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 class RedirectFront:
@@ -96,7 +111,7 @@ class RedirectFront:
         if code is not None:
             link = links.get(code)
             if link is None:
-                if not 0 < len(code) <= _MAX_CODE:
+                if not _CODE.fullmatch(code):
                     return None, False
                 link = await links.load(code)
                 if link is None:
@@ -109,10 +124,9 @@ class RedirectFront:
                 links.affiliate_active(aff) or await links.load_affiliate(aff)
             )
             return self._plan(code, offer, aff, link), usable
-        try:
-            offer_id = int(hit.query.get("offer_id", ""))
-            aff_id = int(hit.query.get("aff_id") or hit.query.get("affiliate_id", ""))
-        except ValueError:
+        offer_id = _id(hit.query.get("offer_id", ""))
+        aff_id = _id(hit.query.get("aff_id") or hit.query.get("affiliate_id", ""))
+        if offer_id is None or aff_id is None:
             return None, False
         offer = links.offer(offer_id) or await links.load_offer(offer_id)
         if offer is None:

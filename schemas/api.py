@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
@@ -21,10 +21,17 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+IN_HOUSE = (
+    "An in-house program (advertiser and network are one company): its keys also see what "
+    "partners are paid (docs/visibility.md). Admins only set it."
+)
+
+
 class AdvertiserIn(_In):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Shop Inc."}]})
 
     name: Name
+    in_house: Flag = Field(False, description=IN_HOUSE)
 
 
 class Advertiser(BaseModel):
@@ -33,8 +40,11 @@ class Advertiser(BaseModel):
     status: str = Field("active", description="active, paused or archived")
     created_at: datetime
     updated_at: datetime | None = None
+    in_house: bool | None = Field(None, description=IN_HOUSE + " Null for partner keys.")
     postback_token: str | None = Field(
-        None, description="Token merchants put in postbacks; shown to admins only."
+        None,
+        description="Token merchants put in postbacks; shown to admin keys with the write "
+        "scope only.",
     )
 
 
@@ -52,17 +62,10 @@ class Affiliate(BaseModel):
     updated_at: datetime | None = None
 
 
-def _check_url_template(v: str | None) -> str | None:
-    """An absolute http(s) URL once macros are blanked out."""
-    if v is None:
-        return v
-    probe = v
-    for token in ("{", "}"):
-        probe = probe.replace(token, "")
-    AnyHttpUrl(probe)
-    if not (v.startswith("https://") or v.startswith("http://")):
-        raise ValueError("must start with http:// or https://")
-    return v
+# The form of an admin-set destination: the host before any macro, no userinfo, no control
+# character or backslash (tracker/domain/landing_urls.PATTERN; the API also parses the URL
+# as a browser does, macros filled in, and refuses it when the host could change).
+URL_PATTERN = r"^https?://[^/?#{}@\\\x00-\x1f\x7f]+([/?#][^\\\x00-\x1f\x7f]*)?$"
 
 
 _HOST = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
@@ -74,8 +77,11 @@ UrlTemplate = Annotated[
     Field(
         min_length=8,
         max_length=2048,
+        pattern=URL_PATTERN,
         description="http(s) URL; macros {click_id} {aff_id} {offer_id} {link_code} {sub1}..{sub10} "
-        "{source} {country} {device} {timestamp} {p:NAME} are filled in, percent-encoded.",
+        "{source} {country} {device} {timestamp} {p:NAME} are filled in, percent-encoded, and "
+        "may stand only in the path, query and fragment; no userinfo, control characters or "
+        "backslashes; the host must be valid as a browser parses it.",
         examples=["https://shop.example/landing?cid={click_id}&s1={sub1}"],
     ),
 ]
@@ -99,11 +105,6 @@ class _OfferFields(_In):
         False, description="Append the visitor's custom parameters (not trk_*) to the landing URL."
     )
     attribution_window_days: WindowDays = 30
-
-    @field_validator("fallback_url")
-    @classmethod
-    def _fallback(cls, v: str | None) -> str | None:
-        return _check_url_template(v)
 
     @field_validator("deep_link_domains", mode="before")
     @classmethod
@@ -139,13 +140,6 @@ class OfferIn(_OfferFields):
     default_payout: Money = Decimal("0")
     default_revenue: Money = Decimal("0")
 
-    @field_validator("landing_url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        checked = _check_url_template(v)
-        assert checked is not None
-        return checked
-
 
 class OfferPatch(_In):
     """Change some settings of an offer; fields left out stay as they are."""
@@ -166,11 +160,6 @@ class OfferPatch(_In):
     pass_params: Flag | SkipJsonSchema[None] = None
     attribution_window_days: WindowDays | SkipJsonSchema[None] = None
 
-    @field_validator("landing_url", "fallback_url")
-    @classmethod
-    def _urls(cls, v: str | None) -> str | None:
-        return _check_url_template(v)
-
     @field_validator("deep_link_domains", mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
@@ -181,17 +170,19 @@ class Offer(BaseModel):
     id: int
     advertiser_id: int
     name: str
-    landing_url: str
+    landing_url: str | None = Field(description="null for partner keys (docs/visibility.md)")
     status: str
     currency: str
-    default_payout: Decimal
-    default_revenue: Decimal = Field(description="0 for partner keys: they never see revenue")
-    fallback_url: str | None = None
+    default_payout: Decimal | None = Field(
+        description="null for advertiser keys unless the advertiser is in-house"
+    )
+    default_revenue: Decimal | None = Field(description="null for partner keys")
+    fallback_url: str | None = Field(None, description="null for partner keys")
     deep_links: bool = False
     deep_link_domains: list[str] = []
     expires_at: datetime | None = None
-    daily_click_cap: int | None = None
-    total_click_cap: int | None = None
+    daily_click_cap: int | None = Field(None, description="null for partner keys")
+    total_click_cap: int | None = Field(None, description="null for partner keys")
     cookieless: bool = False
     pass_params: bool = False
     attribution_window_days: int = 30

@@ -7,9 +7,22 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import TEXT, Count, Flag, Id, Instant, Money, Percent, Rate, Seconds, WindowDays
+from schemas.types import (
+    TEXT,
+    Count,
+    Flag,
+    Id,
+    Instant,
+    Money,
+    OverlapSeconds,
+    Percent,
+    Rate,
+    Seconds,
+    WindowDays,
+)
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -47,6 +60,19 @@ class ConversionSettingsIn(_In):
     cpc_revenue: Money = Decimal(0)
     cpm_payout: Money = Decimal(0)
     cpm_revenue: Money = Decimal(0)
+    pixel_min_amount: Money | None = Field(
+        None, description="a pixel conversion with a smaller amount is refused at intake"
+    )
+    pixel_max_amount: Money | None = Field(
+        None, description="a pixel conversion with a larger amount is refused at intake"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ConversionSettingsIn:
+        lo, hi = self.pixel_min_amount, self.pixel_max_amount
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("pixel_min_amount must not be above pixel_max_amount")
+        return self
 
 
 class ConversionSettings(ConversionSettingsIn):
@@ -65,10 +91,20 @@ class GoalIn(_In):
     revenue_percent: Percent = Decimal(0)
 
 
-class Goal(GoalIn):
-    model_config = ConfigDict(extra="ignore")
+class Goal(BaseModel):
+    """A goal as read back: payouts null for advertiser keys (unless in-house), revenues
+    null for partner keys (docs/visibility.md)."""
+
     offer_id: int
     code: str
+    name: str
+    multiple: bool
+    max_count: int | None
+    max_months: int | None
+    payout_flat: Decimal | None
+    payout_percent: Decimal | None
+    revenue_flat: Decimal | None
+    revenue_percent: Decimal | None
 
 
 class OverrideIn(_In):
@@ -183,19 +219,73 @@ class RateIn(_In):
 
 
 class PostbackAuthIn(_In):
-    hmac_secret: Annotated[str | None, Field(min_length=16, max_length=200, pattern=TEXT)] = None
-    require_signature: Flag = False
-    ip_allowlist: list[Annotated[str, Field(max_length=64, pattern=TEXT)]] = []
-    allow_pixel: Flag = True
+    """How an advertiser's postbacks are authenticated. Replaces the settings, except the
+    secret: left out, the secret there is stays; given, it replaces it and the previous one
+    stays valid for `TRACKER_POSTBACK_SECRET_OVERLAP_S` (default 24 h). It is never read
+    back: `POST .../postback-auth/secret` makes one and shows it once."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "require_signature": True, "ip_allowlist": ["203.0.113.0/24"]}]})  # fmt: skip
+
+    hmac_secret: Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[!-~]+$")] | (
+        SkipJsonSchema[None]) = Field(None, description="printable ASCII, no spaces")  # fmt: skip
+    require_signature: Flag = Field(
+        False, description="only signed postbacks; the pixel is refused (it cannot be signed)"
+    )
+    ip_allowlist: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Fa-f.:/]+$")]],
+        Field(max_length=100),
+    ] = Field([], description="CIDR networks (or addresses) postbacks may come from; empty: any")
+    allow_pixel: Flag = Field(False, description="accept the browser pixel `GET /pixel`")
+    pixel_status: Literal["pending", "approved"] = Field(
+        "pending", description="the status of a pixel conversion (the browser sets none)"
+    )
+
+    @field_validator("hmac_secret", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:  # left out: the secret stays; null is not a secret
+            raise ValueError("cannot be null; leave the field out to keep the secret")
+        return v
 
 
 class PostbackAuth(BaseModel):
     """An advertiser's postback authentication as read back: the secret is never shown."""
 
     has_secret: bool = Field(description="an HMAC secret is set")
+    previous_until: datetime | None = Field(
+        None, description="the previous secret is valid until then (after a rotation)"
+    )
     require_signature: bool
     ip_allowlist: list[str]
     allow_pixel: bool
+    pixel_status: str
+
+
+class PostbackSecretIn(_In):
+    """Make a new secret; the current one stays valid for `overlap_s` (0: no longer)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"overlap_s": 3600}]})
+
+    overlap_s: OverlapSeconds | SkipJsonSchema[None] = Field(
+        None, description="default: TRACKER_POSTBACK_SECRET_OVERLAP_S (24 h)"
+    )
+
+    @field_validator("overlap_s", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        if v is None:
+            raise ValueError("cannot be null; leave the field out for the default")
+        return v
+
+
+class PostbackSecret(BaseModel):
+    """A new HMAC secret, shown this once (it is never read back)."""
+
+    hmac_secret: str
+    previous_until: datetime | None = Field(
+        description="the previous secret is valid until then; null: there was none"
+    )
 
 
 class StatusIn(_In):
@@ -206,8 +296,10 @@ class StatusIn(_In):
 class HistoryEntry(BaseModel):
     from_status: str | None
     to_status: str
-    reason: str | None
-    actor: str
+    reason: str | None = Field(description="partner keys see a code (docs/visibility.md)")
+    actor: str = Field(
+        description="postback, pixel, api:key<N> or the tracker; tenant keys see the kind only"
+    )
     at: datetime
 
 
@@ -223,16 +315,23 @@ class Conversion(BaseModel):
     method: str | None
     coupon: str | None
     status: Status
-    status_reason: str | None
+    status_reason: str | None = Field(
+        description="why the status is what it is; partner keys see a code (docs/visibility.md)"
+    )
     amount: Decimal
     currency: str
     amount_converted: Decimal | None
     offer_currency: str | None
-    revenue: Decimal
-    payout: Decimal
-    adv_subs: list[str | None] | None = None
+    revenue: Decimal | None = Field(description="null for partner keys")
+    payout: Decimal | None = Field(
+        description="null for advertiser keys unless the advertiser is in-house"
+    )
+    adv_subs: list[str | None] | None = Field(None, description="null for partner keys")
     created_at: datetime
-    decision: dict[str, Any] = Field(description="why it was attributed, priced and screened so")
+    decision: dict[str, Any] = Field(
+        description="why it was attributed, priced and screened so; each role sees the parts "
+        "docs/visibility.md gives it (Decision)"
+    )
     history: list[HistoryEntry] = []
 
 

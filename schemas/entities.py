@@ -7,7 +7,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.api import Name
+from schemas.api import IN_HOUSE, Name
+from schemas.types import Flag
 
 T = TypeVar("T")
 
@@ -42,3 +43,11 @@ class TenantPatch(BaseModel):
 
 
 ListStatus = Literal["active", "paused", "archived"]
+
+
+class AdvertiserPatch(TenantPatch):
+    """Rename, pause / resume an advertiser, or mark it in-house; fields left out stay."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"in_house": True}]})
+
+    in_house: Flag | SkipJsonSchema[None] = Field(None, description=IN_HOUSE)

@@ -99,6 +99,12 @@ def _filter_field(d: Dimension) -> Any:
     )  # fmt: skip
 
 
+def _not_network(name: str) -> None:
+    # trk_* parameters are the network's own: no key sees them (docs/visibility.md)
+    if name[:4].lower() == "trk_":
+        raise ValueError(f"{name!r}: trk_* parameters are the network's own")
+
+
 def _items(value: str) -> list[str]:
     return [v.strip() for v in value.split(",")]
 
@@ -112,7 +118,8 @@ class _Query(BaseModel):
         "partner", max_length=400, json_schema_extra={"pattern": GROUP_BY.pattern},
         description=f"comma-separated, 1 to {MAX_DIMS} different ones of: "
         + ", ".join(BY_NAME) + f", and `{PARAM}NAME` for a custom parameter of the click "
-        "(hour, day, week and month are local to `tz`)",
+        "(not `trk_*`: those are the network's own; hour, day, week and month are local to "
+        "`tz`)",
         examples=["partner,day"],
     )  # fmt: skip
     date_from: Instant | None = Field(
@@ -145,6 +152,7 @@ class _Query(BaseModel):
                 raise ValueError(
                     f"unknown dimension {d!r}; one of " + ", ".join(BY_NAME) + f", {PARAM}NAME"
                 )
+            _not_network(d.removeprefix(PARAM) if d.startswith(PARAM) else "")
         if not GROUP_BY.match(v) or len(dims) > MAX_DIMS or len(set(dims)) != len(dims):
             raise ValueError(f"1 to {MAX_DIMS} different dimensions, comma-separated")
         return ",".join(dims)
@@ -180,6 +188,8 @@ class _Query(BaseModel):
     def _params(cls, v: list[str] | None) -> list[str] | None:
         if v is not None and len({p.partition(":")[0] for p in v}) != len(v):
             raise ValueError("one filter per parameter name")
+        for p in v or ():
+            _not_network(p.partition(":")[0])
         return v
 
     def dimensions(self) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tracker.domain import landing_urls
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore")
@@ -102,6 +104,9 @@ class Settings(BaseSettings):
     )
     api_max_body_bytes: int = Field(1_048_576, ge=1024)
     api_key_cache_s: float = Field(30.0, ge=0, le=60)
+    # -- issue 17: visibility and holes --
+    # After a rotation, an advertiser's previous postback secret stays valid this long.
+    postback_secret_overlap_s: int = Field(86_400, ge=0, le=30 * 86_400)
     log_level: str = "info"
 
     @field_validator("database_url")
@@ -138,8 +143,9 @@ class Settings(BaseSettings):
     @field_validator("fallback_url")
     @classmethod
     def _fallback_scheme(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("https://", "http://")):
-            raise ValueError("TRACKER_FALLBACK_URL must start with http:// or https://")
+        why = landing_urls.problem(v) if v is not None else None
+        if why is not None:  # the same check as an offer's fallback_url (docs/adr/0086)
+            raise ValueError(f"TRACKER_FALLBACK_URL: {why}")
         return v
 
     @property

@@ -16,7 +16,12 @@ async def test_pixel_reads_the_click_cookie(
 ) -> None:
     w = await world(api)
     adv, aff, offer = w["advertiser"], w["affiliates"][0], w["offers"][0]
+    # The pixel is off unless the advertiser turns it on (issue 17); its conversions are
+    # then approved only where the advertiser says so (default pending).
+    await make(api, f"/api/v1/advertisers/{adv['id']}/postback-auth",
+               {"allow_pixel": True, "pixel_status": "approved"}, "PUT")  # fmt: skip
     [cid] = await clicks(service, w["links"][(offer["id"], aff["id"])]["code"], 1)
+    await burst(settings)  # a pixel converts a recorded click
     q = {
         "advertiser_id": adv["id"],
         "goal": "default",

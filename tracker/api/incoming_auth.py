@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -62,10 +63,14 @@ async def authenticate(
                      None, auth.advertiser_id, request)  # fmt: skip
     params = dict(pairs)
     signature = request.headers.get("x-signature") or params.get("signature") or params.get("sig")
-    if signature and auth.hmac_secret:
+    keys = auth.secrets(datetime.now(UTC))
+    if signature and keys:
         ts = request.headers.get("x-timestamp") or params.get("ts") or ""
-        why = signatures.verify(auth.hmac_secret, signature, ts, time.time(), request.method,
-                                request.url.path, pairs, body)  # fmt: skip
+        for secret in keys:  # the current secret, then the previous one during its overlap
+            why = signatures.verify(secret, signature, ts, time.time(), request.method,
+                                    request.url.path, pairs, body)  # fmt: skip
+            if why != "bad_signature":
+                break
         if why is not None:
             raise refuse(401, why, f"signature refused: {why}", "signature", auth.advertiser_id,
                          request)  # fmt: skip
@@ -84,7 +89,8 @@ async def authenticate(
 async def _not_replayed(
     services: Services, request: Request, auth: AdvertiserAuth, sig: str
 ) -> None:
-    digest = hashlib.sha256(sig.strip().lower().encode()).hexdigest()[:32]
+    # The signature as verified, not as sent: "sha256=<hex>", "<HEX>" and "<hex>" are one.
+    digest = hashlib.sha256(signatures.normalize(sig).encode()).hexdigest()[:32]
     key = redis_keys.of(services.settings).postback_signature(auth.advertiser_id, digest)
     try:
         fresh = await services.redis.set(key, b"1", nx=True, ex=2 * signatures.MAX_SKEW_S + 60)

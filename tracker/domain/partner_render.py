@@ -14,6 +14,11 @@ import orjson
 from tracker.domain.macros import compile_template
 
 
+def network_param(name: str) -> bool:
+    """``trk_*`` parameters are the network's own: they never leave the tracker."""
+    return name[:4].lower() == "trk_"
+
+
 @dataclass(frozen=True, slots=True)
 class ConversionFacts:
     conversion_id: str
@@ -46,9 +51,13 @@ class ConversionFacts:
         }
         for i in range(10):
             values[f"sub{i + 1}"] = self.subs[i] if i < len(self.subs) else None
-        for name, value in (self.params or {}).items():
+        for name, value in self.public_params().items():
             values[f"p:{name}"] = value
         return values
+
+    def public_params(self) -> dict[str, str]:
+        """The visitor's parameters a partner may receive: never the network's ``trk_*``."""
+        return {k: v for k, v in (self.params or {}).items() if not network_param(k)}
 
 
 def render(url_template: str, method: str, facts: ConversionFacts) -> tuple[str, bytes | None]:
@@ -57,6 +66,6 @@ def render(url_template: str, method: str, facts: ConversionFacts) -> tuple[str,
     url = compile_template(url_template).fill(values)
     if method == "POST":
         body: dict[str, Any] = {k: v for k, v in values.items() if not k.startswith("p:")}
-        body["params"] = dict(facts.params or {})
+        body["params"] = facts.public_params()
         return url, orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     return url, None

@@ -36,6 +36,16 @@ def sign(
     return hmac.new(secret.encode(), message(ts, method, path, pairs, body), "sha256").hexdigest()
 
 
+def normalize(signature: str) -> str:
+    """The hex digest a signature header or parameter carries (``sha256=`` prefix, case and
+    spaces removed): what is verified and what the replay guard remembers, so that one
+    signature sent in another spelling is the same signature."""
+    given = signature.strip()
+    if given[:7].lower() == "sha256=":
+        given = given[7:]
+    return given.strip().lower()
+
+
 def verify(
     secret: str,
     signature: str,
@@ -54,7 +64,7 @@ def verify(
     if abs(now - when) > MAX_SKEW_S:
         return "stale"
     expected = sign(secret, ts, method, path, pairs, body)
-    given = signature.removeprefix("sha256=").strip().lower()
+    given = normalize(signature)
     # compare_digest needs ASCII text; anything else cannot be a valid hex digest.
     if not given.isascii() or not hmac.compare_digest(expected, given):
         return "bad_signature"

@@ -29,9 +29,10 @@ Row = dict[str, Any]
 
 async def create_advertiser(pool: asyncpg.Pool, data: AdvertiserIn) -> Row:
     row = await pool.fetchrow(
-        "INSERT INTO advertisers (name, postback_token) VALUES ($1, $2) RETURNING *",
+        "INSERT INTO advertisers (name, postback_token, in_house) VALUES ($1, $2, $3) RETURNING *",
         data.name,
         secrets.token_urlsafe(24),
+        data.in_house,
     )
     return dict(row)
 

@@ -17,6 +17,7 @@ class Principal:
     advertiser_id: int | None
     affiliate_id: int | None
     rate_limit_per_min: int | None = None
+    in_house: bool = False  # an advertiser key of an in-house program (sees payouts)
 
 
 async def create_key(
@@ -61,11 +62,14 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
     if prefix is None:
         return None
     row = await pool.fetchrow(
-        "SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL", prefix
+        "SELECT k.*, coalesce(a.in_house, false) AS in_house FROM api_keys k"
+        " LEFT JOIN advertisers a ON a.id = k.advertiser_id"
+        " WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+        prefix,
     )
     if row is None or not matches(token, row["key_hash"]):
         return None
     return Principal(
         row["id"], row["role"], frozenset(row["scopes"]), row["advertiser_id"], row["affiliate_id"],
-        row["rate_limit_per_min"],
+        row["rate_limit_per_min"], row["in_house"],
     )  # fmt: skip

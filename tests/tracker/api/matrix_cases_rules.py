@@ -196,3 +196,16 @@ async def _(c: Ctx) -> None:
     await _scratch_write(
         c, "PUT", f"/api/v1/advertisers/{c.w.scratch['adv']['id']}/postback-auth", 200, {}
     )
+
+
+@case("POST /api/v1/advertisers/{advertiser_id}/postback-auth/secret")
+async def _(c: Ctx) -> None:
+    for ident, _, _ in _objs(c, "adv")[:-1]:
+        for who in c.everyone():
+            if not (who.role == "admin" and who.write):
+                await c.call(who, "POST", f"/api/v1/advertisers/{ident}/postback-auth/secret",
+                             403, json={})  # fmt: skip
+    await _scratch_write(
+        c, "POST", f"/api/v1/advertisers/{c.w.scratch['adv']['id']}/postback-auth/secret", 201,
+        {"overlap_s": 60},
+    )  # fmt: skip

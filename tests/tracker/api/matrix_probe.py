@@ -31,6 +31,9 @@ class Ctx:
         self.w = w
         self.clients = clients
         self.calls = 0
+        self.key = ""  # the case being run ("METHOD /path")
+        # every answer below 300, for the field check against docs/visibility.md
+        self.answers: list[tuple[Who, str, httpx.Response]] = []
         self.admin = clients["admin"]
         now = datetime.now(UTC)
         self.span = {
@@ -45,6 +48,8 @@ class Ctx:
         if r.status_code < 300:
             for marker in who.foreign_markers():
                 assert marker not in r.text, f"{who.name} {method} {url} leaked {marker}"
+            if method == self.key.split()[0]:
+                self.answers.append((who, self.key, r))
         return r
 
     def everyone(self) -> list[Who]:

@@ -5,8 +5,10 @@ their deliveries; one key per role and tenant, in read-write and read-only versi
 
 Every tenant's rows carry a marker (``zzA1zz`` for advertiser 1, ``zzP2zz`` for partner 2)
 in names, sub-ids, transaction ids and postback URLs, so that a response can be searched
-for another tenant's marker whatever its shape. Revenue is ``7.7777`` everywhere: partner
-keys must never see it.
+for another tenant's marker whatever its shape. Revenue is ``717.17`` everywhere: partner
+keys must never see it; payouts are ``313.13``: advertiser keys see them only when the
+advertiser is in-house (advertiser 2 is); a click carries ``trk_secret=zzTRKzz``, which no
+key may ever see (the partners' postback URLs ask for it).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.conversions.conftest import burst, clicks
+from tests.conversions.conftest import burst
+from tracker.domain import visibility
 from tracker.settings import Settings
 from tracker.store.keys import create_key
 
 N = 3
-REVENUE = "7.7777"
+REVENUE = "717.17"
+PAYOUT = "313.13"
+TRK = "zzTRKzz"
+IN_HOUSE = N - 1  # the in-house advertiser
 
 
 def adv_marker(i: int) -> str:
@@ -42,12 +48,23 @@ class Who:
     write: bool
     token: str
 
+    @property
+    def in_house(self) -> bool:
+        return self.role == "advertiser" and self.tenant == IN_HOUSE
+
+    @property
+    def audience(self) -> str:
+        """Its column of docs/visibility.md."""
+        scopes = frozenset({"read", "write"} if self.write else {"read"})
+        return visibility.audience(self.role, scopes, self.in_house)
+
     def foreign_markers(self) -> list[str]:
         if self.role == "advertiser":
-            return [adv_marker(k) for k in range(N) if k != self.tenant]
+            payout = [] if self.in_house else [PAYOUT]
+            return [adv_marker(k) for k in range(N) if k != self.tenant] + payout + [TRK]
         if self.role == "affiliate":
-            return [aff_marker(k) for k in range(N) if k != self.tenant] + [REVENUE]
-        return []
+            return [aff_marker(k) for k in range(N) if k != self.tenant] + [REVENUE, TRK]
+        return [TRK]
 
 
 @dataclass
@@ -90,7 +107,7 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                         "advertiser_id": w.adv[i]["id"],
                         "name": f"offer {adv_marker(i)}",
                         "landing_url": "https://shop.example/l?cid={click_id}",
-                        "default_payout": "3.3333",
+                        "default_payout": PAYOUT,
                         "default_revenue": REVENUE,
                     },
                 )
@@ -101,7 +118,7 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                 f"/api/v1/offers/{w.offer[i]['id']}/goals/sale",
                 json={
                     "name": f"goal {adv_marker(i)}",
-                    "payout_flat": "3.3333",
+                    "payout_flat": PAYOUT,
                     "revenue_flat": REVENUE,
                 },
             ),
@@ -114,7 +131,8 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                     "/api/v1/partner-postbacks",
                     json={
                         "affiliate_id": w.aff[j]["id"],
-                        "url_template": f"http://127.0.0.1:9/pb?m={aff_marker(j)}&cid={{click_id}}",
+                        "url_template": f"http://127.0.0.1:9/pb?m={aff_marker(j)}&cid={{click_id}}"
+                        "&t={p:trk_secret}",
                     },
                 )
             )
@@ -133,7 +151,10 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                     },
                 )
             )
-            [w.click[i, j]] = await clicks(service, mark, 1, sub1=mark)
+            async with httpx.AsyncClient(base_url=service) as visitor:
+                r = await visitor.get(f"/c/{mark}", params={"sub1": mark, "trk_secret": TRK})
+            assert r.status_code == 302, r.text
+            w.click[i, j] = r.headers["location"].split("cid=")[1]
     async with httpx.AsyncClient(base_url=service, timeout=10) as http:
         for i in range(N):  # an impression per pair too (the pixel), marked like its click
             for j in range(N):

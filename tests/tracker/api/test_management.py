@@ -82,7 +82,7 @@ async def test_updates_and_what_tenants_see(api: httpx.AsyncClient, service: str
     async with httpx.AsyncClient(base_url=service) as http:
         seen = (await http.get(f"/api/v1/offers/{offer['id']}",
                                headers={"Authorization": f"Bearer {partner}"})).json()  # fmt: skip
-        assert seen["default_revenue"] == "0" and seen["default_payout"] == "4.0000"
+        assert seen["default_revenue"] is None and seen["default_payout"] == "4.0000"
         mine = (await http.get(f"/api/v1/advertisers/{adv['id']}",
                                headers={"Authorization": f"Bearer {owner}"})).json()  # fmt: skip
         assert mine["name"] == "after" and mine["postback_token"] is None

@@ -121,7 +121,7 @@ async def test_currency_rates_and_goals_page(api: httpx.AsyncClient, service: st
                                  headers={"Authorization": f"Bearer {token}"}) as partner:  # fmt: skip
         seen = await _walk(partner, f"/api/v1/offers/{o}/goals", 3)
         assert [g["code"] for g in seen] == sorted(codes)
-        assert {g["revenue_flat"] for g in seen} == {"0"}  # partners never see revenue
+        assert {g["revenue_flat"] for g in seen} == {None}  # partners never see revenue
         refused = await partner.get(f"/api/v1/offers/{o}/promo-codes")
         assert refused.status_code == 403
 
@@ -153,14 +153,16 @@ async def test_rules_read_back_one_by_one(api: httpx.AsyncClient) -> None:
     adv = w["advertiser"]["id"]
     url = f"/api/v1/advertisers/{adv}/postback-auth"
     assert (await api.get(url)).json() == {
-        "has_secret": False, "require_signature": False, "ip_allowlist": [], "allow_pixel": True,
+        "has_secret": False, "previous_until": None, "require_signature": False,
+        "ip_allowlist": [], "allow_pixel": False, "pixel_status": "pending",
     }  # fmt: skip
     secret = "s3cret-s3cret-s3cret"
     await make(api, url, {"hmac_secret": secret, "require_signature": True,
                           "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False}, "PUT")  # fmt: skip
     r = await api.get(url)
-    assert r.json() == {"has_secret": True, "require_signature": True,
-                        "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False}  # fmt: skip
+    assert r.json() == {"has_secret": True, "previous_until": None, "require_signature": True,
+                        "ip_allowlist": ["203.0.113.0/24"], "allow_pixel": False,
+                        "pixel_status": "pending"}  # fmt: skip
     assert secret not in r.text
     assert (await api.get("/api/v1/advertisers/999999999/postback-auth")).status_code == 404
 

@@ -16,9 +16,11 @@ import httpx
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
 from tests.tracker.api import matrix_cases_rules as rules
+from tests.tracker.api.matrix_fields import Checker
 from tests.tracker.api.matrix_probe import Ctx
 from tests.tracker.api.matrix_world import build
 from tracker.api.app import create_api
+from tracker.domain import visibility
 from tracker.settings import Settings
 
 # Routes without API keys: health and metrics, and the merchant postback intake (its own
@@ -61,12 +63,62 @@ async def test_tenant_isolation_matrix(
     try:
         c = Ctx(w, clients)
         for key, run in CASES.items():
+            c.key = key
             try:
                 await run(c)
             except AssertionError as exc:
                 raise AssertionError(f"{key}: {exc}") from None
         assert c.calls > 1000, c.calls
         print(f"tenant matrix: {len(CASES)} routes, {len(w.who)} keys, {c.calls} calls")
+        _fields_match_the_table(await api.get("/openapi.json"), c)
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+def _fields_match_the_table(doc: httpx.Response, c: Ctx) -> None:
+    """Every operation of the OpenAPI document, every answer of every key: 0 leaks
+    against docs/visibility.md (tests/tracker/api/matrix_fields.py)."""
+    check = Checker(doc.json())
+    schemas = dict(check.operations())
+    for key, schema in schemas.items():
+        if schema is not None and key not in PUBLIC:
+            check.declared(schema)
+    for who, key, r in c.answers:
+        check.answer(who, key, schemas[key], r)
+    rep = check.report
+    assert not rep.undeclared, (
+        f"fields not in tracker/domain/visibility.py: {sorted(rep.undeclared)}"
+    )
+    assert rep.leaks == [], "\n".join(rep.leaks[:30])
+    # generated from the document: every operation answered (2xx) some key, and every read
+    # was answered to every audience that may read it
+    answered = {key for key, _ in rep.seen}
+    assert set(schemas) - PUBLIC - answered <= {"DELETE /api/v1/keys/{key_id}"}, sorted(
+        set(schemas) - PUBLIC - answered
+    )
+    audiences = {who.audience for who in c.w.who}
+    assert audiences == set(visibility.AUDIENCES), audiences
+    for key in schemas:
+        if not key.startswith("GET ") or key in PUBLIC:
+            continue
+        resource = _resource(check, schemas[key], key)
+        readers = set(visibility.ADMINS) if resource in visibility.ADMIN_RESOURCES else (
+            {*visibility.ADMINS, visibility.PARTNER} if resource in visibility.PARTNER_RESOURCES
+            else audiences)  # fmt: skip
+        missing = {a for a in readers if (key, a) not in rep.seen}
+        assert not missing, f"{key}: no answer checked for {sorted(missing)}"
+    print(
+        f"visibility matrix: {len(schemas)} operations, {rep.answers} answers,"
+        f" {rep.fields_checked} fields checked, {len(rep.leaks)} leaks"
+    )
+
+
+def _resource(check: Checker, schema: dict[str, object] | None, key: str) -> str:
+    """The table's resource an operation answers with (through pages and lists)."""
+    from tests.tracker.api.matrix_fields import EXPORTS
+
+    if key in EXPORTS:
+        return EXPORTS[key]
+    names = [name for name, _ in check._reachable(schema, set())]
+    return next((n for n in names if n in visibility.FIELDS), "")

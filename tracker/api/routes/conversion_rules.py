@@ -3,6 +3,7 @@ overrides, tiers, caps; promo codes; currency rates; postback authentication."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,8 @@ from schemas.conversions import (
     OverrideIn,
     PostbackAuth,
     PostbackAuthIn,
+    PostbackSecret,
+    PostbackSecretIn,
     PromoCode,
     PromoCodeIn,
     RateIn,
@@ -34,6 +37,7 @@ from schemas.conversions import (
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import offer_or_404
+from tracker.api.views import show
 from tracker.domain.client_ip import networks
 from tracker.store import conversion_rules as rules
 from tracker.store import entities, incoming_auth
@@ -194,18 +198,47 @@ async def put_rate(body: RateIn, services: ServicesDep, _: AdminWrite) -> Any:
     return await rules.set_rate(services.pool, body)
 
 
-@router.put("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuthIn)
-async def put_postback_auth(advertiser_id: IdPath, body: PostbackAuthIn, services: ServicesDep,
-                            _: AdminWrite) -> Any:  # fmt: skip
+async def _advertiser(services: ServicesDep, advertiser_id: int) -> None:
     if await entities.get_advertiser(services.pool, advertiser_id) is None:
         raise ApiProblem(404, "not_found", f"advertiser {advertiser_id} not found", "advertiser_id")
+
+
+@router.put("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuth)
+async def put_postback_auth(advertiser_id: IdPath, body: PostbackAuthIn, services: ServicesDep,
+                            _: AdminWrite) -> Any:  # fmt: skip
+    """Replace the settings; the secret is kept when left out and never echoed."""
+    await _advertiser(services, advertiser_id)
     try:
         networks(body.ip_allowlist)
     except ValueError as exc:
         raise ApiProblem(422, "invalid", str(exc), "ip_allowlist") from None
+    if body.require_signature and body.hmac_secret is None:
+        now = await incoming_auth.settings_of(services.pool, advertiser_id)
+        if now is None or not now["has_secret"]:
+            raise ApiProblem(422, "invalid", "require_signature needs a secret: send hmac_secret"
+                             " or make one with POST .../postback-auth/secret first",
+                             "require_signature")  # fmt: skip
     await incoming_auth.save(services.pool, advertiser_id, body.hmac_secret, body.require_signature,
-                             body.ip_allowlist, body.allow_pixel)  # fmt: skip
-    return body
+                             body.ip_allowlist, body.allow_pixel, body.pixel_status,
+                             services.settings.postback_secret_overlap_s)  # fmt: skip
+    return await incoming_auth.settings_of(services.pool, advertiser_id)
+
+
+@router.post("/advertisers/{advertiser_id}/postback-auth/secret", status_code=201,
+             response_model=PostbackSecret)  # fmt: skip
+async def rotate_postback_secret(advertiser_id: IdPath, services: ServicesDep, who: AdminWrite,
+                                 body: PostbackSecretIn | None = None) -> Any:  # fmt: skip
+    """A new HMAC secret for the advertiser's postbacks, shown in this answer only. The
+    previous one stays valid for `overlap_s` (default `TRACKER_POSTBACK_SECRET_OVERLAP_S`,
+    24 h), so the merchant can switch without losing conversions."""
+    await _advertiser(services, advertiser_id)
+    overlap = body.overlap_s if body and body.overlap_s is not None else None
+    secret = secrets.token_urlsafe(32)
+    until = await incoming_auth.rotate(services.pool, advertiser_id, secret,
+                                       services.settings.postback_secret_overlap_s
+                                       if overlap is None else overlap)  # fmt: skip
+    return show("PostbackSecret", who, {"hmac_secret": secret, "previous_until": until},
+                created=True)  # fmt: skip
 
 
 @router.get("/advertisers/{advertiser_id}/postback-auth", response_model=PostbackAuth)

@@ -12,6 +12,7 @@ from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
 from schemas.types import MAX_ID, TEXT
 from tracker.api.deps import IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
+from tracker.api.views import show
 from tracker.store import conversions as store
 from tracker.store.keys import Principal
 
@@ -28,11 +29,8 @@ def visible_to(who: Principal, row: dict[str, Any]) -> bool:
 
 
 def shown(who: Principal, row: dict[str, Any]) -> dict[str, Any]:
-    if who.role == "affiliate":  # partners see their payout, not what the advertiser pays
-        row["revenue"] = 0
-        row["decision"].pop("revenue", None)
-        row["decision"].pop("revenue_rule", None)
-    return row
+    """A conversion, its decision record and its history as ``who`` may see them."""
+    return show("Conversion", who, row)
 
 
 @router.get("/conversions/lookup", response_model=ConversionPage)

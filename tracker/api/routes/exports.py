@@ -15,6 +15,8 @@ from starlette.responses import StreamingResponse
 
 from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
+from tracker.api.views import columns as visible_columns
+from tracker.api.views import reduced_columns
 from tracker.store.exports import (
     CLICK_COLUMNS,
     CONVERSION_COLUMNS,
@@ -45,13 +47,27 @@ def _encode(value: object) -> object:
     return value if value is None or isinstance(value, (int, bool, str)) else str(value)
 
 
-async def _body(services: ServicesDep, who: Principal, table: str, columns: tuple[str, ...],
+_RESOURCE = {"clicks": "ClickExport", "impressions": "ImpressionExport",
+             "conversions": "ConversionExport"}  # fmt: skip
+
+
+async def _body(services: ServicesDep, who: Principal, table: str, all_columns: tuple[str, ...],
                 start: datetime, end: datetime, fmt: Format) -> AsyncIterator[bytes]:  # fmt: skip
+    """The rows ``who`` may see, with the columns it may see (docs/visibility.md)."""
     aff = who.affiliate_id if who.role == "affiliate" else None
     adv = who.advertiser_id if who.role == "advertiser" else None
+    columns = visible_columns(_RESOURCE[table], who, all_columns)
+    reduced = reduced_columns(_RESOURCE[table], who, columns)
     if fmt == "ndjson":
         async for chunk in stream_ndjson(
-            services.pool, table, columns, start, end, affiliate_id=aff, advertiser_id=adv
+            services.pool,
+            table,
+            columns,
+            start,
+            end,
+            affiliate_id=aff,
+            advertiser_id=adv,
+            reduced=reduced,
         ):
             yield chunk
         return
@@ -59,7 +75,14 @@ async def _body(services: ServicesDep, who: Principal, table: str, columns: tupl
     csv.writer(head, lineterminator="\n").writerow(columns)
     yield head.getvalue().encode()
     async for rows in stream_rows(
-        services.pool, table, columns, start, end, affiliate_id=aff, advertiser_id=adv
+        services.pool,
+        table,
+        columns,
+        start,
+        end,
+        affiliate_id=aff,
+        advertiser_id=adv,
+        reduced=reduced,
     ):
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -73,7 +96,19 @@ def _response(body: AsyncIterator[bytes], fmt: Format, name: str) -> StreamingRe
                              headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})  # fmt: skip
 
 
-@router.get("/clicks", response_class=StreamingResponse)
+_FILES = {
+    200: {
+        "description": "the rows, one JSON object a line (ndjson) or CSV with a header line; "
+        "the columns a key sees are in docs/visibility.md",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/clicks", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
 async def export_clicks(
     services: ServicesDep, who: Reader,
     date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],
@@ -85,7 +120,7 @@ async def export_clicks(
     )
 
 
-@router.get("/impressions", response_class=StreamingResponse)
+@router.get("/impressions", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
 async def export_impressions(
     services: ServicesDep, who: Reader,
     date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],
@@ -99,16 +134,14 @@ async def export_impressions(
     )  # fmt: skip
 
 
-@router.get("/conversions", response_class=StreamingResponse)
+@router.get("/conversions", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
 async def export_conversions(
     services: ServicesDep, who: Reader,
     date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],
     format: Format = "ndjson",
 ) -> StreamingResponse:  # fmt: skip
     start, end = _range(date_from, date_to)
-    columns: tuple[str, ...] = CONVERSION_COLUMNS
-    if who.role == "affiliate":  # partners never see what the advertiser pays
-        columns = tuple(c for c in columns if c not in ("revenue", "amount", "advertiser_id"))
     return _response(
-        _body(services, who, "conversions", columns, start, end, format), format, "conversions"
-    )
+        _body(services, who, "conversions", CONVERSION_COLUMNS, start, end, format), format,
+        "conversions",
+    )  # fmt: skip

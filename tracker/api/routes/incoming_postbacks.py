@@ -11,6 +11,7 @@ a status change.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 import uuid
@@ -159,9 +160,18 @@ async def hasoffers_goal(request: Request, services: ServicesDep) -> Any:
     return await _postback(request, services, "hasoffers")
 
 
-@router.get("/pixel", response_class=Response)
+_GIF_DOC = {200: {"description": "a 1x1 GIF, whatever was asked",
+                  "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
+
+
+@router.get("/pixel", response_class=Response, responses=_GIF_DOC)  # type: ignore[arg-type]
 async def pixel(request: Request, services: ServicesDep) -> Response:
-    """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF."""
+    """Browser pixel: the click id comes from the redirect's cookie. Always a 1x1 GIF.
+
+    Off unless the advertiser's postback-auth allows it (and never when it requires
+    signatures: a browser cannot sign); the conversion gets the advertiser's
+    `pixel_status` (default `pending`); the click must be recorded already (or a promo
+    code known), and the amount inside the offer's pixel bounds (conversion settings)."""
     gif = Response(_GIF, media_type="image/gif", headers={"Cache-Control": "no-store"})
     params = dict(request.query_params)
     for k in ("status", "click_id", "cid", "transaction_id", "token", "security_token"):
@@ -180,8 +190,29 @@ async def pixel(request: Request, services: ServicesDep) -> Response:
     auth = await postback_auth.by_id(
         services.pool, pb.advertiser_id, services.settings.postback_auth_cache_s
     )
-    if auth is None or not auth.allow_pixel:
+    if auth is None or not auth.allow_pixel or auth.require_signature:
         metrics.POSTBACKS_REFUSED.labels("pixel_not_allowed").inc()
         return gif
+    offer = await postback_auth.pixel_offer(services.pool, auth.advertiser_id, pb.click_id,
+                                            pb.coupon)  # fmt: skip
+    if offer is None:
+        metrics.POSTBACKS_REFUSED.labels("pixel_no_click").inc()
+        return gif
+    if not _within(offer, pb.amount, pb.currency):
+        metrics.POSTBACKS_REFUSED.labels("pixel_amount").inc()
+        return gif
+    pb = dataclasses.replace(pb, status=auth.pixel_status)
     await _answer(services, _event(auth.advertiser_id, pb, pb.click_id, "pixel"))
     return gif
+
+
+def _within(offer: postback_auth.PixelOffer, amount: Decimal, currency: str | None) -> bool:
+    """Inside the offer's pixel bounds (in the offer's currency; a pixel in another
+    currency is refused when bounds are set)."""
+    if offer.min_amount is None and offer.max_amount is None:
+        return True
+    if currency is not None and currency != offer.currency:
+        return False
+    if offer.min_amount is not None and amount < offer.min_amount:
+        return False
+    return offer.max_amount is None or amount <= offer.max_amount

@@ -10,13 +10,14 @@ from schemas.keys import Key, KeyIn, KeyPage, NewKeyOut
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import CursorQ, decode_cursor, page_of
+from tracker.api.views import show
 from tracker.store import entities, keys
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut, response_model_exclude_none=True)
-async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
+async def create_key(body: KeyIn, services: ServicesDep, who: AdminWrite) -> Any:
     if (
         body.advertiser_id is not None
         and await entities.get_advertiser(services.pool, body.advertiser_id) is None
@@ -38,7 +39,7 @@ async def create_key(body: KeyIn, services: ServicesDep, _: AdminWrite) -> Any:
     )  # fmt: skip
     row = await services.pool.fetchrow("SELECT * FROM api_keys WHERE prefix = $1", new.prefix)
     assert row is not None
-    return {**dict(row), "key": new.token}
+    return show("NewKeyOut", who, {**dict(row), "key": new.token}, created=True)
 
 
 @router.get("/keys", response_model=KeyPage, response_model_exclude_none=True)

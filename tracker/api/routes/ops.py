@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import Response
+from pydantic import BaseModel, Field
+from starlette.responses import PlainTextResponse, Response
 
 from tracker.api.deps import ServicesDep
 from tracker.api.json import JSON
@@ -15,12 +16,18 @@ from tracker.api.json import JSON
 router = APIRouter(tags=["ops"])
 
 
+class Ready(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(description="postgres and redis: ok, or down: <error>")
+
+
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Ready,
+            responses={503: {"model": Ready, "description": "Postgres or Redis is down"}})  # fmt: skip
 async def readyz(services: ServicesDep) -> Any:
     checks: dict[str, str] = {}
     try:
@@ -37,6 +44,10 @@ async def readyz(services: ServicesDep) -> Any:
     return JSON({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
 
-@router.get("/metrics")
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+
+
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": _TEXT, "description": "Prometheus text format"}})  # fmt: skip
 async def metrics_endpoint() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

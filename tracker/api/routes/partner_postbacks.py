@@ -35,6 +35,7 @@ from tracker.api.routes.management.common import (
     instant_of_hex,
     page_of,
 )
+from tracker.api.views import show, show_all
 from tracker.domain.partner_render import ConversionFacts, render
 from tracker.domain.partner_signing import signed_request
 from tracker.domain.ssrf import Refused, parse_target
@@ -91,7 +92,7 @@ async def create(body: PartnerPostbackIn, services: ServicesDep, who: Writer) ->
         )
     if body.offer_id is not None and await entities.get_offer(services.pool, body.offer_id) is None:
         raise ApiProblem(422, "not_found", f"offer {body.offer_id} does not exist", "offer_id")
-    return await store.create(services.pool, body)
+    return show("PartnerPostback", who, await store.create(services.pool, body), created=True)
 
 
 @router.get("/partner-postbacks", response_model=Page[PartnerPostback])
@@ -101,7 +102,7 @@ async def list_settings(services: ServicesDep, who: Reader, affiliate_id: IdQuer
     scope = _scope(who)
     rows = await store.list_for(services.pool, scope if scope is not None else affiliate_id, limit,
                                 decode_cursor(cursor))  # fmt: skip
-    return page_of([{**r, "secret": None} for r in rows], limit)
+    return page_of(show_all("PartnerPostback", who, rows), limit)
 
 
 @router.get("/partner-postbacks/{postback_id}", response_model=PartnerPostback)
@@ -109,7 +110,7 @@ async def get_setting(postback_id: IdPath, services: ServicesDep, who: Reader) -
     row = _visible(
         await store.get(services.pool, postback_id), _scope(who), "partner postback", postback_id
     )
-    return {**row, "secret": None}
+    return show("PartnerPostback", who, row)
 
 
 @router.patch("/partner-postbacks/{postback_id}", response_model=PartnerPostback)
@@ -125,7 +126,7 @@ async def update_setting(postback_id: IdPath, body: PartnerPostbackPatch, servic
         changes["events"] = list(dict.fromkeys(changes["events"]))
     row = await (store.update(services.pool, postback_id, changes) if changes
                  else store.get(services.pool, postback_id))  # fmt: skip
-    return {**_visible(row, None, "partner postback", postback_id), "secret": None}
+    return show("PartnerPostback", who, _visible(row, None, "partner postback", postback_id))
 
 
 @router.post("/partner-postbacks/{postback_id}/test", response_model=TestRequest)
@@ -180,15 +181,14 @@ async def list_deliveries(
     if len(rows) == limit:
         last = rows[-1]
         nxt = f"d{instant_hex(last['created_at'])}.{last['id'].hex}"
-    return {"items": rows, "next_cursor": nxt}
+    return {"items": show_all("Delivery", who, rows), "next_cursor": nxt}
 
 
 # ":uuid": /deliveries/replay is not read as a delivery id (405 with Allow: POST, not 422).
 @router.get("/deliveries/{delivery_id:uuid}", response_model=Delivery)
 async def get_delivery(delivery_id: UUID, services: ServicesDep, who: Reader) -> Any:
-    return _visible(
-        await store.delivery(services.pool, delivery_id), _scope(who), "delivery", delivery_id
-    )
+    row = await store.delivery(services.pool, delivery_id)
+    return show("Delivery", who, _visible(row, _scope(who), "delivery", delivery_id))
 
 
 @router.post("/deliveries/replay", response_model=ReplayOut)

@@ -33,6 +33,7 @@ from tracker.api.routes.management.common import (
     page_of,
     utc,
 )
+from tracker.api.views import show, show_all
 from tracker.store import rule_lists as store
 
 router = APIRouter(prefix="/api/v1", tags=["conversion rules"])
@@ -64,27 +65,23 @@ async def _page(services: ServicesDep, what: str, offer_id: int, limit: int, cur
 @router.get("/offers/{offer_id}/goals", response_model=Page[Goal])
 async def list_goals(offer_id: IdPath, services: ServicesDep, who: Reader, limit: Limit = 100,
                      cursor: GoalCursor = None) -> Any:  # fmt: skip
-    """By code. Admins, the offer's advertiser, and partners with a link on it (without
-    revenue)."""
+    """By code. Admins, the offer's advertiser (payouts only when in-house), and partners
+    with a link on it (without revenue)."""
     await offer_or_404(services.pool, offer_id, who)
     goals = await store.goals_page(services.pool, offer_id, after_code=(cursor or "g")[1:],
                                    limit=limit)  # fmt: skip
-    if who.role == "affiliate":
-        goals = [{**g, "revenue_flat": 0, "revenue_percent": 0} for g in goals]
     nxt = f"g{goals[-1]['code']}" if len(goals) == limit else None
-    return {"items": goals, "next_cursor": nxt}
+    return {"items": show_all("Goal", who, goals), "next_cursor": nxt}
 
 
 @router.get("/offers/{offer_id}/goals/{code}", response_model=Goal)
 async def get_goal(offer_id: IdPath, code: GoalCode, services: ServicesDep, who: Reader) -> Any:
-    """As in the list: partners see it without revenue."""
+    """As in the list (docs/visibility.md)."""
     await offer_or_404(services.pool, offer_id, who)
     goal = await store.goal(services.pool, offer_id, code)
     if goal is None:
         raise ApiProblem(404, "not_found", f"goal {code!r} of offer {offer_id} not found", "code")
-    if who.role == "affiliate":
-        goal |= {"revenue_flat": 0, "revenue_percent": 0}
-    return goal
+    return show("Goal", who, goal)
 
 
 async def _rule(services: ServicesDep, what: str, offer_id: int | None, ident: int) -> Any:

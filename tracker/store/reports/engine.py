@@ -1,8 +1,9 @@
 """Run a report: pick the source, query, derive ratios, total, sort, cut, hide.
 
-What a role may see (docs/adr/0061): a partner never sees revenue, profit or
-RPC (and only its own rows: the scope is a filter in the SQL); an advertiser
-sees revenue (its cost) but not our payout, profit or EPC; an admin sees all.
+What a key may see comes from the table of tracker/domain/visibility.py (docs/adr/0061,
+0085): a partner never sees revenue, profit or RPC (and only its own rows: the scope is a
+filter in the SQL); an advertiser sees revenue (its cost) but not our payout, profit or
+EPC, unless it is in-house; an admin sees all.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import asyncpg
 import orjson
 
 from schemas.reports import TIME_DIMS
+from tracker.domain import visibility
 from tracker.store.reports import common, days, parts, plan, rates, sql
 
+_MONEY = ("revenue", "payout", "profit", "epc", "rpc")
+# By audience (tracker.domain.visibility.audience); the roles' names are audiences too.
 _HIDE: dict[str, tuple[str, ...]] = {
-    "admin": (),
-    "affiliate": ("revenue", "profit", "rpc"),
-    "advertiser": ("payout", "profit", "epc"),
+    who: tuple(m for m in _MONEY if not visibility.sees("ReportRow", m, who))
+    for who in visibility.AUDIENCES
 }
 
 
@@ -44,9 +47,9 @@ async def _advertisers(conn: asyncpg.Connection) -> list[int | None]:
     return out
 
 
-def hidden(role: str) -> tuple[str, ...]:
-    """The metrics this role may not see."""
-    return _HIDE[role]
+def hidden(audience: str) -> tuple[str, ...]:
+    """The metrics this audience (visibility.audience of the key) may not see."""
+    return _HIDE[audience]
 
 
 async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None,

@@ -78,15 +78,6 @@ def not_archived(row: dict[str, Any], what: str) -> None:
         raise ApiProblem(409, "archived", f"{what} {row['id']} is archived", "status")
 
 
-def shown(who: Principal, what: str, row: dict[str, Any]) -> dict[str, Any]:
-    """Drop what a tenant key must not see: tokens (admins only), revenue (never partners)."""
-    if who.role != "admin" and what == "advertiser":
-        row["postback_token"] = None
-    if who.role == "affiliate" and what == "offer":
-        row["default_revenue"] = 0
-    return row
-
-
 async def offer_or_404(pool: asyncpg.Pool, offer_id: int, who: Principal | None = None) -> None:
     """404 for an offer that does not exist or, given a tenant key, that it cannot see."""
     if who is None:

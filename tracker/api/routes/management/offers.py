@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from schemas.api import Link, LinkIn, LinkPatch, Offer, OfferIn, OfferPatch
 from schemas.entities import ListStatus, Page
 from tracker.api.deps import AdminWrite, IdPath, IdQuery, Reader, ServicesDep
+from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import (
     CursorQ,
     Limit,
@@ -18,22 +19,34 @@ from tracker.api.routes.management.common import (
     found,
     not_archived,
     page_of,
-    shown,
     utc,
 )
+from tracker.api.views import show, show_all
+from tracker.domain import landing_urls
 from tracker.resources import Services
 from tracker.store import entities, listing
+from tracker.store.keys import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["management"])
 
 
-def _link(services: Services, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "url": f"{services.settings.base_url}/c/{row['code']}"}
+def _link(services: Services, who: Principal, row: dict[str, Any]) -> dict[str, Any]:
+    return show("Link", who, {**row, "url": f"{services.settings.base_url}/c/{row['code']}"})
+
+
+def _destinations(body: OfferIn | OfferPatch) -> None:
+    """Landing and fallback URLs as a browser will read their Location (docs/adr/0086)."""
+    for field in ("landing_url", "fallback_url"):
+        url = getattr(body, field)
+        why = landing_urls.problem(url) if url is not None else None
+        if why is not None:
+            raise ApiProblem(422, "invalid", f"{field}: {why}", field)
 
 
 @router.post("/offers", status_code=201, response_model=Offer)
-async def create_offer(body: OfferIn, services: ServicesDep, _: AdminWrite) -> Any:
-    return await entities.create_offer(services.pool, body)
+async def create_offer(body: OfferIn, services: ServicesDep, who: AdminWrite) -> Any:
+    _destinations(body)
+    return show("Offer", who, await entities.create_offer(services.pool, body))
 
 
 @router.get("/offers", response_model=Page[Offer])
@@ -44,33 +57,36 @@ async def list_offers(services: ServicesDep, who: Reader, status: ListStatus | N
                               filters={"status": status, "advertiser_id": advertiser_id},
                               updated_since=utc(updated_since), after_id=decode_cursor(cursor),
                               limit=limit)  # fmt: skip
-    return page_of([shown(who, "offer", r) for r in rows], limit)
+    return page_of(show_all("Offer", who, rows), limit)
 
 
 @router.get("/offers/{offer_id}", response_model=Offer)
 async def get_offer(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "offers", offer_id, who)
-    return shown(who, "offer", found(row, "offer", offer_id))
+    return show("Offer", who, found(row, "offer", offer_id))
 
 
 @router.patch("/offers/{offer_id}", response_model=Offer)
 async def update_offer(offer_id: IdPath, body: OfferPatch, services: ServicesDep,
-                       _: AdminWrite) -> Any:  # fmt: skip
+                       who: AdminWrite) -> Any:  # fmt: skip
     """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s)."""
+    _destinations(body)
     not_archived(found(await entities.get_offer(services.pool, offer_id), "offer", offer_id),
                  "offer")  # fmt: skip
-    return found(await entities.update_offer(services.pool, offer_id, body), "offer", offer_id)
+    row = found(await entities.update_offer(services.pool, offer_id, body), "offer", offer_id)
+    return show("Offer", who, row)
 
 
 @router.post("/offers/{offer_id}/archive", response_model=Offer)
-async def archive_offer(offer_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_offer(offer_id: IdPath, services: ServicesDep, who: AdminWrite) -> Any:
     """Retire the offer: its links stop taking clicks within 2 s; its history stays."""
-    return found(await listing.archive(services.pool, "offers", offer_id), "offer", offer_id)
+    row = await listing.archive(services.pool, "offers", offer_id)
+    return show("Offer", who, found(row, "offer", offer_id))
 
 
 @router.post("/links", status_code=201, response_model=Link)
-async def create_link(body: LinkIn, services: ServicesDep, _: AdminWrite) -> Any:
-    return _link(services, await entities.create_link(services.pool, body))
+async def create_link(body: LinkIn, services: ServicesDep, who: AdminWrite) -> Any:
+    return _link(services, who, await entities.create_link(services.pool, body))
 
 
 @router.get("/links", response_model=Page[Link])
@@ -83,25 +99,25 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
                                        "affiliate_id": affiliate_id},
                               updated_since=utc(updated_since), after_id=decode_cursor(cursor),
                               limit=limit)  # fmt: skip
-    return page_of([_link(services, r) for r in rows], limit)
+    return page_of([_link(services, who, r) for r in rows], limit)
 
 
 @router.get("/links/{link_id}", response_model=Link)
 async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "tracking_links", link_id, who)
-    return _link(services, found(row, "link", link_id))
+    return _link(services, who, found(row, "link", link_id))
 
 
 @router.patch("/links/{link_id}", response_model=Link)
 async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
-                      _: AdminWrite) -> Any:  # fmt: skip
+                      who: AdminWrite) -> Any:  # fmt: skip
     not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
     row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
-    return _link(services, row)
+    return _link(services, who, row)
 
 
 @router.post("/links/{link_id}/archive", response_model=Link)
-async def archive_link(link_id: IdPath, services: ServicesDep, _: AdminWrite) -> Any:
+async def archive_link(link_id: IdPath, services: ServicesDep, who: AdminWrite) -> Any:
     """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
     row = await listing.archive(services.pool, "tracking_links", link_id)
-    return _link(services, found(row, "link", link_id))
+    return _link(services, who, found(row, "link", link_id))
