@@ -159,7 +159,8 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
         for i in range(N):  # an impression per pair too (the pixel), marked like its click
             for j in range(N):
                 mark = f"{adv_marker(i)}{aff_marker(j)}"
-                assert (await http.get(f"/i/{mark}", params={"sub1": mark})).status_code == 200
+                pixel = {"sub1": mark, "trk_secret": TRK}
+                assert (await http.get(f"/i/{mark}", params=pixel)).status_code == 200
     await asyncio.sleep(0.2)  # the sink flushes every few ms
     await burst(settings)  # clicks in Postgres before their conversions arrive
     async with httpx.AsyncClient(base_url=service, timeout=10) as http:
