@@ -68,7 +68,8 @@ PARAM = "param:"
 PARAM_NAME = r"[A-Za-z0-9_.\-]{1,64}"
 COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
           "conversions", *STATUSES)  # fmt: skip
-MONEY = ("revenue", "payout", "profit")
+MONEY = ("revenue", "payout", "profit",
+         *(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout")))  # fmt: skip
 RATIOS = ("cr", "epc", "rpc")
 METRICS = (*COUNTS, *MONEY, *RATIOS)
 MAX_DIMS = 5
@@ -222,6 +223,7 @@ _HIDDEN = (
     "never revenue or profit)."
 )
 _ADV = " Null for advertiser keys (an advertiser sees revenue, its cost, never our payout)."
+_BY_STATUS = "the price of the conversions now {}, exact (no CPC/CPM)."
 
 
 class ReportRow(BaseModel):
@@ -251,6 +253,14 @@ class ReportRow(BaseModel):
         "exact." + _ADV
     )
     profit: Decimal | None = Field(description="revenue − payout." + _HIDDEN + _ADV)
+    pending_revenue: Decimal | None = Field(description=_BY_STATUS.format("pending") + _HIDDEN)
+    pending_payout: Decimal | None = Field(description=_BY_STATUS.format("pending") + _ADV)
+    approved_revenue: Decimal | None = Field(description=_BY_STATUS.format("approved") + _HIDDEN)
+    approved_payout: Decimal | None = Field(description=_BY_STATUS.format("approved") + _ADV)
+    rejected_revenue: Decimal | None = Field(description=_BY_STATUS.format("rejected") + _HIDDEN)
+    rejected_payout: Decimal | None = Field(description=_BY_STATUS.format("rejected") + _ADV)
+    reversed_revenue: Decimal | None = Field(description=_BY_STATUS.format("reversed") + _HIDDEN)
+    reversed_payout: Decimal | None = Field(description=_BY_STATUS.format("reversed") + _ADV)
     epc: Decimal | None = Field(description="payout per gross click, 4 decimals." + _ADV)
     rpc: Decimal | None = Field(description="revenue per gross click, 4 decimals." + _HIDDEN)
 

@@ -21,8 +21,11 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 SUBS = [f"sub{i}" for i in range(1, 11)]
+STATUSES = ("pending", "approved", "rejected", "reversed")
 COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
-          "pending", "approved", "rejected", "reversed")  # fmt: skip
+          *STATUSES)  # fmt: skip
+# the money of counted statuses with CPC/CPM, then each status's conversion money
+MONEY = ("revenue", "payout", *(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout")))
 
 
 @dataclass
@@ -96,7 +99,7 @@ class Truth:
                offers: set[int] | None = None) -> dict[tuple[Any, ...], dict[str, Any]]:  # fmt: skip
         zone = ZoneInfo(tz)
         out: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
-            lambda: dict.fromkeys(COUNTS, 0) | {"revenue": Decimal(0), "payout": Decimal(0)}
+            lambda: dict.fromkeys(COUNTS, 0) | dict.fromkeys(MONEY, Decimal(0))
         )
 
         def values(kind: str, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -163,6 +166,8 @@ class Truth:
                 continue
             m = out[tuple(v.get(d) for d in dims)]
             m[cv["status"]] += 1
+            m[f"{cv['status']}_revenue"] += cv["revenue"]
+            m[f"{cv['status']}_payout"] += cv["payout"]
             if cv["status"] in ("pending", "approved"):
                 m["payout"] += cv["payout"]
                 m["revenue"] += cv["revenue"]
@@ -186,8 +191,8 @@ def assert_matches(answer: dict[str, Any], truth: dict[tuple[Any, ...], dict[str
         for name in COUNTS:
             assert row[name] == want[name], (key, name, row[name], want[name])
         assert row["conversions"] == want["pending"] + want["approved"]
-        for name in ("revenue", "payout"):
-            if name in hidden:
+        for name in MONEY:
+            if name.rsplit("_", 1)[-1] in hidden or name in hidden:
                 assert row[name] is None, (key, name)
             else:
                 assert Decimal(row[name]) == want[name], (key, name, row[name], want[name])

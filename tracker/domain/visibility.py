@@ -101,6 +101,9 @@ _REPORT_METRICS = {
               "bot_clicks", "impressions", "conversions", "pending", "approved", "rejected",
               "reversed", "cr"),
     "revenue": REVENUE, "rpc": REVENUE, "payout": PAYOUT, "epc": PAYOUT, "profit": MARGIN,
+    # each status's money (docs/adr/0105)
+    **{f"{s}_revenue": REVENUE for s in ("pending", "approved", "rejected", "reversed")},
+    **{f"{s}_payout": PAYOUT for s in ("pending", "approved", "rejected", "reversed")},
 }  # fmt: skip
 
 

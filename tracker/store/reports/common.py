@@ -9,8 +9,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.reports import INT_DIMS, TIME_DIMS
+from schemas.reports import INT_DIMS, STATUSES, TIME_DIMS
 
+# The figures of a fact (a group's sums before the answer is shaped), in this order: gross,
+# unique, human and bot clicks, impressions, conversions by status; the money of counted
+# statuses with CPC and CPM (rev, pay), then each status's conversion money.
+COUNTED = ("pending", "approved")
+COUNT_FACTS = ("g", "u", "h", "b", "i", *(f"n_{s}" for s in STATUSES))
+MONEY_FACTS = ("rev", "pay", *(f"{m}_{s}" for s in STATUSES for m in ("rev", "pay")))
+FACTS = (*COUNT_FACTS, *MONEY_FACTS)
+# rollup_spans' column of each fact (migrations 0008, 0071)
+ROLLUP_FACTS = (
+    "gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", *STATUSES,
+    "revenue", "payout", *(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout")),
+)  # fmt: skip
 Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives them
 # The rollup's columns of the dimensions it holds, over a rollup row r; the advertiser is
 # its offer's (dims.rollup), so a report by advertiser reads the per-offer rows.

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
-from schemas.reports import TIME_DIMS
+from schemas.reports import STATUSES, TIME_DIMS
 from tracker.domain import visibility
 from tracker.store.reports import common, days, parts, plan, rates, sql
 
-_MONEY = ("revenue", "payout", "profit", "epc", "rpc")
+_MONEY = ("revenue", "payout", "profit", "epc", "rpc",
+          *(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout")))  # fmt: skip
 # By audience (tracker.domain.visibility.audience); the roles' names are audiences too.
 _HIDE: dict[str, tuple[str, ...]] = {
     who: tuple(m for m in _MONEY if not visibility.sees("ReportRow", m, who))

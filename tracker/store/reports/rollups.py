@@ -17,7 +17,13 @@ SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
 _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
-_CONV = ("pending", "approved", "rejected", "reversed", "revenue", "payout")
+_STATUSES = ("pending", "approved", "rejected", "reversed")  # schemas.reports.STATUSES
+_COUNTED = ("pending", "approved")
+# each status's conversion money (migration 0071): a held or rejected sale's price is shown
+# apart, never as pending payout
+_STATUS_MONEY = tuple(f"{s}_{m}" for s in _STATUSES for m in ("revenue", "payout"))
+_CONV = (*_STATUSES, "revenue", "payout", *_STATUS_MONEY)
+COLUMNS = (*_CLICK_COUNTS, *_CONV)  # every figure of a rollup row
 ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
 _BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
 # The registered local-day phases, read FOR KEY SHARE: days.register (FOR UPDATE) waits for
@@ -76,6 +82,12 @@ def clicks_cte(clicks: str, impressions: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
 
 
+_BY_STATUS = ", ".join(
+    f"coalesce(sum(c.{m}) FILTER (WHERE c.status = '{s}'), 0)"
+    for s in _STATUSES for m in ("revenue", "payout")
+)  # fmt: skip
+
+
 def conversions_cte(rel: str) -> str:
     """A CTE body adding conversions just inserted (``RETURNING *`` of ``conversions``)."""
     return f"""
@@ -84,7 +96,8 @@ def conversions_cte(rel: str) -> str:
            CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
            count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
-           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
+           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
+           {_BY_STATUS}
       FROM {rel} c CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
      WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
      GROUP BY 1, 2, 3, 4
@@ -92,10 +105,11 @@ def conversions_cte(rel: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}"""
 
 
-# A status change: $4…$7 move the counts by status, $8/$9 the counted money.
+# A status change: $4… move the counts by status, then the counted money, then each status's.
 STATUS = f"""
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o, $4, $5, $6, $7, $8, $9
+SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o,
+       {", ".join(f"${k}" for k in range(4, 4 + len(_CONV)))}
   FROM {_GRID} CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 """
@@ -103,9 +117,12 @@ ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 
 def status_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
                 revenue: object, payout: object, counted: frozenset[str]) -> list[object]:  # fmt: skip
-    moves = [int(s == after) - int(s == before) for s in _CONV[:4]]
+    moves = [int(s == after) - int(s == before) for s in _STATUSES]
     sign = int(after in counted) - int(before in counted)
-    return [created_at, affiliate_id, offer_id, *moves, sign * revenue, sign * payout]  # type: ignore[operator]
+    by_status = [(int(s == after) - int(s == before)) * m  # type: ignore[operator]
+                 for s in _STATUSES for m in (revenue, payout)]  # fmt: skip
+    return [created_at, affiliate_id, offer_id, *moves, sign * revenue, sign * payout,  # type: ignore[operator]
+            *by_status]  # fmt: skip
 
 
 class QuarterCounts:

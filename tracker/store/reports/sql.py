@@ -13,25 +13,35 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.reports import TIME_DIMS
+from schemas.reports import STATUSES, TIME_DIMS
 from tracker.store.reports import common, daily, dims, plan, shape
-from tracker.store.reports.common import ROLLUP_DIMS, Pieces, Spec
+from tracker.store.reports.common import (
+    COUNT_FACTS,
+    COUNTED,
+    FACTS,
+    MONEY_FACTS,
+    ROLLUP_DIMS,
+    ROLLUP_FACTS,
+    Pieces,
+    Spec,
+)
 from tracker.store.reports.rollups import ALL_OFFERS
 
 __all__ = ["ROLLUP_DIMS", "Pieces", "Spec", "raw", "rollup"]
 
 _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM-DD",
            "month": "YYYY-MM"}  # fmt: skip
-_COLS = (
-    "r.gross_clicks, r.unique_clicks, r.human_clicks, r.bot_clicks, r.impressions, r.pending,"
-    " r.approved, r.rejected, r.reversed, r.revenue, r.payout"
-)
+_COLS = ", ".join(f"r.{c}" for c in ROLLUP_FACTS)
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
-_ZERO_COUNTS = "0::int8, 0::int8, 0::int8, 0::int8"
 # Bot clicks (bot, preview, prefetch) are gross less human: the classes are closed
 # (migration 0018), and PostgreSQL computes each of the two counts once (ADR 0073).
 _BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
-_ZERO_CONV = "0::int8, 0::int8, 0::int8, 0::int8, 0::numeric, 0::numeric"
+
+
+def _facts(**given: str) -> str:
+    """A row of FACTS: the given ones, zero for the rest."""
+    return ", ".join(given.get(f, "0::int8" if f in COUNT_FACTS else "0::numeric")
+                     for f in FACTS)  # fmt: skip
 
 
 def _time(col: str, unit: str) -> str:
@@ -51,7 +61,7 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
         f"({(names or {})[i]}::text[])[f.{c}]" if i in (names or {}) else f"f.{c}"
         for i, c in enumerate(cols)
     )
-    base = f"{', '.join(cols)}, o, lo, g, u, h, b, i, p, a, rj, rv, rev, pay"
+    base = f"{', '.join(cols)}, o, lo, {', '.join(FACTS)}"
     if priced:
         source = f"({facts}) AS f ({base}, pu, ph, pi)"
     else:
@@ -66,15 +76,16 @@ def _outer(spec: Spec, facts: str, names: dict[int, str] | None = None, *,
 
     rates = (f"LEFT JOIN offer_click_rates s ON s.offer_id = f.o AND s.valid_from = {lo}"
              if join else "")  # fmt: skip
+    counts = ", ".join(f"sum(f.{c})::int8" for c in COUNT_FACTS)
+    status_money = ", ".join(f"coalesce(sum(f.{c}), 0)" for c in MONEY_FACTS[2:])
 
     # Totals by GROUPING SETS; ratios, money's shape and the order: shape.project.
     return shape.project(
         spec,
         f"""(
-SELECT {shown}, sum(f.g)::int8, sum(f.u)::int8, sum(f.h)::int8, sum(f.b)::int8, sum(f.i)::int8,
-       sum(f.p)::int8, sum(f.a)::int8, sum(f.rj)::int8, sum(f.rv)::int8,
+SELECT {shown}, {counts},
        coalesce({money("revenue", "rev")}, 0), coalesce({money("payout", "pay")}, 0),
-       GROUPING({group}) <> 0
+       {status_money}, GROUPING({group}) <> 0
   FROM {source}
   {rates}
  GROUP BY GROUPING SETS (({group}), ())
@@ -107,9 +118,7 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
     over = dims.rollup(spec, args)
     cols = [f"p.l{units.index(d)}" if d in TIME_DIMS else over(d) for d in spec.dims]
     pieces_sql = f"unnest($4::int4[], $5::timestamptz[]{arrays}) AS p (span, t{names_sql})"
-    sums = """sum(r.gross_clicks), sum(r.unique_clicks), sum(r.human_clicks), sum(r.bot_clicks),
-           sum(r.impressions), sum(r.pending), sum(r.approved), sum(r.rejected), sum(r.reversed),
-           sum(r.revenue), sum(r.payout)"""
+    sums = ", ".join(f"sum(r.{c})" for c in ROLLUP_FACTS)
     by = ", ".join(str(i) for i in range(1, len(cols) + 3))
     check = common.CHECK
     periods = common.periods(spec, args)
@@ -135,7 +144,7 @@ def rollup(spec: Spec, pieces: Pieces, buckets: Pieces | None = None) -> tuple[s
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
      WHERE {check}{where}
     UNION ALL
-    SELECT {", ".join(cols)}, pr.o, pr.lo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sum(r.unique_clicks),
+    SELECT {", ".join(cols)}, pr.o, pr.lo, {_facts()}, sum(r.unique_clicks),
            sum(r.human_clicks), sum(r.impressions)
       FROM {pieces_sql}
       JOIN {periods} ON p.t >= pr.lo AND p.t < pr.hi
@@ -155,6 +164,8 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
     single = not any(a < c < b for c in spec.periods.cuts())
     periods, o_arr, lo = "", "", "f.lo"
     units = spec.periods.cpc_units(_DENSE) if single else None
+    clicks_money: list[str] = []
+    imps_money: list[str] = []
     if single and units is None:  # one period per priced offer: no per-row range join needed
         o_arr, lo_arr = args.add(spec.periods.offers), args.add(spec.periods.starts)
         lo = (f"coalesce(({lo_arr}::timestamptz[])[array_position({o_arr}::int8[], f.o)],"
@@ -173,41 +184,39 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
                     f"FILTER (WHERE {counted}), 0) * {unit}")  # fmt: skip
 
         up, ur, hp, hr, mp, mr = units
-        clicks_money = ", ".join(
+        clicks_money = [
             "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
             for u, h in ((ur, hr), (up, hp))
-        )
+        ]
         # CPM: per 1,000 impressions, rates in 1/10000 → 1e-7 a unit
-        imps_money = ", ".join(
+        imps_money = [
             "0::numeric" + price(m, "i.click_class <> 'head'", "i", "0.0000001") for m in (mr, mp)
-        )
+        ]
     for alias in dims.ALIASES:
         expr = dims.of(spec, args, alias)
         cols = [_time(f"{alias}.created_at", d) if d in TIME_DIMS else expr(d) for d in spec.dims]
         where = f"{alias}.created_at >= $1 AND {alias}.created_at < $2 AND $3::text IS NOT NULL"
         where += common.where(spec, args, expr)
         if alias == "c":
-            metrics = ("count(*) FILTER (WHERE c.click_class <> 'head'), "
-                       "count(*) FILTER (WHERE c.is_unique), "
-                       "count(*) FILTER (WHERE c.click_class = 'human'), "
-                       f"{_BOTS}, "
-                       f"0::int8, {_ZERO_CONV}")  # fmt: skip
-            if units is not None:
-                metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {clicks_money}")
+            money = dict(zip(("rev", "pay"), clicks_money, strict=True)) if units else {}
+            metrics = _facts(g="count(*) FILTER (WHERE c.click_class <> 'head')",
+                             u="count(*) FILTER (WHERE c.is_unique)",
+                             h="count(*) FILTER (WHERE c.click_class = 'human')", b=_BOTS,
+                             **money)  # fmt: skip
             source = "clicks c"
         elif alias == "i":
-            metrics = (f"{_ZERO_COUNTS}, count(*) FILTER (WHERE i.click_class <> 'head'), "
-                       f"{_ZERO_CONV}")  # fmt: skip
-            if units is not None:
-                metrics = metrics.replace(_ZERO_CONV, f"{_ZERO_COUNTS}, {imps_money}")
+            money = dict(zip(("rev", "pay"), imps_money, strict=True)) if units else {}
+            metrics = _facts(i="count(*) FILTER (WHERE i.click_class <> 'head')", **money)
             source = "impressions i"
         else:
-            counted = "v.status IN ('pending', 'approved')"
-            metrics = (f"{_ZERO_COUNTS}, 0::int8, "
-                       + ", ".join(f"count(*) FILTER (WHERE v.status = '{s}')"
-                                   for s in ("pending", "approved", "rejected", "reversed"))
-                       + f", coalesce(sum(v.revenue) FILTER (WHERE {counted}), 0)"
-                       f", coalesce(sum(v.payout) FILTER (WHERE {counted}), 0)")  # fmt: skip
+            counted = "v.status IN (" + ", ".join(f"'{c}'" for c in COUNTED) + ")"
+            metrics = _facts(
+                **{f"n_{st}": f"count(*) FILTER (WHERE v.status = '{st}')" for st in STATUSES},
+                rev=f"coalesce(sum(v.revenue) FILTER (WHERE {counted}), 0)",
+                pay=f"coalesce(sum(v.payout) FILTER (WHERE {counted}), 0)",
+                **{f"{m}_{st}": f"coalesce(sum(v.{col}) FILTER (WHERE v.status = '{st}'), 0)"
+                   for st in STATUSES for m, col in (("rev", "revenue"), ("pay", "payout"))},
+            )  # fmt: skip
             where += " AND v.offer_id IS NOT NULL AND v.affiliate_id IS NOT NULL"
             source = "conversions v"
         # the offer and period only where CPC/CPM rates price the row: far fewer groups
