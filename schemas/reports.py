@@ -50,8 +50,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("source", "text", "traffic source"),
     Dimension("referer_domain", "text", "host of the referer (lower case, no port)"),
     Dimension(
-        "click_class", "text", "class of the click (a conversion: its click's)", CLICK_CLASSES
+        "click_class", "text", "class of the click (its click's, for a conversion)", CLICK_CLASSES
     ),
+    Dimension("currency", "text", "currency of the amounts (the offer's; a conversion's own)"),
     Dimension("hour", "time", "local hour of `tz`, YYYY-MM-DDTHH:00"),
     Dimension("day", "time", "local day of `tz`, YYYY-MM-DD"),
     Dimension("week", "time", "local ISO week of `tz`, its Monday YYYY-MM-DD"),
@@ -270,6 +271,11 @@ class Report(BaseModel):
     tz: str
     date_from: datetime = Field(alias="from")
     date_to: datetime = Field(alias="to")
+    currency: str | None = Field(
+        description="the currency of every amount; null when the report holds several: its "
+        "rows are then split by `currency` (added to `group_by`) and the totals row's amounts "
+        "are null (amounts in different currencies are never added)"
+    )
     source: Literal["rollup", "raw"] = Field(
         description="rollup: read from rollup_spans (any range on quarter hours, grouped and "
         "filtered by advertiser, partner, offer and time); raw: computed from the stored "

@@ -59,10 +59,11 @@ class Truth:
     def __init__(self, clicks: list[dict[str, Any]], impressions: list[dict[str, Any]],
                  conversions: list[dict[str, Any]],
                  rates: dict[int, list[tuple[datetime | None, Rates]]],
-                 advertisers: dict[int, int]) -> None:  # fmt: skip
+                 advertisers: dict[int, int], currencies: dict[int, str]) -> None:  # fmt: skip
         self.clicks, self.impressions, self.conversions = clicks, impressions, conversions
         self.rates = rates  # per offer: (from, rates) in time order; None: from the start
         self.advertisers = advertisers  # offer → its advertiser
+        self.currencies = currencies  # offer → its currency
 
     def rate(self, offer: int, at: datetime) -> Rates | None:
         history = self.rates.get(offer, [])
@@ -90,9 +91,10 @@ class Truth:
         ):
             rates[r["offer_id"]].append((r["at"], Rates(r["cpc_basis"], r["cpc_payout"],
                                          r["cpc_revenue"], r["cpm_payout"], r["cpm_revenue"])))  # fmt: skip
-        advertisers = {r["id"]: r["advertiser_id"]
-                       for r in await pool.fetch("SELECT id, advertiser_id FROM offers")}  # fmt: skip
-        return cls(clicks, imps, convs, dict(rates), advertisers)
+        offer_rows = await pool.fetch("SELECT id, advertiser_id, currency FROM offers")
+        advertisers = {r["id"]: r["advertiser_id"] for r in offer_rows}
+        currencies = {r["id"]: r["currency"].strip() for r in offer_rows}
+        return cls(clicks, imps, convs, dict(rates), advertisers, currencies)
 
     def report(self, dims: list[str], start: datetime, end: datetime, tz: str,
                filters: dict[str, list[str]] | None = None, partner: int | None = None,
@@ -111,6 +113,9 @@ class Truth:
                 "advertiser": self.advertisers.get(row["offer_id"]),
                 "goal": row["goal"] if kind == "v" else None,
                 "status": row["status"] if kind == "v" else None,
+                # a conversion's amounts are in the currency it was priced in
+                "currency": (kind == "v" and (row.get("offer_currency") or "").strip())
+                or self.currencies.get(row["offer_id"]),
                 "country": row["country"], "device": row["device"],
             }  # fmt: skip
             for name in (*SUBS, "link_id", "source", "os", "browser", "region", "city",

@@ -49,7 +49,8 @@ PARAMS = {"utm_campaign": ["spring", "summer", "ä ü"], "gclid": ["g1", "g2"]}
 
 
 async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
-                now: datetime) -> dict[str, Any]:  # fmt: skip
+                now: datetime, currencies: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """``currencies``: the offers' currencies, in order (default: USD, the column's)."""
     rnd = random.Random(seed)
     settings.geoip_db = build_geo_db(settings.data_dir / "geo.mmdb")
     advs = [await pool.fetchval("INSERT INTO advertisers (name, postback_token) VALUES "
@@ -59,6 +60,8 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
     offers = [await pool.fetchval("INSERT INTO offers (advertiser_id, name, landing_url) VALUES "
                                   "($1, $2, 'https://x.example/') RETURNING id",
                                   advs[j // 2], f"O{j}") for j in range(3)]  # fmt: skip
+    for o, currency in zip(offers, currencies, strict=False):
+        await pool.execute("UPDATE offers SET currency = $2 WHERE id = $1", o, currency)
     links = {(o, a): await pool.fetchval(
         "INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3) RETURNING id",
         uuid.uuid4().hex[:12], o, a) for o in offers for a in parts}  # fmt: skip

@@ -150,3 +150,39 @@ async def test_new_report_parameters_refuse_bad_input_naming_the_field(
         # a list's item is named with its index (param.0)
         assert body["error"]["field"].split(".")[0] == field, body
         assert body["error"]["code"] == "invalid", body
+
+
+async def test_amounts_in_several_currencies_are_never_added(
+    settings: Settings, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    w = await build(pool, redis, settings, seed=25, now=NOW, currencies=("USD", "EUR", "USD"))
+    truth = await Truth.load(pool, w["offers"])
+    scope = {"offer": [str(o) for o in w["offers"]]}
+    start, end = NOW - timedelta(days=20, minutes=7), NOW - timedelta(hours=2)
+    span = {"from": start.isoformat(), "to": end.isoformat(), "tz": "Asia/Kolkata"}
+    for dims in (["partner", "day"], ["sub1"], ["offer"]):
+        ans = await _get(api, **span, **_query(dims, scope))
+        # split by currency, the totals' amounts null, the counts still summed
+        assert ans["group_by"] == [*dims, "currency"] and ans["currency"] is None, ans["group_by"]
+        assert_matches(ans, truth.report([*dims, "currency"], start, end, "Asia/Kolkata", scope))
+        assert {r["group"]["currency"] for r in ans["rows"]} == {"USD", "EUR"}
+        t = ans["totals"]
+        assert all(t[m] is None for m in ("revenue", "payout", "profit", "epc", "rpc",
+                                           "approved_payout")), t  # fmt: skip
+        assert t["gross_clicks"] == sum(r["gross_clicks"] for r in ans["rows"])
+    # one currency asked for: one currency in the answer, totals with their amounts
+    one = {**scope, "currency": ["EUR"]}
+    ans = await _get(api, **span, **_query(["partner"], one))
+    assert ans["group_by"] == ["partner"] and ans["currency"] == "EUR"
+    assert_matches(ans, truth.report(["partner"], start, end, "Asia/Kolkata", one))
+    assert ans["totals"]["payout"] is not None
+    # by currency on the rollup (a report by partner and day in a registered zone)
+    zone = ZoneInfo("Asia/Kolkata")
+    d0, d1 = (NOW - timedelta(days=30)).astimezone(zone), (NOW - timedelta(days=1)).astimezone(zone)
+    start = datetime(d0.year, d0.month, d0.day, tzinfo=zone).astimezone(UTC)
+    end = datetime(d1.year, d1.month, d1.day, tzinfo=zone).astimezone(UTC)
+    q = {"from": start.isoformat(), "to": end.isoformat(), "tz": "Asia/Kolkata"}
+    ans = await _get(api, **q, **_query(["partner", "day"], scope))
+    assert ans["source"] == "rollup" and ans["group_by"] == ["partner", "day", "currency"]
+    want = truth.report(["partner", "day", "currency"], start, end, "Asia/Kolkata", scope)
+    assert_matches(ans, want)

@@ -212,8 +212,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
                       "label", "rate_limit_per_min", "created_at", "revoked_at"),
         "key": _r(ADMIN, once=True),
     },
-    "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "source", "total_rows", "rows",
-                      "totals"),
+    "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "currency", "source",
+                      "total_rows", "rows", "totals"),
     "ReportRow": _REPORT_METRICS,
     # Exports: the columns of the rows (a hidden column is left out of the file).
     "ClickExport": {k: v for k, v in _CLICK.items() if k != "conversions"},

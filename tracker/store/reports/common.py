@@ -27,10 +27,10 @@ Pieces = list[tuple[int, datetime]]  # (span seconds, start) as plan.cover gives
 # The rollup's columns of the dimensions it holds, over a rollup row r; the advertiser is
 # its offer's (dims.rollup), so a report by advertiser reads the per-offer rows.
 ROLLUP = {"partner": "r.affiliate_id", "offer": "r.offer_id"}
-ROLLUP_DIMS = frozenset((*ROLLUP, "advertiser", *TIME_DIMS))
+ROLLUP_DIMS = frozenset((*ROLLUP, "advertiser", "currency", *TIME_DIMS))
 Expr = Callable[[str], str]  # a dimension's name → its SQL over the row at hand
 # dimensions that need the rollup's per-offer rows (not the partners' totals, offer_id 0)
-PER_OFFER = frozenset(("offer", "advertiser"))
+PER_OFFER = frozenset(("offer", "advertiser", "currency"))
 # A grouping by sub-id holds tens of thousands of groups: keep them in memory. Plans are made
 # for each report's own values: asyncpg prepares each statement, and after five runs of
 # the same text PostgreSQL may switch to a generic plan, which cannot prune partitions by
@@ -94,6 +94,11 @@ class Spec:
     # each offer's advertiser, indexed by offer id (engine.run loads it when a report groups
     # or filters by advertiser)
     advertisers: list[int | None] | None = None
+    # each offer's currency, indexed by offer id (engine.run)
+    currencies: list[str | None] | None = None
+    # the report holds amounts in several currencies: rows split by currency, and the total
+    # row's amounts null
+    several: bool = False
 
     def per_offer(self) -> bool:
         """Whether a report from the rollup must read its per-offer rows."""

@@ -33,12 +33,20 @@ def advertisers(spec: Spec, args: Args) -> str:
     return args.once("advertisers", spec.advertisers)
 
 
+def currencies(spec: Spec, args: Args) -> str:
+    """The parameter holding each offer's currency, indexed by offer id."""
+    assert spec.currencies is not None, "load the offers' currencies first (engine.run)"
+    return args.once("currencies", spec.currencies)
+
+
 def rollup(spec: Spec, args: Args) -> Expr:
     """The dimensions over a rollup row r: partner, offer, advertiser (ROLLUP_DIMS)."""
 
     def expr(dim: str) -> str:
         if dim == "advertiser":
             return f"({advertisers(spec, args)}::int8[])[r.offer_id]"
+        if dim == "currency":
+            return f"({currencies(spec, args)}::text[])[r.offer_id]"
         return ROLLUP[dim]
 
     return expr
@@ -53,6 +61,10 @@ def of(spec: Spec, args: Args, alias: str) -> Expr:
             return f"({alias}.params ->> {args.add(dim[len(PARAM) :])}::text)"
         if dim == "advertiser":
             return f"({advertisers(spec, args)}::int8[])[{alias}.offer_id]"
+        if dim == "currency":
+            offer = f"({currencies(spec, args)}::text[])[{alias}.offer_id]"
+            # a conversion's amounts are in the currency it was priced in
+            return f"coalesce(rtrim(v.offer_currency), {offer})" if alias == "v" else offer
         if dim in _COLUMNS:
             return _COLUMNS[dim][n]
         assert dim in BY_NAME and BY_NAME[dim].kind != "time", dim

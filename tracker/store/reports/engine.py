@@ -34,18 +34,49 @@ class Answer:
     rows: orjson.Fragment  # a JSON array of the answer's rows, as ``Report.rows``
     totals: orjson.Fragment  # a JSON object, as ``Report.totals``
     total_rows: int
+    dims: list[str]  # as grouped: the asked ones, and currency when amounts need it
+    currency: str | None  # the one currency of every amount; None: several
 
 
-_ADVERTISERS = "SELECT id, advertiser_id FROM offers"
+_OFFERS = "SELECT id, advertiser_id, rtrim(currency) FROM offers"
 
 
-async def _advertisers(conn: asyncpg.Connection) -> list[int | None]:
-    """Each offer's advertiser, indexed by offer id (1-based, as SQL arrays are)."""
-    pairs = await conn.fetch(_ADVERTISERS)
-    out: list[int | None] = [None] * max((p[0] for p in pairs), default=0)
-    for offer, advertiser in pairs:
-        out[offer - 1] = advertiser
-    return out
+async def _offers(conn: asyncpg.Connection, spec: sql.Spec) -> dict[int, str]:
+    """Each offer's advertiser and currency into ``spec``, indexed by offer id (1-based, as
+    SQL arrays are); returns the offers the report may read, with their currencies."""
+    rows = await conn.fetch(_OFFERS)
+    size = max((r[0] for r in rows), default=0)
+    spec.advertisers, spec.currencies = [None] * size, [None] * size
+    wanted = {int(o) for o in spec.filters.get("offer", ())}
+    by = {int(a) for a in spec.filters.get("advertiser", ())}
+    kept = set(spec.filters.get("currency", ()))
+    seen: dict[int, str] = {}
+    for offer, advertiser, currency in rows:
+        spec.advertisers[offer - 1], spec.currencies[offer - 1] = advertiser, currency
+        if (
+            (not wanted or offer in wanted) and (not by or advertiser in by)
+            and (spec.advertiser_id is None or advertiser == spec.advertiser_id)
+            and (not kept or currency in kept)
+        ):  # fmt: skip
+            seen[offer] = currency
+    return seen
+
+
+# The offers with any fact in the UTC days around the range (a superset: a day row holds
+# every fact of its day), from the rollup's day rows.
+_IN_RANGE = """
+SELECT DISTINCT offer_id FROM rollup_spans
+ WHERE span = 86400 AND t > $1::timestamptz - interval '1 day' AND t < $2
+   AND offer_id = ANY($3::int8[]) AND ($4::int8[] IS NULL OR affiliate_id = ANY($4::int8[]))"""
+
+
+async def _in_range(conn: asyncpg.Connection, spec: sql.Spec, offers: dict[int, str]) -> set[str]:
+    """The currencies of ``offers`` that hold amounts for the report's partners in its range."""
+    partners = [int(p) for p in spec.filters.get("partner", ())] or None
+    if spec.affiliate_id is not None:
+        partners = [spec.affiliate_id]
+    found = await conn.fetch(_IN_RANGE, spec.start, spec.end, list(offers), partners)
+    return {offers[o] for (o,) in found}
 
 
 def hidden(audience: str) -> tuple[str, ...]:
@@ -65,8 +96,14 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
                                                         isolation="repeatable_read"):  # fmt: skip
         await conn.execute(common.SETTINGS)
         spec.periods = await rates.load(conn, spec)
-        if "advertiser" in {*spec.dims, *spec.filters}:
-            spec.advertisers = await _advertisers(conn)
+        offers = await _offers(conn, spec)
+        currencies = set(offers.values())
+        if len(currencies) > 1:  # only those of offers with traffic or sales in the range
+            currencies = await _in_range(conn, spec, offers)
+        # amounts in several currencies are never added: rows split by currency (docs/adr/0105)
+        spec.several = len(currencies) > 1
+        if spec.several and "currency" not in spec.dims:
+            spec.dims = [*spec.dims, "currency"]
         pieces = buckets = None
         if set(spec.dims) <= sql.ROLLUP_DIMS and set(spec.filters) <= sql.ROLLUP_DIMS:
             pieces, buckets = plan.cover_both(spec.start, spec.end, units, ZoneInfo(spec.tz),
@@ -89,4 +126,5 @@ async def run(pool: asyncpg.Pool, spec: sql.Spec, role: str, *, sort: str | None
     assert last[1] and not (body and body[-1][1])
     # each row is JSON text made by the query (shape.project): nothing to build here
     rows = orjson.Fragment("[" + ",".join([rec[0] for rec in body[:limit]]) + "]")
-    return Answer(source, rows, orjson.Fragment(last[0]), len(body))
+    currency = None if spec.several else next(iter(currencies), None)
+    return Answer(source, rows, orjson.Fragment(last[0]), len(body), spec.dims, currency)

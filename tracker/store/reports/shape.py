@@ -84,6 +84,8 @@ def _json(spec: Spec) -> str:
         if m in _TEXT:
             value = _shape("pr") if m == "profit" else METRIC[m]  # pr: rev - pay, once
             expr = f"""coalesce('"' || ({value})::text || '"', 'null')"""
+            if spec.several and m != "cr":  # never a sum of amounts in different currencies
+                expr = f"CASE WHEN total THEN 'null' ELSE {expr} END"
         else:
             expr = f"({METRIC[m]})::text"
         parts += [f'{lit}"{m}":', expr]
