@@ -19,6 +19,7 @@ from redirect import pages
 from redirect.catalog import CachedOffer, offer_state
 from redirect.deeplink import check_deep_link
 from redirect.hit import Hit, append_params
+from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.plan import LinkPlan
 from redirect.sink import ClickSink
@@ -63,10 +64,12 @@ def _id(text: str) -> int | None:
 
 
 class RedirectFront:
-    def __init__(self, api: ASGIApp, links: LinkCache, sink: ClickSink) -> None:
+    def __init__(self, api: ASGIApp, links: LinkCache, sink: ClickSink,
+                 hosts: HostGate | None = None) -> None:  # fmt: skip
         self.api = api
         self.links = links
         self.sink = sink
+        self.hosts = hosts or HostGate(1.0)  # never started: answers every Host
         links.flushed = sink.flushed  # click caps count what the sink has not written yet
         self._ready = False
         self._fallback: Template | None = None
@@ -77,6 +80,10 @@ class RedirectFront:
         self._plans: dict[object, LinkPlan] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        # Tracking domains (docs/adr/0096): one set lookup, none while none is registered.
+        if self.hosts.allowed and scope["type"] == "http" and self.hosts.refuses(scope):
+            await self.hosts.refuse(send)
+            return
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path = scope["path"]
             if path.startswith("/c/"):

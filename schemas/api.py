@@ -222,6 +222,7 @@ class Link(BaseModel):
     id: int
     code: str
     url: str = Field(description="The full tracking URL to hand to the partner.")
+    impression_url: str | None = Field(None, description="its impression pixel (same domain)")
     offer_id: int
     affiliate_id: int
     status: str = "active"

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from schemas.browser import Origin
 from schemas.types import (
     TEXT,
     Count,
@@ -65,6 +66,17 @@ class ConversionSettingsIn(_In):
     )
     pixel_max_amount: Money | None = Field(
         None, description="a pixel conversion with a larger amount is refused at intake"
+    )
+    # Issue 18: conversions from the browser (the SDK), docs/adr/0095.
+    browser_origins: list[Origin] = Field(
+        [], max_length=50, description="sites whose pages may send browser conversions for this "
+        "offer (CORS); none: the offer takes none",
+    )  # fmt: skip
+    browser_status: Literal["pending", "approved"] = Field(
+        "pending", description="status of a browser conversion (a browser can forge one)"
+    )
+    browser_max_amount: Money = Field(
+        Decimal(100_000), description="a browser conversion with a larger amount is refused"
     )
 
     @model_validator(mode="after")

@@ -68,6 +68,10 @@ class ConversionEvent(BaseModel):
     coupon: Annotated[str | None, Field(max_length=64)] = None
     adv_subs: Annotated[list[str | None], Field(max_length=5)] = []  # adv_sub1…adv_sub5
     currency_default: bool = False  # no currency sent: the amount is in the offer's currency
-    via: Literal["postback", "pixel"] = "postback"  # pixel: the click id came from the cookie
+    # pixel: the click id came from the cookie; browser: from the SDK (issue 18)
+    via: Literal["postback", "pixel", "browser"] = "postback"
     attempt: int = 0  # times re-queued while waiting for its click to reach Postgres
     not_before: float | None = None  # unix seconds: not to be processed before this
+    # Added by issue 18, for browser conversions: where they came from (decision record).
+    origin: Annotated[str | None, Field(max_length=300)] = None
+    user_agent: Annotated[str | None, Field(max_length=512)] = None

@@ -21,6 +21,7 @@ from ingest.component import WorkerComponent
 from ingest.partner_postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
 from redirect.front import RedirectFront
+from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
 from tracker import redis_keys
@@ -43,11 +44,12 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
         redis_keys.of(settings).click_streams(), settings.click_batch_max, settings.click_batch_ms,
         settings.click_buffer_max,
     )  # fmt: skip
-    components: list[Component] = [links, sink]
+    hosts = HostGate(settings.link_refresh_s)
+    components: list[Component] = [links, sink, hosts]
     if with_worker:
         components += [WorkerComponent(), SenderComponent()]
     api = create_api(settings, database_url, redis_url, components)
-    front = RedirectFront(api, links, sink)
+    front = RedirectFront(api, links, sink, hosts)
     front.openapi = api.openapi  # type: ignore[attr-defined]
     return front
 

@@ -166,3 +166,12 @@ STREAM_LAG_SECONDS = Gauge(
 STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["stream"])
 # Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
 INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")
+
+# -- issue 18: browser conversions and tracking domains --
+# Browser conversions (the SDK) by outcome: queued, repeat, or why refused (origin,
+# preflight, too_large, malformed_json, invalid, unknown_click, unknown_offer, amount).
+BROWSER_CONVERSIONS = Counter(
+    "tracker_browser_conversions_total", "Browser conversions by outcome", ["outcome"]
+)
+# Requests refused because their Host is not a registered tracking domain.
+HOSTS_REFUSED = Counter("tracker_hosts_refused_total", "Requests for an unregistered Host")

@@ -92,12 +92,14 @@ async def process(
             click = await facts.first_click(conn, click, at)
     code = await facts.find_code(conn, ev.coupon, ev.advertiser_id, at) if ev.coupon else None
     att = attribute(at, facts.click_facts(click) if click is not None else None, problem,
-                    code[0] if code else None, ev.via == "pixel")  # fmt: skip
+                    code[0] if code else None, ev.via)  # fmt: skip
     if att.click is None:
         click = None
     if click is not None:
         att.record["model"] = click["model"]
     decision: dict[str, Any] = {"attribution": att.record, "goal": ev.goal}
+    if ev.via == "browser":
+        decision["browser"] = {"origin": ev.origin, "user_agent": ev.user_agent}
     amount = Decimal(ev.amount)
     status, reason = ev.status, att.reason if att.offer_id is None else None
     payout = revenue = Decimal(0)
@@ -111,7 +113,9 @@ async def process(
         rules = await cache.get(conn, att.offer_id, ev.goal, att.affiliate_id)
         currency_out = rules.currency
         decision.update(offer_id=att.offer_id, affiliate_id=att.affiliate_id)
-        goal_problem = await _goal_problem(conn, rules.goal, ev, click, at)
+        goal_problem = _origin_problem(rules, ev) or await _goal_problem(
+            conn, rules.goal, ev, click, at
+        )
         cur = currency_in = rules.currency if ev.currency_default else ev.currency
         rate = (
             Decimal(1)
@@ -179,6 +183,14 @@ def _merchant_may_change(existing: Any, ev: ConversionEvent) -> bool:
     reason = existing["status_reason"]
     ours = reason is not None and not reason.startswith(("postback", "pixel", "api"))
     return not (ours and ev.status in store.COUNTED)
+
+
+def _origin_problem(rules: offer_rules.OfferRules, ev: ConversionEvent) -> str | None:
+    """A browser conversion counts only for an offer that lists the site it came from
+    (the API checked the offer its snippet names; this checks the one attributed)."""
+    if ev.via == "browser" and ev.origin not in rules.browser_origins:
+        return "origin_not_allowed"
+    return None
 
 
 async def _goal_problem(

@@ -195,18 +195,19 @@ def _click(at: datetime, aff: int = 1, window: int = 30, coupon_wins: bool = Fal
 
 
 def test_attribution_window_and_precedence() -> None:
-    a = attribute(T0, _click(T0 - timedelta(days=29)), None, None, False)
+    a = attribute(T0, _click(T0 - timedelta(days=29)), None, None, "postback")
     assert (a.method, a.affiliate_id) == ("click_id", 1)
-    a = attribute(T0, _click(T0 - timedelta(days=31)), None, None, False)
+    a = attribute(T0, _click(T0 - timedelta(days=31)), None, None, "postback")
     assert (a.method, a.reason) == ("none", "outside_window")
     code = CodeFacts("SUMMER", 10, 2, False)
-    a = attribute(T0, _click(T0 - timedelta(days=31)), None, code, False)
+    a = attribute(T0, _click(T0 - timedelta(days=31)), None, code, "postback")
     assert (a.method, a.affiliate_id) == ("promo_code", 2)
-    assert attribute(T0, _click(T0), None, code, False).affiliate_id == 1
-    a = attribute(T0, _click(T0, coupon_wins=True), None, code, True)
+    assert attribute(T0, _click(T0), None, code, "postback").affiliate_id == 1
+    a = attribute(T0, _click(T0, coupon_wins=True), None, code, "pixel")
     assert (a.method, a.affiliate_id, a.record["precedence"]) == ("promo_code", 2, "promo_code")
-    assert attribute(T0, _click(T0), None, None, True).method == "cookie"
-    assert attribute(T0, None, "click_not_found", None, False).reason == "click_not_found"
+    assert attribute(T0, _click(T0), None, None, "pixel").method == "cookie"
+    assert attribute(T0, _click(T0), None, None, "browser").method == "sdk"
+    assert attribute(T0, None, "click_not_found", None, "postback").reason == "click_not_found"
 
 
 def test_cap_periods_follow_the_offer_time_zone() -> None:

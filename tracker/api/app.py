@@ -23,6 +23,8 @@ from tracker.api.routes import (
     reads,
     reports,
     rule_lists,
+    sdk,
+    tracking_domains,
 )
 from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
@@ -62,9 +64,10 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules, rule_lists)},
+                         conversions, conversion_rules, rule_lists, tracking_domains)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
+    sdk: (),  # the SDK routes document their own answers
 }  # fmt: skip
 
 
@@ -118,6 +121,8 @@ def create_api(
         conversions,
         conversion_rules,
         rule_lists,
+        tracking_domains,
+        sdk,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))

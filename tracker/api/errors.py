@@ -38,6 +38,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "no such object, or one of another tenant",
         409: "conflicts with the object's state (taken, archived)",
         413: "request body too large",
+        415: "the body's media type is not one the route reads",
         422: "invalid request: the field that is wrong is named",
         429: "rate limit of the key exceeded; see Retry-After",
         503: "cannot take it now (the stream is away); retry after Retry-After",

@@ -15,6 +15,9 @@ from typing import Any
 # A postback's time comes from our clock, a click's from the redirect's: allow
 # this much skew before calling a conversion earlier than its click.
 CLOCK_SKEW = timedelta(seconds=5)
+# How the click id reached us, by intake: the redirect's cookie (pixel), the first-party
+# SDK (browser), else the merchant's server passed it on (postback).
+CLICK_METHODS = {"pixel": "cookie", "browser": "sdk"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def attribute(
     click: ClickFacts | None,
     click_problem: str | None,
     code: CodeFacts | None,
-    via_cookie: bool,
+    via: str,
 ) -> Attribution:
     """``click_problem``: why a click id given did not yield a click (not found, other advertiser)."""
     record: dict[str, Any] = {"at": at.isoformat()}
@@ -70,7 +73,7 @@ def attribute(
         record["click_rejected"] = click_problem
     if code is not None:
         record["promo_code"] = code.code
-    click_method = "cookie" if via_cookie else "click_id"
+    click_method = CLICK_METHODS.get(via, "click_id")
     if click is not None and code is not None and code.affiliate_id != click.affiliate_id:
         wins = click.coupon_wins
         record["precedence"] = "promo_code" if wins else "click_id"

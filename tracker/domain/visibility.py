@@ -132,8 +132,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "default_payout": PAYOUT,
         "default_revenue": REVENUE,
     },
-    "Link": _fields(EVERYONE, "id", "code", "url", "offer_id", "affiliate_id", "status",
-                    *_SUBS5, *_TIMES),
+    "Link": _fields(EVERYONE, "id", "code", "url", "impression_url", "offer_id",
+                    "affiliate_id", "status", *_SUBS5, *_TIMES),
     "Click": _CLICK,
     "Conversion": {
         **_CONVERSION_COLUMNS,
@@ -154,6 +154,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "month_to_date.revenue": MARGIN,
         "fraud": ADMIN_ONLY,  # rules, thresholds and shadow flags
         "caps": ADMIN_ONLY,  # limits and usage
+        # a browser conversion's site and user agent (issue 18): the merchant's visitor
+        "browser": REVENUE,
     },
     "HistoryEntry": {
         **_fields(EVERYONE, "from_status", "to_status", "at"),
@@ -172,7 +174,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "cap_action", "fraud_mode", "min_click_seconds", "max_click_seconds", "require_click",
         "duplicate_txn", "max_conversions_per_ip", "max_clicks_per_sub_hour", "cpc_basis",
         "cpc_payout", "cpc_revenue", "cpm_payout", "cpm_revenue", "pixel_min_amount",
-        "pixel_max_amount"),
+        "pixel_max_amount", "browser_origins", "browser_status", "browser_max_amount"),
     "Override": _admin_only("id", "offer_id", "affiliate_id", "goal", "valid_from", "valid_to",
                             "payout_flat", "payout_percent"),
     "Tier": _admin_only("id", "offer_id", "goal", "metric", "threshold", "payout_flat",
@@ -223,22 +225,34 @@ FIELDS: dict[str, dict[str, Rule]] = {
         **{k: v for k, v in _CLICK.items() if k not in ("conversions", "click_id", "is_unique")},
     },
     "ConversionExport": _CONVERSION_EXPORT,
+    # Issue 18: tracking domains (admins), what a merchant puts on its site (its advertiser),
+    # and the keyless answers of the SDK's intake and of a TLS front's question.
+    "TrackingDomain": _admin_only("id", "hostname", "scope", "advertiser_id", "affiliate_id",
+                                  "created_at"),
+    "OfferSdk": _fields(REVENUE, "offer_id", "advertiser_id", "tracking_domain", "script_url",
+                        "snippet", "conversion_url", "pixel_url", "click_param",
+                        "attribution_window_days", "browser_origins"),
+    "BrowserConversionAnswer": _fields(EVERYONE, "id", "status", "duplicate"),
+    "TlsCheck": _fields(EVERYONE, "hostname"),
 }
 # fmt: on
 
 # Resources only admins read (their routes answer 403 to tenant keys).
 ADMIN_RESOURCES = frozenset({"ConversionSettings", "Override", "Tier", "RevenueRule", "Cap",
                              "PromoCode", "RateIn", "PostbackAuth", "PostbackSecret", "Key",
-                             "NewKeyOut"})  # fmt: skip
+                             "NewKeyOut", "TrackingDomain"})  # fmt: skip
 # Resources of partners (their routes answer 403 to advertiser keys).
 PARTNER_RESOURCES = frozenset({"PartnerPostback", "TestRequest", "Delivery", "Attempt",
                                "ReplayOut"})  # fmt: skip
+# Resources of advertisers (their routes answer 403 to partner keys): what a merchant puts
+# on its own site (issue 18).
+ADVERTISER_RESOURCES = frozenset({"OfferSdk"})
 
 # Reasons the tracker itself gives; partners see these as they are.
 TRACKER_REASONS = frozenset({
     "cap", "no_rate", "unknown_goal", "duplicate_goal", "recurring_limit", "click_not_found",
     "other_advertiser", "outside_window", "before_click", "no_click", "click_lost_to_code",
-    "code_lost_to_click", "fraud", "postback", "pixel", "api", "other",
+    "code_lost_to_click", "fraud", "postback", "pixel", "api", "other", "origin_not_allowed",
 })  # fmt: skip
 
 
@@ -271,12 +285,12 @@ def reason_code(reason: str | None) -> str | None:
 
 
 def actor_kind(actor: str | None) -> str | None:
-    """Who changed a status, as tenants see it: ``postback``, ``pixel``, ``api``, ``tracker``;
-    never which key."""
+    """Who changed a status, as tenants see it: ``postback``, ``pixel``, ``browser``, ``api``,
+    ``tracker``; never which key."""
     if actor is None:
         return None
     head = actor.split(":", 1)[0]
-    return head if head in ("postback", "pixel", "api") else "tracker"
+    return head if head in ("postback", "pixel", "browser", "api") else "tracker"
 
 
 REDUCE = {"reason_code": reason_code, "actor_kind": actor_kind}
@@ -306,7 +320,7 @@ def markdown() -> str:
         " the decision record); **once**: only in the answer that creates it (a secret).",
         "- **code**: a reason as a code (`cap`, `fraud` for any fraud rule, `postback`,"
         " `other` for a note someone typed); **kind**: who changed a status as `postback`,"
-        " `pixel`, `api` or `tracker`, never which key.",
+        " `pixel`, `browser`, `api` or `tracker`, never which key.",
         "- **in-house advertiser**: an advertiser with `in_house: true` (set by an admin on"
         " `POST`/`PATCH /api/v1/advertisers`): advertiser and network are one company, so its"
         " keys also see what partners are paid.",
@@ -315,7 +329,8 @@ def markdown() -> str:
         " role answers 403 (`docs/adr/0065`).",
         "- Admin-only resources (403 to tenant keys): " + ", ".join(sorted(ADMIN_RESOURCES))
         + ". Partner resources (403 to advertiser keys): "
-        + ", ".join(sorted(PARTNER_RESOURCES)) + ".",
+        + ", ".join(sorted(PARTNER_RESOURCES)) + ". Advertiser resources (403 to partner"
+        " keys): " + ", ".join(sorted(ADVERTISER_RESOURCES)) + ".",
         "- `Decision` is the decision record of a conversion (`decision` in conversion reads);"
         " a key of it not listed here is shown to admins only.",
         "",

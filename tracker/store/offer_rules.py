@@ -56,6 +56,7 @@ class OfferRules:
     revenue_rules: list[RevenueRule] = field(default_factory=list)
     caps: list[Cap] = field(default_factory=list)
     fraud: FraudSettings = field(default_factory=FraudSettings)
+    browser_origins: frozenset[str] = frozenset()  # issue 18: sites that may send conversions
 
 
 def _dec(v: Any) -> Decimal:
@@ -82,6 +83,7 @@ async def load(conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id:
         window_days=row["attribution_window_days"],
         timezone=s.get("timezone", "UTC"),
         cap_action=s.get("cap_action", "reject"),
+        browser_origins=frozenset(s.get("browser_origins") or ()),
     )
     if g:
         rules.goal = Goal(

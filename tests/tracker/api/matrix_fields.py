@@ -25,7 +25,7 @@ from tracker.domain import visibility as table
 
 CODES = {
     "reason_code": table.TRACKER_REASONS,
-    "actor_kind": {"postback", "pixel", "api", "tracker"},
+    "actor_kind": {"postback", "pixel", "browser", "api", "tracker"},
 }
 EXPORTS = {"GET /api/v1/exports/clicks": "ClickExport",
            "GET /api/v1/exports/conversions": "ConversionExport"}  # fmt: skip
@@ -113,6 +113,8 @@ class Checker:
                 self._leak(f"{where}: {name} is for admins only")
             if name in table.PARTNER_RESOURCES and who.role == "advertiser":
                 self._leak(f"{where}: {name} is not for advertisers")
+            if name in table.ADVERTISER_RESOURCES and who.role == "affiliate":
+                self._leak(f"{where}: {name} is not for partners")
             if name in table.FIELDS:
                 self._object(who, name, body, value, where)
             else:

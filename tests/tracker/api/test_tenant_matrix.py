@@ -13,6 +13,7 @@ import asyncpg
 import fastapi.routing
 import httpx
 
+from tests.tracker.api import matrix_cases_browser as browser
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
 from tests.tracker.api import matrix_cases_rules as rules
@@ -23,10 +24,13 @@ from tracker.api.app import create_api
 from tracker.domain import visibility
 from tracker.settings import Settings
 
-# Routes without API keys: health and metrics, and the merchant postback intake (its own
-# token or signature auth, tested in tests/conversions/test_security.py).
+# Routes without API keys: health and metrics, the merchant postback intake (its own
+# token or signature auth, tested in tests/conversions/test_security.py), and the SDK with
+# its browser conversions (origins per offer: tests/tracker/api/test_sdk.py).
 PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /pixel",
-          *(f"{m} /{p}" for m in ("GET", "POST") for p in ("postback", "aff_lsr", "aff_goal"))}  # fmt: skip
+          *(f"{m} /{p}" for m in ("GET", "POST") for p in ("postback", "aff_lsr", "aff_goal")),
+          "GET /sdk.js", "GET /sdk/{version}.js", "OPTIONS /sdk/offers/{offer_id}/conversions",
+          "POST /sdk/offers/{offer_id}/conversions", "GET /tls-check"}  # fmt: skip
 
 # Routes without API keys: health and metrics, and the merchant postback intake (its own
 # token or signature auth, tested in tests/conversions/test_security.py).
@@ -44,7 +48,7 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES, **rules.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES}
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:
@@ -105,7 +109,8 @@ def _fields_match_the_table(doc: httpx.Response, c: Ctx) -> None:
         resource = _resource(check, schemas[key], key)
         readers = set(visibility.ADMINS) if resource in visibility.ADMIN_RESOURCES else (
             {*visibility.ADMINS, visibility.PARTNER} if resource in visibility.PARTNER_RESOURCES
-            else audiences)  # fmt: skip
+            else audiences - {visibility.PARTNER}
+            if resource in visibility.ADVERTISER_RESOURCES else audiences)  # fmt: skip
         missing = {a for a in readers if (key, a) not in rep.seen}
         assert not missing, f"{key}: no answer checked for {sorted(missing)}"
     print(

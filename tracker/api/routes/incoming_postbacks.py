@@ -81,7 +81,7 @@ def _read(params: dict[str, str], dialect: str) -> Postback:
         raise ApiProblem(422, "invalid", exc.message, exc.field) from None
 
 
-async def _enqueue(services: Services, ev: ConversionEvent) -> bool:
+async def enqueue(services: Services, ev: ConversionEvent) -> bool:
     """True when queued, False for a repeat."""
     settings = services.settings
     keys = redis_keys.of(settings)
@@ -115,7 +115,7 @@ def _event(adv: int, pb: Postback, click_id: uuid.UUID | None, via: str) -> Conv
 
 
 async def _answer(services: Services, ev: ConversionEvent) -> JSON:
-    if await _enqueue(services, ev):
+    if await enqueue(services, ev):
         metrics.POSTBACKS.labels("queued").inc()
         body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")
         return JSON(body.model_dump(mode="json"), 202)

@@ -23,15 +23,34 @@ from tracker.api.routes.management.common import (
 )
 from tracker.api.views import show, show_all
 from tracker.domain import landing_urls
+from tracker.domain.hosts import on_domain, pick
 from tracker.resources import Services
-from tracker.store import entities, listing
+from tracker.store import entities, listing, tracking_domains
 from tracker.store.keys import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["management"])
 
 
-def _link(services: Services, who: Principal, row: dict[str, Any]) -> dict[str, Any]:
-    return show("Link", who, {**row, "url": f"{services.settings.base_url}/c/{row['code']}"})
+async def _links(services: Services, who: Principal,
+                 rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """The links with their URLs on the right tracking domain (docs/adr/0096)."""
+    base = services.settings.base_url
+    every = await tracking_domains.every(services.pool)
+    advertisers = (
+        await tracking_domains.advertisers_of(services.pool, [r["offer_id"] for r in rows])
+        if every else {}
+    )  # fmt: skip
+    out = []
+    for row in rows:
+        host = pick(every, advertisers.get(row["offer_id"]), row["affiliate_id"], link=True)
+        on = on_domain(base, host)
+        urls = {"url": f"{on}/c/{row['code']}", "impression_url": f"{on}/i/{row['code']}"}
+        out.append(show("Link", who, {**row, **urls}))
+    return out
+
+
+async def _link(services: Services, who: Principal, row: dict[str, Any]) -> dict[str, Any]:
+    return (await _links(services, who, [row]))[0]
 
 
 def _destinations(body: OfferIn | OfferPatch) -> None:
@@ -86,7 +105,7 @@ async def archive_offer(offer_id: IdPath, services: ServicesDep, who: AdminWrite
 
 @router.post("/links", status_code=201, response_model=Link)
 async def create_link(body: LinkIn, services: ServicesDep, who: AdminWrite) -> Any:
-    return _link(services, who, await entities.create_link(services.pool, body))
+    return await _link(services, who, await entities.create_link(services.pool, body))
 
 
 @router.get("/links", response_model=Page[Link])
@@ -99,13 +118,13 @@ async def list_links(services: ServicesDep, who: Reader, status: ListStatus | No
                                        "affiliate_id": affiliate_id},
                               updated_since=utc(updated_since), after_id=decode_cursor(cursor),
                               limit=limit)  # fmt: skip
-    return page_of([_link(services, who, r) for r in rows], limit)
+    return page_of(await _links(services, who, rows), limit)
 
 
 @router.get("/links/{link_id}", response_model=Link)
 async def get_link(link_id: IdPath, services: ServicesDep, who: Reader) -> Any:
     row = await listing.visible(services.pool, "tracking_links", link_id, who)
-    return _link(services, who, found(row, "link", link_id))
+    return await _link(services, who, found(row, "link", link_id))
 
 
 @router.patch("/links/{link_id}", response_model=Link)
@@ -113,11 +132,11 @@ async def update_link(link_id: IdPath, body: LinkPatch, services: ServicesDep,
                       who: AdminWrite) -> Any:  # fmt: skip
     not_archived(found(await entities.get_link(services.pool, link_id), "link", link_id), "link")
     row = found(await entities.update_link(services.pool, link_id, body), "link", link_id)
-    return _link(services, who, row)
+    return await _link(services, who, row)
 
 
 @router.post("/links/{link_id}/archive", response_model=Link)
 async def archive_link(link_id: IdPath, services: ServicesDep, who: AdminWrite) -> Any:
     """Retire the link: it stops taking clicks within 2 s; its clicks stay."""
     row = await listing.archive(services.pool, "tracking_links", link_id)
-    return _link(services, who, found(row, "link", link_id))
+    return await _link(services, who, found(row, "link", link_id))
