@@ -35,7 +35,8 @@ METRIC.update(
     conversions=f"coalesce({_COUNTED}, 0)", revenue=_shape("rev"), payout=_shape("pay"),
     profit=_shape("rev - pay"), cr=f"round(100.0 * ({_COUNTED}) / nullif(g, 0), 4)",
     epc="round(pay / nullif(g, 0), 4)", rpc="round(rev / nullif(g, 0), 4)",
-    **{f"{s}_{m}": _shape(f"{m[:3]}_{s}") for s in STATUSES for m in ("revenue", "payout")},
+    # conversion prices have 4 decimals (numeric(18, 4)): no CPM fractions to keep
+    **{f"{s}_{m}": f"round({m[:3]}_{s}, 4)" for s in STATUSES for m in ("revenue", "payout")},
 )  # fmt: skip
 _TEXT = ("revenue", "payout", "profit", *_STATUS_MONEY, "cr", "epc", "rpc")  # text, as Decimal
 _SUMS = ", ".join(FACTS)
