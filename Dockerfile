@@ -15,6 +15,7 @@ COPY tracker ./tracker
 COPY redirect ./redirect
 COPY ingest ./ingest
 COPY migrations ./migrations
+COPY service ./service
 RUN pip install --no-deps .
 
 FROM python:3.11-slim

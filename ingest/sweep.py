@@ -87,6 +87,7 @@ class Sweeper:
                 states[s] = await streams.state(self._redis, s, self._group)
             except TRANSIENT as exc:
                 _skip(s, exc)
+        await self._dead_letter_gauges()
         token = uuid.uuid4().hex
         ttl_ms = int(max(self._settings.ingest_sweep_s * 4, 10) * 1000)
         try:
@@ -111,6 +112,14 @@ class Sweeper:
                 await self._release(keys=[self.lock_key], args=[token])
             except TRANSIENT as exc:  # the lock expires by itself
                 _skip(self.lock_key, exc)
+
+    async def _dead_letter_gauges(self) -> None:
+        """How many entries each dead-letter stream holds (what alerts watch grow)."""
+        for stream in redis_keys.of(self._settings).dead_letter_streams():
+            try:
+                metrics.DEAD_LETTER_LENGTH.labels(stream).set(int(await self._redis.xlen(stream)))
+            except TRANSIENT as exc:
+                _skip(stream, exc)
 
     async def _claim(self, stream: str) -> list[Work]:
         works = []

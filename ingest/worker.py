@@ -24,7 +24,6 @@ from redis.exceptions import ResponseError
 from ingest import health, streams
 from ingest.batch import Work, WorkBuilder
 from ingest.clicks.enrich import DailySalts, Enricher
-from ingest.clicks.geo import Geo
 from ingest.clicks.unique import UniqueJudge
 from ingest.clicks.writer import ClickWriter
 from ingest.conversions.writer import ConversionWriter
@@ -34,6 +33,7 @@ from ingest.faults import Faults
 from ingest.reads import Reply, ShardReader
 from ingest.sweep import Sweeper
 from tracker import metrics, redis_keys
+from tracker.geoip import Asn, Geo
 from tracker.redis_client import away
 from tracker.settings import Settings
 
@@ -62,10 +62,11 @@ class Worker:
             settings.ingest_claim_idle_ms if claim_idle_ms is None else claim_idle_ms
         )
         self.geo = Geo(settings.geoip_db)
+        self.asn = Asn(settings.asn_db, frozenset(settings.datacenter_asns))
         self.clicks = ClickWriter(
             pool,
             UniqueJudge(redis, self.keys, settings.unique_window_s),
-            Enricher(self.geo, DailySalts()),
+            Enricher(self.geo, DailySalts(), self.asn),
             settings.db_timeout_s,
         )
         self.conversions = ConversionWriter(pool, redis, settings)

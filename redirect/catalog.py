@@ -86,12 +86,11 @@ def link_from_row(row: dict[str, Any]) -> CachedLink:
     )
 
 
-def offer_state(offer: CachedOffer, now: float, over_cap: bool) -> str:
-    """``running``, or why not: ``paused``, ``archived``, ``expired``, ``capped``."""
+def offer_state(offer: CachedOffer, now: float) -> str:
+    """``running``, or why not: ``paused``, ``archived``, ``expired`` (whether a capped
+    offer has room is the click's reservation: redirect.caps)."""
     if offer.status != "active":
         return offer.status if offer.status in ("paused", "archived") else "paused"
     if offer.expires_at is not None and now >= offer.expires_at:
         return "expired"
-    if over_cap:
-        return "capped"
     return "running"

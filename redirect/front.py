@@ -4,7 +4,10 @@ FastAPI's routing, dependency solving and validation cost more than the
 whole redirect; ``/c/{code}``, ``/click?offer_id=…&aff_id=…`` and the
 impression pixel ``/i/{code}`` are answered here from in-process state, and
 everything else is passed to the API app unchanged. No network call is
-awaited except on a cache miss (the first visitor of a new link).
+awaited except on a cache miss (the first visitor of a new link) and, for
+offers with a click cap only, the cap's reservation of a paid click
+(redirect.caps). Links with traffic rules have their clicks judged
+(tracker.domain.traffic_rules); the others pay nothing for it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from time import perf_counter, time
 from typing import Any
 
 from redirect import pages
+from redirect.caps import ClickCaps
 from redirect.catalog import CachedOffer, offer_state
 from redirect.deeplink import check_deep_link
 from redirect.hit import Hit, append_params
@@ -25,7 +29,13 @@ from redirect.plan import LinkPlan
 from redirect.sink import ClickSink
 from schemas.types import MAX_ID
 from tracker import metrics
+from tracker.domain import classify
+from tracker.domain.client_ip import ClientAddress
+from tracker.domain.counted import is_paid
 from tracker.domain.macros import Template, compile_template
+from tracker.domain.traffic_rules import NOT_RUNNING_OFFER, judge
+from tracker.geoip import Asn, Geo
+from tracker.settings import Settings
 
 log = logging.getLogger("tracker.redirect")
 
@@ -64,20 +74,29 @@ def _id(text: str) -> int | None:
 
 
 class RedirectFront:
-    def __init__(self, api: ASGIApp, links: LinkCache, sink: ClickSink,
-                 hosts: HostGate | None = None) -> None:  # fmt: skip
+    def __init__(self, api: ASGIApp, links: LinkCache, sink: ClickSink, hosts: HostGate | None,
+                 caps: ClickCaps, settings: Settings) -> None:  # fmt: skip
         self.api = api
         self.links = links
         self.sink = sink
         self.hosts = hosts or HostGate(1.0)  # never started: answers every Host
-        links.flushed = sink.flushed  # click caps count what the sink has not written yet
-        self._ready = False
-        self._fallback: Template | None = None
-        self._cookie = b"trk_cid="
-        self._country: bytes | None = None
+        self.caps = caps
+        s = settings
+        self._fallback: Template | None = (
+            compile_template(s.fallback_url) if s.fallback_url else None
+        )
+        self._cookie = s.click_cookie.encode() + b"="
+        self._country: bytes | None = (
+            s.country_header.lower().encode() if s.country_header else None
+        )
+        self._addresses = ClientAddress(s.trusted_proxies)
+        # {country} without a country header, and datacenter rules: the MaxMind readers.
+        self._geo = Geo(s.geoip_db) if s.geoip_db and not s.country_header else None
+        self._asn = Asn(s.asn_db, frozenset(s.datacenter_asns))
         # One plan per link code (or (offer, partner) for the /click form), rebuilt when
-        # the cached link or offer object changes.
+        # the cached link or offer object or the traffic rules change.
         self._plans: dict[object, LinkPlan] = {}
+        classify.warm()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         # Tracking domains (docs/adr/0096): one set lookup, none while none is registered.
@@ -97,19 +116,15 @@ class RedirectFront:
                 return
         await self.api(scope, receive, send)
 
-    def _configure(self) -> None:
-        s = self.links.settings
-        self._fallback = compile_template(s.fallback_url) if s.fallback_url else None
-        self._cookie = s.click_cookie.encode() + b"="
-        self._country = s.country_header.lower().encode() if s.country_header else None
-        self._ready = True
-
     def _plan(self, key: object, offer: CachedOffer, aff_id: int, link: Any) -> LinkPlan:
         plan = self._plans.get(key)
-        if plan is None or plan.offer is not offer or plan.link is not link:
+        version = self.links.rules_version
+        if (plan is None or plan.offer is not offer or plan.link is not link
+                or plan.rules_version != version):  # fmt: skip
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[key] = LinkPlan(offer, aff_id, link)
+            rules = self.links.rule_sets(offer.offer_id, aff_id)
+            plan = self._plans[key] = LinkPlan(offer, aff_id, link, rules, version)
         return plan
 
     async def _target(self, code: str | None, hit: Hit) -> tuple[LinkPlan | None, bool]:
@@ -144,9 +159,7 @@ class RedirectFront:
 
     async def click(self, scope: Scope, send: Any, code: str | None) -> None:
         t0 = perf_counter()
-        if not self._ready:
-            self._configure()
-        hit = Hit(scope, self._country)
+        hit = Hit(scope, self._country, self._addresses)
         plan = None
         if code is not None:  # the common case, without a coroutine: all of it cached
             links = self.links
@@ -155,7 +168,8 @@ class RedirectFront:
                 offer = links.offer_map.get(link.offer_id)
                 if offer is not None and links.affiliate_map.get(link.aff_id):
                     plan = self._plans.get(code)
-                    if plan is None or plan.offer is not offer or plan.link is not link:
+                    if (plan is None or plan.offer is not offer or plan.link is not link
+                            or plan.rules_version != links.rules_version):  # fmt: skip
                         plan = self._plan(code, offer, link.aff_id, link)
         usable = True
         if plan is None:  # not all in the cache (or the /click form): may read Postgres
@@ -164,12 +178,19 @@ class RedirectFront:
             (start, body), outcome, cls = _NOT_FOUND, "not_found", "-"
         else:
             offer = plan.offer
+            blocked, rule = False, ""
+            if plan.rules or code is None:  # traffic rules, or the /click form: judge it
+                blocked, rule = await self._judge(hit, plan, code)
             if offer.plain:  # active, no expiry, no cap: nothing to decide
                 state = "running"
             else:
-                state = offer_state(offer, time(), self.links.over_cap(offer))
-            if state == "running" and usable:
-                start, outcome = self._redirect(scope, hit, plan)
+                state = offer_state(offer, time())
+                if state == "running" and offer.capped and usable and not blocked:
+                    state = await self._cap(hit, offer)
+            if state == "running" and usable and blocked:
+                (start, body), outcome, cls = self._blocked(hit, plan, rule), "blocked", "blocked"
+            elif state == "running" and usable:
+                start, outcome = self._redirect(scope, hit, plan, rule)
                 body, cls = pages.EMPTY_BODY, hit.cls
             else:
                 (start, body), outcome = self._not_running(hit, plan, state), "fallback"
@@ -180,13 +201,54 @@ class RedirectFront:
         await send(body)
         _observe(outcome, cls, t0)
 
-    def _redirect(self, scope: Scope, hit: Hit, plan: LinkPlan) -> tuple[dict[str, Any], str]:
+    async def _judge(self, hit: Hit, plan: LinkPlan, code: str | None) -> tuple[bool, str]:
+        """(blocked, rule) of a click on a link with traffic rules, or of the /click form
+        (which pays only a partner who runs the offer: an active link on it)."""
+        if code is None and not await self.links.runs_offer(plan.offer.offer_id, plan.aff_id):
+            return True, NOT_RUNNING_OFFER
+        if not plan.rules:
+            return False, ""
+        if plan.defaults:
+            hit.fill_defaults(plan.defaults)
+        return judge(plan.rules, hit.ip, hit.subs, hit.source, hit.ua, self._datacenter)
+
+    def _datacenter(self, ip: str) -> bool:
+        return self._asn.lookup(ip).datacenter
+
+    async def _cap(self, hit: Hit, offer: CachedOffer) -> str:
+        """A capped offer: a paid click reserves its place (or finds the cap full); other
+        classes take none and follow the offer's last known state."""
+        if is_paid(hit.cls):
+            ok = await self.caps.reserve(offer.offer_id, offer.daily_cap, offer.total_cap)
+            return "running" if ok else "capped"
+        return "capped" if self.caps.full(offer.offer_id) else "running"
+
+    def _place(self, hit: Hit) -> None:
+        """``{country}`` from the GeoIP database when no proxy header gave it."""
+        if self._geo is not None and not hit.country and hit.ip:
+            hit.country = self._geo.lookup(hit.ip).country
+
+    def _blocked(self, hit: Hit, plan: LinkPlan, rule: str) -> tuple[Any, Any]:
+        """A blocked click: recorded as ``blocked`` with its rule (never paid), sent to the
+        fallback (a HEAD stays ``head``: it is no click either way)."""
         offer = plan.offer
         event = hit.event("click", plan.link_id, plan.code, offer.offer_id, plan.aff_id,
-                          plan.defaults, scope.get("client"))  # fmt: skip
+                          plan.defaults, rule)  # fmt: skip
+        if hit.cls != "head":
+            event["cls"] = "blocked"
+        self.sink.add(event)
+        return self._not_running(hit, plan, "blocked")
+
+    def _redirect(self, scope: Scope, hit: Hit, plan: LinkPlan,
+                  rule: str) -> tuple[dict[str, Any], str]:  # fmt: skip
+        offer = plan.offer
+        event = hit.event("click", plan.link_id, plan.code, offer.offer_id, plan.aff_id,
+                          plan.defaults, rule)  # fmt: skip
         click_id: str = event["click_id"]
         head = hit.cls == "head"
-        self.sink.add(event, not head)
+        self.sink.add(event)
+        if plan.needs_country:
+            self._place(hit)
         location, outcome = None, "redirect"
         if hit.deep_url and offer.deep_domains:
             location = check_deep_link(hit.deep_url, offer.deep_domains)
@@ -205,6 +267,7 @@ class RedirectFront:
     def _not_running(self, hit: Hit, plan: LinkPlan, state: str) -> tuple[Any, Any]:
         fallback = plan.offer.fallback or self._fallback
         if fallback is not None:
+            self._place(hit)
             values = hit.fallback(plan.offer.offer_id, plan.aff_id, plan.code)
             return pages.redirect(fallback.fill(values).encode("ascii"))
         return _GONE if state in ("expired", "archived") else _UNAVAILABLE
@@ -212,16 +275,14 @@ class RedirectFront:
     async def impression(self, scope: Scope, send: Any, code: str) -> None:
         """1x1 GIF; a GET of a known link's pixel records a ``kind=impression`` event."""
         t0 = perf_counter()
-        if not self._ready:
-            self._configure()
         outcome, cls = "pixel", "-"
         if scope["method"] == "GET":
-            hit = Hit(scope, self._country)
+            hit = Hit(scope, self._country, self._addresses)
             plan, usable = await self._target(code, hit)
             if plan is not None and usable:
                 event = hit.event("impression", plan.link_id, plan.code, plan.offer.offer_id,
-                                  plan.aff_id, plan.defaults, scope.get("client"))  # fmt: skip
-                self.sink.add(event, False)
+                                  plan.aff_id, plan.defaults)  # fmt: skip
+                self.sink.add(event)
                 cls = hit.cls
             elif plan is None:
                 outcome = "not_found"

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 
 from redirect.clickid import ClickIds
 from tracker.domain.classify import classify, device_of
+from tracker.domain.client_ip import ClientAddress
 from tracker.domain.macros import encode
 
 MAX_PARAMS = 20  # custom parameters kept per hit (wire format bound)
@@ -24,20 +25,26 @@ _IDS = ClickIds()
 _SUBS = {f"sub{i}": i - 1 for i in range(1, 11)}
 RESERVED = frozenset({*_SUBS, "source", "url"})  # not custom parameters
 FORM_PARAMS = frozenset({"offer_id", "aff_id", "affiliate_id"})  # /click?offer_id=…&aff_id=…
-_UA, _REFERER, _PURPOSE, _LANG = range(4)
+_UA, _REFERER, _PURPOSE, _LANG, _XFF, _FORWARDED = range(6)
+# Prefetch and preview announce themselves in one of four headers (Chrome and the spec:
+# Sec-Purpose / Purpose; Firefox: X-Moz; Safari: X-Purpose).
 _HEADERS = {b"user-agent": _UA, b"referer": _REFERER, b"purpose": _PURPOSE,
-            b"sec-purpose": _PURPOSE, b"accept-language": _LANG}  # fmt: skip
+            b"sec-purpose": _PURPOSE, b"x-moz": _PURPOSE, b"x-purpose": _PURPOSE,
+            b"accept-language": _LANG, b"x-forwarded-for": _XFF,
+            b"forwarded": _FORWARDED}  # fmt: skip
+_NO_PROXIES = ClientAddress([])
 
 
 class Hit:
     """What the request carries, parsed once."""
 
-    __slots__ = ("cls", "country", "deep_url", "ev", "lang", "method", "params", "query",
+    __slots__ = ("cls", "country", "deep_url", "ev", "ip", "lang", "method", "params", "query",
                  "referer", "source", "subs", "ua")  # fmt: skip
 
-    def __init__(self, scope: dict[str, Any], country_header: bytes | None) -> None:
+    def __init__(self, scope: dict[str, Any], country_header: bytes | None,
+                 addresses: ClientAddress = _NO_PROXIES) -> None:  # fmt: skip
         method = scope["method"]
-        ua = referer = purpose = lang = country = ""
+        ua = referer = purpose = lang = country = xff = forwarded = ""
         wanted = _HEADERS.get
         for name, value in scope["headers"]:
             slot = wanted(name)  # one hash lookup per header, not one test per field
@@ -50,8 +57,20 @@ class Hit:
                 referer = value.decode("latin-1")[:1024]
             elif slot == _PURPOSE:
                 purpose = value.decode("latin-1")[:64]
-            else:
+            elif slot == _LANG:
                 lang = value.decode("latin-1")[:64]
+            elif slot == _XFF:  # several headers are one list, in order
+                xff = f"{xff},{value.decode('latin-1')}" if xff else value.decode("latin-1")
+            else:
+                forwarded = (
+                    f"{forwarded},{value.decode('latin-1')}"
+                    if forwarded
+                    else value.decode("latin-1")
+                )
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        # The client's address: the peer's, or what a trusted proxy says (client_ip).
+        self.ip = addresses.of(peer, xff[:2048], forwarded[:2048]) if addresses.enabled else peer
         self.method = method
         self.ua, self.referer, self.lang, self.country = ua, referer, lang, country
         self.cls = classify(method, ua, purpose)
@@ -90,14 +109,19 @@ class Hit:
             elif len(params) < MAX_PARAMS:
                 params.setdefault(name[:MAX_NAME], value[:MAX_VALUE])
 
+    def fill_defaults(self, defaults: tuple[str | None, ...]) -> None:
+        """The link's default sub-ids, where the visitor sent none."""
+        subs = self.subs
+        for i, default in enumerate(defaults):
+            if subs[i] is None and default:
+                subs[i] = default
+
     def event(self, kind: str, link_id: int | None, link_code: str, offer_id: int, aff_id: int,
-              defaults: tuple[str | None, ...], client: Any) -> dict[str, Any]:  # fmt: skip
+              defaults: tuple[str | None, ...], rule: str = "") -> dict[str, Any]:  # fmt: skip
         """The hit as a wire-format v1 event, with a fresh UUIDv7 id."""
         subs = self.subs
-        if defaults:  # the link's default sub-ids, where the visitor sent none
-            for i, default in enumerate(defaults):
-                if subs[i] is None and default:
-                    subs[i] = default
+        if defaults:
+            self.fill_defaults(defaults)
         click_id, ms = _IDS.new()
         self.ev = ev = {
             "click_id": click_id,
@@ -110,11 +134,12 @@ class Hit:
             "subs": subs,
             "source": self.source,
             "params": self.params,
-            "ip": client[0] if client else "",
+            "ip": self.ip,
             "ua": self.ua,
             "referer": self.referer,
             "lang": self.lang,
             "cls": self.cls,
+            "rule": rule,
         }
         return ev
 

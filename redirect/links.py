@@ -3,10 +3,10 @@
 The redirect never reads Postgres for a cached code: a refresher polls for
 rows changed since its last look (every ``link_refresh_s``, default 1 s), so
 a change made through the API in any process reaches every process within
-that time plus one query. Offers and partners are few and loaded whole at
-start; links are many and loaded on first use (a cache miss is the one
-awaited call on the redirect, and only for that first visitor). The same
-loop reads the click counters of capped offers (see ``redirect.caps``).
+that time plus one query. Offers, partners and traffic rules are few and
+loaded whole at start; links are many and loaded on first use (a cache miss
+is the one awaited call on the redirect, and only for that first visitor), and
+so is whether a partner runs an offer (the ``/click`` form's question).
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ import asyncio
 import gc
 import logging
 import time
-from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
-from redirect.caps import utc_day
 from redirect.catalog import CachedLink, CachedOffer, link_from_row, offer_from_row
-from tracker import redis_keys
+from tracker.domain.traffic_rules import RuleSet, applicable, rule_set_from_row
 from tracker.resources import Services
 from tracker.settings import Settings
 from tracker.store import entities
+from tracker.store import traffic_rules as rules_store
 
 log = logging.getLogger("tracker.redirect")
 
@@ -48,22 +45,19 @@ class LinkCache:
             self._links, self._offers, self._affiliates,
         )  # fmt: skip
         self._unknown: dict[str, float] = {}
-        # Click caps: clicks this process let through per capped offer (ever), and at
-        # the last count of the counters: that count (base) and the room left then.
-        self._allowed: Counter[int] = Counter()
-        self._base: dict[int, int] = {}
-        self._room: dict[int, int] = {}
-        self.flushed: Counter[int] = Counter()  # the sink's: allowed clicks now in Redis
+        # Traffic rules by id; ``rules_version`` moves on every change, so the redirect
+        # knows when the rule sets it picked for a link are stale.
+        self._rules: dict[int, RuleSet] = {}
+        self.rules_version = 0
+        # (offer, partner) → whether the partner has an active link on the offer.
+        self._runs: dict[tuple[int, int], bool] = {}
         self._pool: asyncpg.Pool | None = None
-        self._redis: Redis | None = None
         self._since: datetime | None = None
         self._task: asyncio.Task[None] | None = None
-        self._failing = False
         self.settings = Settings.model_construct()
 
     async def start_with(self, services: Services) -> None:
         self._pool = services.pool
-        self._redis = services.redis
         self.settings = services.settings
         await self.refresh()
         self._task = asyncio.create_task(self._refresh_loop(), name="link-refresh")
@@ -91,19 +85,22 @@ class LinkCache:
     def affiliate_active(self, aff_id: int) -> bool:
         return self._affiliates.get(aff_id, False)
 
-    def over_cap(self, offer: CachedOffer) -> bool:
-        """Whether a capped offer has no room left; counts this click if it has."""
-        if not offer.capped:
-            return False
-        oid = offer.offer_id
-        room = self._room.get(oid)
-        if room is None:  # not counted yet (just created, or Redis never answered)
-            return False
-        allowed = self._allowed[oid]
-        if allowed - self._base[oid] >= room:
-            return True
-        self._allowed[oid] = allowed + 1
-        return False
+    def rule_sets(self, offer_id: int, aff_id: int) -> tuple[RuleSet, ...]:
+        """The live traffic rule sets of a click on this offer by this partner, in order."""
+        return applicable(self._rules.values(), offer_id, aff_id)
+
+    async def runs_offer(self, offer_id: int, aff_id: int) -> bool:
+        """Whether the partner runs the offer (an active link on it); cached."""
+        key = (offer_id, aff_id)
+        hit = self._runs.get(key)
+        if hit is not None:
+            return hit
+        assert self._pool is not None
+        runs = await rules_store.runs_offer(self._pool, offer_id, aff_id)
+        if len(self._runs) >= _MAX_ENTRIES:
+            self._runs.clear()
+        self._runs[key] = runs
+        return runs
 
     async def load(self, code: str) -> CachedLink | None:
         """Cache miss: read the code once; remember unknown codes briefly."""
@@ -166,49 +163,24 @@ class LinkCache:
         if since is not None and self._links:
             for row in await entities.links_changed_since(self._pool, since, list(self._links)):
                 self._links[row["code"]] = link_from_row(row)
+        if since is not None and self._runs:
+            for row in await rules_store.offer_partners_changed_since(self._pool, since):
+                key = (row["offer_id"], row["affiliate_id"])
+                if key in self._runs:
+                    self._runs[key] = row["runs"]
+        changed = False
+        for row in await rules_store.changed_since(self._pool, since):
+            live = rule_set_from_row(row) if row["archived_at"] is None else None
+            if self._rules.get(row["id"]) != live:  # rows come again within the overlap
+                changed = True
+                if live is None:
+                    del self._rules[row["id"]]
+                else:
+                    self._rules[row["id"]] = live
+        if changed:
+            self.rules_version += 1
         self._since = now - _OVERLAP
         self._unknown.clear()
-        await self._count_caps()
-
-    async def _count_caps(self) -> None:
-        capped = [o for o in self._offers.values() if o.capped]
-        if not capped or self._redis is None:
-            self._room, self._base = {}, {}
-            return
-        ids = [o.offer_id for o in capped]
-        s = self.settings
-        keys = [(redis_keys.of(s).click_count(i, utc_day()), redis_keys.of(s).click_count(i, "total"))
-                for i in range(s.stream_shards)]  # fmt: skip
-        # Clicks let through but not yet in Redis (in the sink's batch, or spooled) are
-        # added to the counts; snapshot before the read, so that a batch landing during
-        # it is counted twice at worst (a cap met early, until the next count).
-        base = {i: self._allowed[i] for i in ids}
-        unflushed = {i: base[i] - self.flushed[i] for i in ids}
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for day_key, total_key in keys:
-                    pipe.hmget(day_key, ids)
-                    pipe.hmget(total_key, ids)
-                replies: list[Any] = await asyncio.wait_for(pipe.execute(), s.sink_deadline_s)
-        except Exception as exc:  # Redis away: keep the room and go on counting locally
-            if not self._failing:
-                log.warning("click caps: cannot read counters, keeping last state: %r", exc)
-            self._failing = True
-            return
-        self._failing = False
-        daily = Counter[int]()
-        total = Counter[int]()
-        for n, reply in enumerate(replies):
-            target = daily if n % 2 == 0 else total
-            for offer_id, value in zip(ids, reply, strict=True):
-                target[offer_id] += int(value or 0)
-        room: dict[int, int] = {}
-        for o in capped:
-            pending = max(0, unflushed[o.offer_id])
-            left = [cap - used - pending for cap, used in ((o.daily_cap, daily[o.offer_id]),
-                                                           (o.total_cap, total[o.offer_id])) if cap]  # fmt: skip
-            room[o.offer_id] = max(0, min(left))
-        self._base, self._room = base, room
 
     async def _refresh_loop(self) -> None:
         while True:

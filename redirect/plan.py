@@ -16,6 +16,7 @@ from redirect.catalog import CachedLink, CachedOffer
 from redirect.hit import Hit
 from tracker.domain.classify import device_of
 from tracker.domain.macros import PLAIN, Template
+from tracker.domain.traffic_rules import RuleSet
 
 # How a macro left in a bound template gets its value from the hit.
 _SUB, _CLICK_ID, _SOURCE, _COUNTRY, _DEVICE, _TIMESTAMP, _PARAM, _EMPTY = range(8)
@@ -42,10 +43,13 @@ def steps_of(template: Template) -> tuple[Step, ...]:
 
 class LinkPlan:
     __slots__ = ("aff_id", "code", "cookie_tail", "defaults", "head", "link", "link_id",
-                 "offer", "steps")  # fmt: skip
+                 "needs_country", "offer", "rules", "rules_version", "steps")  # fmt: skip
 
-    def __init__(self, offer: CachedOffer, aff_id: int, link: CachedLink | None) -> None:
+    def __init__(self, offer: CachedOffer, aff_id: int, link: CachedLink | None,
+                 rules: tuple[RuleSet, ...] = (), rules_version: int = 0) -> None:  # fmt: skip
         self.offer, self.aff_id, self.link = offer, aff_id, link
+        # The traffic rule sets of this link's clicks (usually none: nothing to judge).
+        self.rules, self.rules_version = rules, rules_version
         self.link_id = link.link_id if link else None
         self.code = link.code if link else ""
         self.defaults = link.subs if link else ()
@@ -54,6 +58,7 @@ class LinkPlan:
         bound = offer.template.bind(constants)
         self.head = bound.parts[0]
         self.steps = steps_of(bound)
+        self.needs_country = any(kind == _COUNTRY for kind, _, _ in self.steps)
         max_age = offer.cookie_max_age
         self.cookie_tail = (
             None

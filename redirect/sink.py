@@ -7,8 +7,8 @@ bytes, not dicts, so they give the garbage collector nothing to walk, and
 the serialised click is copied and freed at once instead of being kept as
 one more object (keeping 200 small ``bytes`` per batch cost 2 µs a click
 more, in allocation). A background task seals the batch when it holds
-``click_batch_max`` clicks or is ``click_batch_ms`` old and writes it, with the offers' click counters, to the next shard, bounded
-by ``sink_deadline_s``. A write that fails or misses its deadline sends the
+``click_batch_max`` clicks or is ``click_batch_ms`` old and writes it to the next shard,
+bounded by ``sink_deadline_s`` (click caps are reserved on the click path: redirect.caps). A write that fails or misses its deadline sends the
 batch to the local spool, and the sink stays on the spool until a PING
 answers again; then the spool is replayed into the streams in the
 background while new batches go to Redis directly. Clicks are dropped (and
@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import orjson
 from redis.asyncio import Redis
 
-from redirect.caps import counted, counter_commands, utc_day
 from redirect.spool import Segment, Spool
 from schemas.events import WIRE_VERSION
 from tracker import metrics, redis_keys
@@ -51,11 +49,8 @@ class ClickSink:
         # The batch being filled: b"[" + click JSON + b"," for each click; and full ones.
         self._data = bytearray(b"[")
         self._n = 0  # clicks in _data
-        self._offers: list[int] = []  # offer id per click in _data counting toward a cap, else 0
-        self._sealed: list[tuple[bytes, int, list[int]]] = []  # (packed entry, clicks, offers)
+        self._sealed: list[tuple[bytes, int]] = []  # (packed entry, clicks)
         self._buffered = 0  # clicks in _data and _sealed
-        # Clicks per offer written to the cap counters in Redis by this process, ever.
-        self.flushed: Counter[int] = Counter()
         self._full = asyncio.Event()
         self._redis: Redis | None = None
         self._settings = Settings.model_construct()
@@ -67,18 +62,14 @@ class ClickSink:
         self._closing = False
         self.redis_up = True
 
-    def add(self, click: dict[str, Any], counted: bool | None = None) -> None:
-        """Buffer one click; ``counted``: whether it counts toward a click cap (kind click,
-        not HEAD), when the caller knows it already."""
+    def add(self, click: dict[str, Any]) -> None:
+        """Buffer one click."""
         if self._buffered >= self._buffer_max:
             metrics.CLICKS_DROPPED.inc()
             return
         data = self._data
         data += _dumps(click)
         data += b","
-        if counted is None:
-            counted = click["kind"] == "click" and click["cls"] != "head"
-        self._offers.append(click["offer_id"] if counted else 0)
         self._buffered += 1
         self._n = n = self._n + 1
         if n >= self._batch_max:
@@ -88,8 +79,8 @@ class ClickSink:
     def _seal(self) -> None:
         data = self._data
         data[-1:] = b"]"  # the last comma closes the array
-        self._sealed.append((bytes(data), self._n, self._offers))
-        self._data, self._n, self._offers = bytearray(b"["), 0, []
+        self._sealed.append((bytes(data), self._n))
+        self._data, self._n = bytearray(b"["), 0
 
     @property
     def buffered(self) -> int:
@@ -98,7 +89,7 @@ class ClickSink:
     def buffered_clicks(self) -> list[dict[str, Any]]:
         """The clicks waiting in the buffer, decoded (for tests and debugging)."""
         out: list[dict[str, Any]] = []
-        for payload, _n, _offers in self._sealed:
+        for payload, _n in self._sealed:
             out += orjson.loads(payload)
         if self._n:
             out += orjson.loads(bytes(self._data[:-1]) + b"]")
@@ -164,8 +155,8 @@ class ClickSink:
                 if self._replay_task is None or self._replay_task.done():
                     self._replay_task = asyncio.create_task(self._replay(), name="spool-replay")
 
-    def _take(self) -> tuple[bytes, int, list[int]]:
-        """The oldest batch: (packed entry, a JSON array of clicks; clicks; offers)."""
+    def _take(self) -> tuple[bytes, int]:
+        """The oldest batch: (packed entry, a JSON array of clicks; clicks)."""
         if not self._sealed:
             self._seal()
         batch = self._sealed.pop(0)
@@ -173,9 +164,8 @@ class ClickSink:
         return batch
 
     async def _flush_one(self) -> None:
-        payload, n, offers = self._take()
-        counts = Counter(o for o in offers if o)
-        if self.redis_up and await self._write(payload, n, counts):
+        payload, n = self._take()
+        if self.redis_up and await self._write(payload, n):
             metrics.SINK_BATCH.observe(n)
             return
         self.redis_up = False
@@ -195,25 +185,17 @@ class ClickSink:
             log.error("click spool full or failing: %d clicks dropped", count)
         metrics.SPOOL_BYTES.set(self._spool.bytes)
 
-    async def _write(self, payload: bytes, n: int, counts: Counter[int]) -> bool:
-        """One packed entry plus the cap counters, in one round trip, within the deadline."""
+    async def _write(self, payload: bytes, n: int) -> bool:
+        """One packed entry, within the deadline."""
         assert self._redis is not None
         shard = self._next_shard
         self._next_shard = (shard + 1) % len(self._streams)
         stream = self._streams[shard]
         s = self._settings
-        cmds = counter_commands(
-            redis_keys.of(s).click_count(shard, utc_day()),
-            redis_keys.of(s).click_count(shard, "total"),
-            counts,
-        )
         t0 = time.perf_counter()
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(stream, {redis_keys.VERSION: WIRE_VERSION, redis_keys.CLICKS: payload})
-                for cmd in cmds:
-                    pipe.execute_command(*cmd)
-                await asyncio.wait_for(pipe.execute(), s.sink_deadline_s)
+            entry = {redis_keys.VERSION: WIRE_VERSION, redis_keys.CLICKS: payload}
+            await asyncio.wait_for(self._redis.xadd(stream, entry), s.sink_deadline_s)  # type: ignore[arg-type]
         except Exception as exc:  # any failure: the batch goes to the spool
             metrics.SINK_FLUSH_ERRORS.inc()
             if self.redis_up:
@@ -221,7 +203,6 @@ class ClickSink:
             return False
         metrics.SINK_FLUSH_SECONDS.observe(time.perf_counter() - t0)
         metrics.STREAM_EVENTS_WRITTEN.labels(stream).inc(n)
-        self.flushed.update(counts)
         return True
 
     async def _ping(self) -> bool:
@@ -254,7 +235,7 @@ class ClickSink:
                     log.error("click spool: unreadable batch of %d clicks dropped", count)
                     metrics.CLICKS_DROPPED.inc(count)
                     batch, count = [], 0
-                if batch and not await self._write(payload, len(batch), counted(batch)):
+                if batch and not await self._write(payload, len(batch)):
                     self.redis_up = False
                     return
                 seg.offset = end

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.conversions import Conversion
+from schemas.events import ClickClass
 from schemas.types import TEXT, Count, Flag, Id, Instant, Money, WindowDays
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT)]
@@ -264,8 +265,14 @@ class Click(BaseModel):
     user_agent: str | None = None
     referer: str | None = None
     referer_domain: str | None = Field(None, description="the referer's host, lower case")
-    click_class: str
+    click_class: ClickClass
     is_unique: bool
+    asn: int | None = Field(None, description="the network's AS number (TRACKER_ASN_DB)")
+    asn_org: str = ""
+    datacenter: bool = Field(False, description="from a hosting/cloud network")
+    traffic_rule: str | None = Field(
+        None, description="the traffic rule that blocked (click_class blocked) or flagged it"
+    )
     conversions: list[Conversion] = Field(
         default_factory=list, description="the conversions attributed to this click"
     )

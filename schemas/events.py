@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 WIRE_VERSION = "1"
 
-ClickClass = Literal["human", "bot", "preview", "head", "prefetch"]
+# The closed set of click classes (CHECK in migration 0040); which of them count as a
+# click, a unique or a paid click: tracker.domain.counted.
+ClickClass = Literal["human", "bot", "preview", "head", "prefetch", "blocked"]
 
 Str255 = Annotated[str, Field(max_length=2048)]
 
@@ -45,6 +47,8 @@ class ClickEvent(BaseModel):
     referer: Str255 = ""
     lang: Annotated[str, Field(max_length=64)] = ""
     cls: ClickClass = "human"
+    # The traffic rule that blocked (cls "blocked") or flagged the click; "" when none.
+    rule: Annotated[str, Field(max_length=64)] = ""
 
 
 CLICK_LIST: TypeAdapter[list[ClickEvent]] = TypeAdapter(list[ClickEvent])

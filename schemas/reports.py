@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from schemas.events import ClickClass
 from schemas.types import Instant
 
 
@@ -31,7 +32,7 @@ class Dimension:
 
 
 STATUSES = ("pending", "approved", "rejected", "reversed")
-CLICK_CLASSES = ("human", "bot", "preview", "head", "prefetch")
+CLICK_CLASSES: tuple[str, ...] = get_args(ClickClass)
 SUBS = tuple(f"sub{i}" for i in range(1, 11))
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("advertiser", "id", "advertiser id (the offer's advertiser)"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from service import processes
+from tracker import logs
 from tracker.settings import Settings
 
 
@@ -23,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text)
         s.add_argument("--host", default=None)
         s.add_argument("--port", type=int, default=None)
+        s.add_argument("--workers", type=int, default=None,
+                       help="processes on the one port (default TRACKER_WORKERS, 1)")  # fmt: skip
     ing = sub.add_parser("ingest", help="run the ingest worker")
     ing.add_argument("--burst", action="store_true", help="drain the streams, then exit")
     ing.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
@@ -33,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
         help="health check: exit 1 unless a worker made progress within TRACKER_INGEST_HEALTH_TTL_S",
     )
     ing.add_argument("--consumer", default=None, help="with --check: only this worker")
+    ing.add_argument("--workers", type=int, default=None,
+                     help="worker processes in the group (default TRACKER_WORKERS, 1)")  # fmt: skip
     sub.add_parser("migrate", help="apply database migrations")
     demo = sub.add_parser("demo", help="create demo data through the running service's API")
     demo.add_argument("--base-url", default=None, help="default: http://127.0.0.1:8000")
@@ -59,9 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.host = args.host
     if getattr(args, "port", None):
         settings.port = args.port
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if getattr(args, "workers", None) is not None:
+        if not 1 <= args.workers <= 64:
+            print("tracker: --workers must be between 1 and 64", file=sys.stderr)
+            return 2
+        settings.workers = args.workers
+    logs.configure(settings.log_level, settings.log_format)
+    several = settings.workers if args.command in ("up", "serve", "ingest") else 1
+    # Before anything imports prometheus_client, here or in a worker process.
+    with processes.shared_metrics(0 if getattr(args, "check", False) else several):
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from service import commands
 
     match args.command:

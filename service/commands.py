@@ -28,7 +28,8 @@ def up(settings: Settings) -> int:
     with servers(settings, owner=True) as urls:
         _migrate(urls.database_url, settings.report_time_zones)
         log.info("tracker up on http://%s:%s (Ctrl-C to stop)", settings.host, settings.port)
-        compose.serve(settings, urls.database_url, urls.redis_url, with_worker=True)
+        compose.serve(settings, urls.database_url, urls.redis_url, with_worker=True,
+                      workers=settings.workers)  # fmt: skip
     return 0
 
 
@@ -36,7 +37,8 @@ def serve(settings: Settings) -> int:
     from service import compose
 
     with servers(settings) as urls:
-        compose.serve(settings, urls.database_url, urls.redis_url, with_worker=False)
+        compose.serve(settings, urls.database_url, urls.redis_url, with_worker=False,
+                      workers=settings.workers)  # fmt: skip
     return 0
 
 
@@ -47,6 +49,14 @@ def ingest(settings: Settings, *, burst: bool, metrics_port: int | None, metrics
     if check:
         with servers(settings) as urls:
             return asyncio.run(compose.ingest_check(settings, urls.redis_url, consumer))
+    if settings.workers > 1:
+        from service.processes import run_ingest_workers
+
+        with servers(settings) as urls:
+            return run_ingest_workers(
+                settings, urls.database_url, urls.redis_url, workers=settings.workers,
+                burst=burst, metrics_port=metrics_port, metrics_host=metrics_host,
+            )  # fmt: skip
     if metrics_port:
         from prometheus_client import start_http_server
 

@@ -20,12 +20,15 @@ from ingest import health
 from ingest.component import WorkerComponent
 from ingest.partner_postbacks.component import SenderComponent, make_sender
 from ingest.worker import Worker
+from redirect.caps import ClickCaps
 from redirect.front import RedirectFront
 from redirect.hosts import HostGate
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
-from tracker import redis_keys
+from tracker import logs, redis_keys
 from tracker.api.app import create_api
+from tracker.exposition import Publisher
+from tracker.probe import DependencyProbe, probe_forever
 from tracker.redis_client import open_redis
 from tracker.resources import Component
 from tracker.settings import Settings
@@ -33,8 +36,9 @@ from tracker.store.db import open_pool
 
 log = logging.getLogger("tracker")
 
-# Tells the granian worker process (service/granian_app.py) whether to run the ingest worker.
-WITH_WORKER_ENV = "TRACKER_GRANIAN_WITH_WORKER"
+# Tells a server's worker process (service/worker_app.py) whether to run the ingest worker.
+WITH_WORKER_ENV = "TRACKER_WORKER_APP_WITH_INGEST"
+WORKER_APP = "service.worker_app:app"
 
 
 def build_app(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> Any:
@@ -45,22 +49,28 @@ def build_app(settings: Settings, database_url: str, redis_url: str, *, with_wor
         settings.click_buffer_max,
     )  # fmt: skip
     hosts = HostGate(settings.link_refresh_s)
-    components: list[Component] = [links, sink, hosts]
+    # Click caps: one counter shared by every click of the process (redirect.caps); a paid
+    # click on a capped offer waits at most this long for its reservation.
+    caps = ClickCaps(redis_keys.of(settings), min(settings.sink_deadline_s, 0.25))
+    components: list[Component] = [links, sink, hosts, caps, DependencyProbe(), Publisher()]
     if with_worker:
         components += [WorkerComponent(), SenderComponent()]
     api = create_api(settings, database_url, redis_url, components)
-    front = RedirectFront(api, links, sink, hosts)
+    front = RedirectFront(api, links, sink, hosts, caps, settings)
     front.openapi = api.openapi  # type: ignore[attr-defined]
     return front
 
 
-def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool) -> None:
+def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker: bool,
+          workers: int = 1) -> None:  # fmt: skip
+    """Serve the app on settings.host:port with ``workers`` processes (docs/adr/0101):
+    one process runs the app here; several are the server's own worker processes on one
+    listening socket, each building the app (own batch, spool folder, caches)."""
     if settings.server == "granian":
-        _serve_granian(settings, database_url, redis_url, with_worker=with_worker)
+        _serve_granian(settings, database_url, redis_url, with_worker=with_worker,
+                       workers=workers)  # fmt: skip
         return
-    app = build_app(settings, database_url, redis_url, with_worker=with_worker)
-    config = uvicorn.Config(
-        app,
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -69,9 +79,18 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
         proxy_headers=False,  # X-Forwarded-For is not trusted by default
         access_log=False,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's loggers go through ours (tracker/logs.py)
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    if workers > 1:
+        # uvicorn's supervisor: binds the socket, starts the workers (fresh interpreters
+        # that import the factory), restarts one that dies, and on SIGTERM/SIGINT stops
+        # each gracefully (connections finished, lifespan shutdown: the batch flushed).
+        _hand_down(settings, database_url, redis_url, with_worker)
+        uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+        return
+    app = build_app(settings, database_url, redis_url, with_worker=with_worker)
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     # uvicorn re-raises the signal it caught once it has shut down; with
     # handlers of our own installed first, that re-raise lands here and the
     # caller still gets to stop the embedded servers.
@@ -80,10 +99,20 @@ def serve(settings: Settings, database_url: str, redis_url: str, *, with_worker:
     server.run()
 
 
+def _hand_down(settings: Settings, database_url: str, redis_url: str, with_worker: bool) -> None:
+    """What a worker process that builds the app itself needs from this one: the servers,
+    and the address given on the command line (the links it hands out are built on it)."""
+    os.environ.update(
+        TRACKER_DATABASE_URL=database_url, TRACKER_REDIS_URL=redis_url,
+        TRACKER_HOST=settings.host, TRACKER_PORT=str(settings.port),
+        **{WITH_WORKER_ENV: "1" if with_worker else "0"},
+    )  # fmt: skip
+
+
 def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
-                   with_worker: bool) -> None:  # fmt: skip
-    """The same app under granian (docs/adr/0013-granian-option.md): one worker process,
-    which builds the app itself from the environment set here."""
+                   with_worker: bool, workers: int) -> None:  # fmt: skip
+    """The same app under granian (docs/adr/0013-granian-option.md): its worker
+    processes build the app themselves from the environment set here."""
     try:
         from granian import Granian
         from granian.constants import Interfaces, Loops
@@ -92,21 +121,20 @@ def _serve_granian(settings: Settings, database_url: str, redis_url: str, *,
         raise SystemExit(
             "TRACKER_SERVER=granian needs granian: pip install 'tracker[granian]'"
         ) from None
-    os.environ.update(
-        TRACKER_DATABASE_URL=database_url, TRACKER_REDIS_URL=redis_url,
-        **{WITH_WORKER_ENV: "1" if with_worker else "0"},
-    )  # fmt: skip
+    _hand_down(settings, database_url, redis_url, with_worker)
     Granian(
-        "service.granian_app:app",
+        WORKER_APP,
         factory=True,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=workers,
         loop=Loops.uvloop,
         websockets=False,
         log_level=LogLevels(settings.log_level.lower()),
         log_access=False,
+        log_dictconfig=logs.dict_config(settings.log_format),
+        respawn_failed_workers=True,  # as uvicorn's supervisor does
         workers_kill_timeout=15,  # past the sink's flush and the worker's grace
     ).serve()
 
@@ -151,9 +179,11 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
             while await sender.run_once():  # what is due now; retries stay queued
                 pass
         else:
-            await asyncio.gather(worker.run(), sender.run())
+            drain_s = min(settings.postback_timeout_s, settings.ingest_grace_s / 2)
+            await asyncio.gather(worker.run(), sender.run(drain_s=drain_s))
 
     task = asyncio.create_task(run(), name="ingest")
+    probe = None if burst else asyncio.create_task(probe_forever(pool, redis), name="probe")
 
     def on_signal() -> None:
         log.info("ingest: stopping (grace %.0fs)", settings.ingest_grace_s)
@@ -171,6 +201,9 @@ async def ingest(settings: Settings, database_url: str, redis_url: str, *, burst
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
         worker.geo.close()
         await redis.aclose()
         await pool.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ class Received:
     target: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() when the request was read
 
 
 @dataclass
@@ -22,6 +24,9 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     # (request) -> (status, body) or None to never answer
     behave: Callable[[Received], tuple[int, bytes] | None] = lambda r: (200, b"ok")
+    delay_s: float = 0.0  # wait this long before answering
+    in_flight: int = 0  # requests read and not yet answered
+    max_in_flight: int = 0
 
 
 async def _handle(rx: Receiver, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -35,12 +40,18 @@ async def _handle(rx: Receiver, reader: asyncio.StreamReader, writer: asyncio.St
                 k, v = line.split(":", 1)
                 headers[k.strip().lower()] = v.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
-        req = Received(method, target, headers, body)
+        req = Received(method, target, headers, body, time.monotonic())
         rx.requests.append(req)
-        answer = rx.behave(req)
-        if answer is None:
-            await asyncio.sleep(3600)  # never answers; cancelled when the server closes
-            return
+        rx.in_flight += 1
+        rx.max_in_flight = max(rx.max_in_flight, rx.in_flight)
+        try:
+            answer = rx.behave(req)
+            if answer is None:
+                await asyncio.sleep(3600)  # never answers; cancelled when the server closes
+                return
+            await asyncio.sleep(rx.delay_s)
+        finally:
+            rx.in_flight -= 1
         status, payload = answer
         extra = "Location: http://127.0.0.1/internal\r\n" if 300 <= status < 400 else ""
         writer.write(

@@ -36,6 +36,7 @@ TRACKER_LAYERS = {
     "tracker.redis_client": 1,
     "tracker.resources": 1,
     "tracker.runtime": 1,
+    "tracker.geoip": 1,
     "tracker.store": 2,
     "tracker.api": 3,
 }

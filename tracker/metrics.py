@@ -1,64 +1,17 @@
-"""Every Prometheus metric of the tracker, declared once with what it means."""
+"""Every Prometheus metric of the tracker, declared once with what it means
+(how they are kept and scraped: tracker/exposition.py)."""
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Iterator
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from prometheus_client.utils import floatToGoString
+from tracker.exposition import LoopCounter, LoopHistogram
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the scrape for nothing
 
-
-class LoopCounter:
-    """A labelled counter incremented from one event loop only, for the per-request
-    path: plain ints in ``counts``, keyed by the tuple of label values (no lock, no
-    child object, no call: ``c[k] = c.get(k, 0) + 1``), exported as a usual counter
-    when scraped. Other threads only read it (``collect`` copies the items first)."""
-
-    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
-        self.name, self.documentation, self.labelnames = name, documentation, labelnames
-        self.counts: dict[tuple[str, ...], int] = {}
-        REGISTRY.register(self)  # type: ignore[arg-type]
-
-    def inc(self, *labels: str) -> None:
-        self.counts[labels] = self.counts.get(labels, 0) + 1
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, value in list(self.counts.items()):
-            family.add_metric(labels, value)
-        yield family
-
-
-class LoopHistogram:
-    """A histogram observed from one event loop only: no lock, a bisect and two adds
-    (a third of ``Histogram.observe``), for the per-request path; exported as usual.
-    The hot path may update ``counts``/``sum`` itself (see ``observe``)."""
-
-    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
-        self.name, self.documentation = name, documentation
-        self.bounds = buckets
-        self.counts = [0] * (len(buckets) + 1)
-        self.sum = 0.0
-        REGISTRY.register(self)  # type: ignore[arg-type]
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
-
-    def collect(self) -> Iterator[HistogramMetricFamily]:
-        acc, buckets = 0, []
-        for bound, count in zip((*self.bounds, math.inf), list(self.counts), strict=True):
-            acc += count
-            buckets.append((floatToGoString(bound), acc))  # type: ignore[no-untyped-call]
-        yield HistogramMetricFamily(
-            self.name, self.documentation, buckets=buckets, sum_value=self.sum
-        )
-
+# With several processes (docs/adr/0101), each gauge says how the processes' values
+# combine: "livesum" (this process's own share), "livemostrecent" (every process sees the
+# same thing, e.g. a stream's state), "livemax"/"livemin" (any process).
 
 # Redirects answered, by outcome (redirect, deep_link, fallback, not_found, gone, unavailable,
 # pixel) and click class (human, bot, preview, head, prefetch; '-' when nothing was recorded).
@@ -78,7 +31,9 @@ STREAM_EVENTS_WRITTEN = Counter(
 # Clicks dropped: in-process buffer full, or spool full (Redis away too long).
 CLICKS_DROPPED = Counter("tracker_clicks_dropped_total", "Clicks dropped: buffer full")
 # Clicks waiting in the in-process buffer of this process.
-CLICK_BUFFER = Gauge("tracker_click_buffer", "Clicks buffered in process")
+CLICK_BUFFER = Gauge(
+    "tracker_click_buffer", "Clicks buffered in process", multiprocess_mode="livesum"
+)
 # Clicks per stream entry written by the sink.
 SINK_BATCH = Histogram(
     "tracker_sink_batch_size", "Clicks per stream entry", buckets=(1, 10, 50, 100, 250, 500, 1000)
@@ -92,7 +47,9 @@ CLICKS_SPOOLED = Counter("tracker_clicks_spooled_total", "Clicks written to the 
 # Clicks replayed from the spool into the streams once Redis was back.
 CLICKS_REPLAYED = Counter("tracker_clicks_replayed_total", "Clicks replayed from the spool")
 # Bytes in the spool not yet replayed (own segments and adopted ones).
-SPOOL_BYTES = Gauge("tracker_spool_bytes", "Bytes waiting in the click spool")
+SPOOL_BYTES = Gauge(
+    "tracker_spool_bytes", "Bytes waiting in the click spool", multiprocess_mode="livesum"
+)
 
 # Rows inserted into Postgres by the ingest worker (duplicates excluded).
 ROWS_INGESTED = Counter(
@@ -107,9 +64,15 @@ INGEST_BATCH_SECONDS = Histogram("tracker_ingest_batch_seconds", "Ingest batch l
 # Entries (or single clicks in them) moved to the dead-letter stream.
 DEAD_LETTERED = Counter("tracker_dead_lettered_total", "Items dead-lettered", ["reason"])
 # Entries in a stream not yet delivered to the consumer group.
-STREAM_LAG = Gauge("tracker_stream_lag", "Entries not yet read by the group", ["stream"])
+STREAM_LAG = Gauge(
+    "tracker_stream_lag", "Entries not yet read by the group", ["stream"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
 # Entries delivered but not acknowledged.
-STREAM_PENDING = Gauge("tracker_stream_pending", "Entries pending acknowledgement", ["stream"])
+STREAM_PENDING = Gauge(
+    "tracker_stream_pending", "Entries pending acknowledgement", ["stream"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
 # Entries claimed from dead consumers.
 CLAIMED = Counter(
     "tracker_claimed_total", "Pending entries claimed from idle consumers", ["stream"]
@@ -129,8 +92,9 @@ POSTBACKS_POSTPONED = Counter(
 )
 # 1 while a partner's endpoint keeps failing (breaker open): alert on this.
 POSTBACK_BREAKER_OPEN = Gauge(
-    "tracker_postback_breaker_open", "Partner breaker open", ["affiliate_id"]
-)
+    "tracker_postback_breaker_open", "Partner breaker open", ["affiliate_id"],
+    multiprocess_mode="livemax",
+)  # fmt: skip
 
 # API requests refused with 429 (a key over its per-minute budget).
 RATE_LIMITED = Counter("tracker_api_rate_limited_total", "API requests refused: rate limit")
@@ -153,19 +117,25 @@ INGEST_BATCH_ROWS = Histogram(
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
 )
 # Entries in a stream (what trimming has not yet removed).
-STREAM_LENGTH = Gauge("tracker_stream_length", "Entries in the stream", ["stream"])
+STREAM_LENGTH = Gauge(
+    "tracker_stream_length", "Entries in the stream", ["stream"], multiprocess_mode="livemostrecent"
+)
 # Age in seconds of the oldest entry delivered but not acknowledged.
 OLDEST_PENDING_SECONDS = Gauge(
-    "tracker_stream_oldest_pending_seconds", "Age of the oldest pending entry", ["stream"]
-)
+    "tracker_stream_oldest_pending_seconds", "Age of the oldest pending entry", ["stream"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
 # Age in seconds of the oldest entry not yet read by the group (consumer lag in time).
 STREAM_LAG_SECONDS = Gauge(
-    "tracker_stream_lag_seconds", "Age of the oldest undelivered entry", ["stream"]
-)
+    "tracker_stream_lag_seconds", "Age of the oldest undelivered entry", ["stream"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
 # Entries removed by trimming below the oldest pending entry.
 STREAM_TRIMMED = Counter("tracker_stream_trimmed_total", "Entries trimmed", ["stream"])
 # Unix time of the ingest worker's last progress (a committed batch, or nothing to do).
-INGEST_LAST_PROGRESS = Gauge("tracker_ingest_last_progress_seconds", "Last ingest progress")
+INGEST_LAST_PROGRESS = Gauge(
+    "tracker_ingest_last_progress_seconds", "Last ingest progress", multiprocess_mode="livemax"
+)
 
 # -- issue 18: browser conversions and tracking domains --
 # Browser conversions (the SDK) by outcome: queued, repeat, or why refused (origin,
@@ -175,3 +145,34 @@ BROWSER_CONVERSIONS = Counter(
 )
 # Requests refused because their Host is not a registered tracking domain.
 HOSTS_REFUSED = Counter("tracker_hosts_refused_total", "Requests for an unregistered Host")
+
+# -- issue 21: production (dashboards, alerts, several processes) --
+# Seconds per API request by route template, method and status class (not the redirect's).
+API_SECONDS = Histogram(
+    "tracker_api_request_seconds", "API request latency", ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)  # fmt: skip
+# Entries in each dead-letter stream (set aside by ingest with their reason), per sweep.
+DEAD_LETTER_LENGTH = Gauge(
+    "tracker_dead_letter_length", "Entries in the dead-letter stream", ["stream"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
+# Conversions stored by the ingest worker, by their status when stored (after the commit).
+CONVERSIONS = Counter("tracker_conversions_total", "Conversions stored", ["status"])
+# Conversion status changes (later postbacks, the API) by new status, in the transaction.
+CONVERSION_STATUS_CHANGES = Counter(
+    "tracker_conversion_status_changes_total", "Conversion status changes", ["to"]
+)
+# 1 while this process's last probe of the dependency (postgres, redis) answered in time.
+DEPENDENCY_UP = Gauge(
+    "tracker_dependency_up", "Dependency answered the last probe", ["dependency"],
+    multiprocess_mode="livemin",
+)  # fmt: skip
+# Partner postback deliveries in the outbox by state (pending, dead), read every 15 s.
+POSTBACK_OUTBOX = Gauge(
+    "tracker_postback_outbox", "Partner postback deliveries by state", ["state"],
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
+# -- issue 19: traffic truth --
+# Click-cap reservations that Redis did not answer in time (the click went to the fallback).
+CLICK_CAP_ERRORS = Counter("tracker_click_cap_errors_total", "Click-cap reservations failed")

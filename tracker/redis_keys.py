@@ -3,8 +3,8 @@
 One place, so that the redirect, the API and the ingest worker cannot disagree on a
 name. Every key starts with the configured prefix (``TRACKER_STREAM_PREFIX``); keys
 that must live together on one Redis Cluster node share a hash tag (``{…}``): each
-stream shard has its own (``tracker.domain.shards``), and a shard's dead letters and
-click counters sit in its slot.
+stream shard has its own (``tracker.domain.shards``), and a shard's dead letters sit in
+its slot; an offer's click-cap counters share a tag of their own.
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ class RedisKeys:
         return [base, *dict.fromkeys(self.dead_letter_of(s) for s in sources)]
 
     # -- counters and marks ------------------------------------------------------------
-    def click_count(self, shard: int, day: str) -> str:
-        """A shard's click counters of one UTC day (``total``: all time), for click caps."""
-        return f"{self.prefix}:clickcount:{{{shard}}}:{day}"
+    def click_cap(self, offer_id: int, day: str) -> str:
+        """An offer's paid clicks reserved under its click caps on one UTC day (``total``:
+        all time); both of an offer's counters share one hash tag (redirect.caps)."""
+        return f"{self.prefix}:clickcap:{{c{offer_id}}}:{day}"
 
     def unique_prefix(self, tag: int) -> str:
         """Visitor marks of the unique-click judge, spread over ``tag`` slots."""

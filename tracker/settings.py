@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     server: Literal["uvicorn", "granian"] = Field(
         "uvicorn",
-        description="HTTP server of `tracker serve`/`up`; granian needs `pip install 'tracker[granian]'`",
+        description="HTTP server of `tracker serve`/`up`: uvicorn answers visitors sooner below "
+        "saturation (docs/adr/0103); granian (`pip install 'tracker[granian]'`) serves more at it",
     )
     public_url: str | None = Field(
         None,
@@ -71,6 +72,15 @@ class Settings(BaseSettings):
     postback_auth_cache_s: float = Field(2.0, ge=0, le=60)
     # Proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
     trusted_proxies: list[str] = []
+    # -- issue 19: traffic truth --
+    # MaxMind-format ASN database (GeoLite2-ASN layout): clicks carry ASN, organisation
+    # and the datacenter flag (tracker.domain.datacenters); traffic rules can block them.
+    asn_db: Path | None = None
+    datacenter_asns: list[int] = Field(
+        [],
+        max_length=10_000,
+        description="AS numbers counted as datacenters beyond the built-in list",
+    )
     ingest_claim_idle_ms: int = Field(30_000, ge=0)  # pending this long → claimed by the sweep
     ingest_sweep_s: float = Field(5.0, gt=0)  # how often the (lock-guarded) sweep runs
     ingest_grace_s: float = Field(10.0, gt=0)  # SIGTERM: time to commit the batch in hand
@@ -108,6 +118,14 @@ class Settings(BaseSettings):
     # After a rotation, an advertiser's previous postback secret stays valid this long.
     postback_secret_overlap_s: int = Field(86_400, ge=0, le=30 * 86_400)
     log_level: str = "info"
+    # -- issue 21: production (processes, logs, partner postbacks under faults) --
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto", description="auto: text on a terminal, one JSON object per line otherwise"
+    )
+    # Processes of `tracker serve`/`up` (on one port) and of `tracker ingest` (one group).
+    workers: int = Field(1, ge=1, le=64)
+    # Partner postback attempts in flight to one destination (host and port) at once.
+    postback_destination_concurrency: int = Field(4, ge=1, le=100)
 
     @field_validator("database_url")
     @classmethod
@@ -138,6 +156,18 @@ class Settings(BaseSettings):
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"TRACKER_REPORT_TIME_ZONES: unknown zone {zone!r}") from None
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        from ipaddress import ip_network
+
+        for cidr in v:
+            try:
+                ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"TRACKER_TRUSTED_PROXIES: not a CIDR: {cidr!r}") from None
         return v
 
     @field_validator("fallback_url")

@@ -18,8 +18,8 @@ from hashlib import blake2b
 import asyncpg
 
 from ingest.clicks.copytext import NULL, escape, opt
-from ingest.clicks.geo import NOWHERE, Geo
 from ingest.clicks.useragent import parse_agent
+from tracker.geoip import NO_NETWORK, NOWHERE, Asn, Geo, Network
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
@@ -86,15 +86,17 @@ class DailySalts:
 class Enricher:
     """Enrichment as ready-made COPY text blocks, cached per address and per agent.
 
-    ``ip_block`` → (``ip_trunc, ip_hash, country, region, city`` as COPY text, country);
-    ``agent_block`` → (``user_agent, device, os, browser`` as COPY text, class, device).
+    ``ip_block`` → (``ip_trunc, ip_hash, country, region, city, asn, asn_org, datacenter``
+    as COPY text, country); ``agent_block`` → (``user_agent, device, os, browser`` as COPY
+    text, class, device).
     Visitors and agents come back, so most clicks are two dictionary hits. A new IPv4
     address in a known /24 costs only its hash: the network's truncated address and
     place are kept per /24 (when the GeoIP database answers for the whole /24).
     """
 
-    def __init__(self, geo: Geo, salts: DailySalts) -> None:
+    def __init__(self, geo: Geo, salts: DailySalts, asn: Asn | None = None) -> None:
         self.geo = geo
+        self.asn = asn or Asn(None)
         self.salts = salts
         self._ips: dict[date, dict[str, tuple[str, str]]] = {}
         # "a.b.c" → ("a.b.c.0\t", "country\tregion\tcity", country)
@@ -124,12 +126,14 @@ class Enricher:
             hit = (f"{known[0]}\\\\x{digest}\t{known[1]}", known[2])
         else:
             place = self.geo.lookup(ip) if ip else NOWHERE
+            network = self.asn.lookup(ip) if ip else NO_NETWORK
             hashed = ip_hash(ip, self.salts.get(day))
             trunc = opt(truncate_ip(ip) if ip else None)
-            where = "\t".join((escape(place.country), escape(place.region), escape(place.city)))
+            where = "\t".join((escape(place.country), escape(place.region), escape(place.city),
+                               network_text(network)))  # fmt: skip
             hash_text = "\\\\x" + hashed if hashed else NULL
             hit = (f"{trunc}\t{hash_text}\t{where}", place.country)
-            if _V4.fullmatch(ip) and self.geo.per_network(ip):
+            if _V4.fullmatch(ip) and self.geo.per_network(ip) and self.asn.per_network(ip):
                 if len(self._nets) >= 100_000:
                     self._nets.clear()
                 self._nets[net] = (f"{trunc}\t", where, place.country)
@@ -148,10 +152,17 @@ class Enricher:
         return self.new_agent(ua, cls) if hit is None else hit
 
     def new_agent(self, ua: str, cls: str) -> tuple[str, str, str]:
+        # The class is the redirect's, unchanged: it already decided the click's cap and
+        # unique slot with it (tracker.domain.classify, tracker.domain.counted).
         agent = parse_agent(ua)
-        # Confirm the redirect's class: a known crawler the quick rules missed is a bot.
-        final = "bot" if cls == "human" and agent.crawler else cls
-        device = "bot" if final in ("bot", "preview") and not agent.device else agent.device
+        device = "bot" if cls in ("bot", "preview") and not agent.device else agent.device
         block = "\t".join((opt(ua), device, escape(agent.os), escape(agent.browser)))
-        hit = self.agents(cls)[ua] = (block, final, device)
+        hit = self.agents(cls)[ua] = (block, cls, device)
         return hit
+
+
+def network_text(network: Network) -> str:
+    """``asn, asn_org, datacenter`` as COPY text."""
+    if network.asn is None:
+        return f"{NULL}\t\tf"
+    return f"{network.asn}\t{escape(network.org)}\t{'t' if network.datacenter else 'f'}"

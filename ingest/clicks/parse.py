@@ -52,6 +52,7 @@ class Wire(msgspec.Struct, frozen=True, gc=False):
     referer: Annotated[str, Meta(max_length=2048)] = ""
     lang: Annotated[str, Meta(max_length=64)] = ""
     cls: ClickClass = "human"
+    rule: Annotated[str, Meta(max_length=64)] = ""
 
 
 Click = Wire
@@ -80,7 +81,7 @@ def _from_model(ev: ClickEvent) -> Wire:
         click_id=str(ev.click_id), ts=ts.timestamp(), offer_id=ev.offer_id, aff_id=ev.aff_id,
         kind=ev.kind, link_id=ev.link_id, link_code=ev.link_code, subs=tuple(ev.subs),
         source=ev.source, params=dict(ev.params), ip=ev.ip, ua=ev.ua, referer=ev.referer,
-        lang=ev.lang, cls=ev.cls,
+        lang=ev.lang, cls=ev.cls, rule=ev.rule,
     )  # fmt: skip
 
 

@@ -24,21 +24,28 @@ import orjson
 from ingest.clicks.copytext import NULL
 from ingest.clicks.enrich import Enricher
 from ingest.clicks.parse import Wire
-from ingest.clicks.rows import day_of, domain_text, impression_row, own_fields, second_text
+from ingest.clicks.rows import (
+    day_of,
+    domain_text,
+    impression_row,
+    own_fields,
+    rule_text,
+    second_text,
+)
 from ingest.clicks.unique import UniqueJudge
+from tracker.domain.classify import CLASSES
+from tracker.domain.counted import PAID_CLASSES, is_click, is_paid
 from tracker.store.reports import rollups
 
 # Clicks prepared between two turns of the event loop: the writer task feeds Postgres the
 # batch before (COPY data, the rollup, COMMIT) meanwhile; without the turns it waited for the
 # whole batch to be prepared (measured: 79% → 90% of a core busy, +9% rows/s).
 CHUNK = 500
-_BOTS = frozenset(("bot", "preview", "prefetch"))
 _OWN_TABS = 19  # click_id … referer_domain: 20 fields
 _TAB = "\t"
 _NO_SUBS = _TAB.join([NULL] * 10)
 _TAILS = [_NO_SUBS] + [(_TAB + NULL) * (10 - k) for k in range(1, 11)]  # after k subs
 _VERDICT = ("f\n", "t\n")
-_CLASSES = ("human", "bot", "preview", "head", "prefetch")  # Wire.cls
 _EPOCH = date(1970, 1, 1)
 # Timestamps (quarter, day, text) by the wire's float, subs texts by value, shared by batches (bounded):
 # clicks of one millisecond share a timestamp, and sub values repeat per campaign.
@@ -94,7 +101,8 @@ async def prepare(events: list[Wire], enricher: Enricher, judge: UniqueJudge,
     out = Prepared()
     if not events:
         return out
-    judged = [c for c in events if c.cls != "head" and c.kind == "click"]
+    # Only a paid (human) click takes the visitor's unique slot (tracker.domain.counted).
+    judged = [c for c in events if c.kind == "click" and is_paid(c.cls)]
     # The verdicts are computed in Redis while the rows are made here.
     judging = asyncio.ensure_future(judge.judge(judged))
     for _ in range(3):
@@ -133,7 +141,7 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
         if len(domains) > 50_000:
             domains.clear()
         day_n, day, ips = -1, _EPOCH, {}
-        agents = {cls: enricher.agents(cls) for cls in _CLASSES}
+        agents = {cls: enricher.agents(cls) for cls in CLASSES}
         for c in events[lo : lo + CHUNK]:
             when = stamps.get(c.ts)
             if when is None:
@@ -177,8 +185,9 @@ async def _rows(events: list[Wire], enricher: Enricher, pool: asyncpg.Pool, cont
                 or own.count(_TAB) != _OWN_TABS
             ):  # fmt: skip
                 own = own_fields(c)  # the careful way: escape what must be
-            parts.append(f"{own}\t{ipb[0]}\t{agb[0]}\t{agb[1]}\t")
-            if cls == "head":
+            rule = rule_text(c.rule) if c.rule else NULL
+            parts.append(f"{own}\t{ipb[0]}\t{agb[0]}\t{rule}\t{agb[1]}\t")
+            if cls not in PAID_CLASSES:
                 parts.append(_VERDICT[False])
             else:
                 slots.append(len(parts))
@@ -193,12 +202,12 @@ def _count(out: Prepared, rows: _Rows, unique: Counter[Key]) -> None:
     for kind, counted in ((0, Counter(rows.keys)), (1, Counter(rows.impression_keys))):
         for key, n in counted.items():
             q, offer, aff, cls = key
-            counted_n = n if cls != "head" else 0
+            counted_n = n if is_click(cls) else 0
             if kind:
                 add = [0, 0, 0, 0, counted_n]
             else:
-                bot = n if cls in _BOTS else 0
-                add = [counted_n, unique[key], n if cls == "human" else 0, bot, 0]
+                human = n if is_paid(cls) else 0
+                add = [counted_n, unique[key], human, counted_n - human, 0]
             acc = quarters[(q, aff, offer)]
             for i in range(5):
                 acc[i] += add[i]

@@ -25,8 +25,9 @@ CLICK_COLUMNS = (
     "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
     "source", "params", "referer", "referer_domain",
     "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
+    "asn", "asn_org", "datacenter",  # … and its network part (migration 0040)
     "user_agent", "device", "os", "browser",  # Enricher.agent_block
-    "click_class", "is_unique",
+    "traffic_rule", "click_class", "is_unique",
 )  # fmt: skip
 # An impression is stored as a click is (the pixel's hit carries the same fields), less
 # the unique verdict: reports group and filter both alike (migration 0070).
@@ -108,8 +109,14 @@ def own_fields(c: Wire) -> str:
 
 
 def click_row(c: Wire, ip_block: str, agent_block: str, cls: str, unique: bool) -> str:
-    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{cls}\t{'t' if unique else 'f'}"
+    return (f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{rule_text(c.rule)}\t{cls}\t"
+            f"{'t' if unique else 'f'}")  # fmt: skip
+
+
+def rule_text(rule: str) -> str:
+    """The traffic rule that blocked or flagged a click, as COPY text."""
+    return escape(rule) if rule else NULL
 
 
 def impression_row(c: Wire, ip_block: str, agent_block: str, cls: str) -> str:
-    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{cls}"
+    return f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{rule_text(c.rule)}\t{cls}"

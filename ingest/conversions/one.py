@@ -27,7 +27,7 @@ from tracker.store import conversions as store
 from tracker.store import offer_rules, outbox
 from tracker.store.reports import rollups
 
-WAIT = -1  # the click may still be on its way: try again later
+WAIT = "wait"  # the click may still be on its way: try again later
 
 # The row, its first history entry and its rollup in one round trip.
 _INSERT = (
@@ -65,8 +65,8 @@ def _months_later(t: datetime, months: int) -> datetime:
 
 async def process(
     conn: asyncpg.Connection, ev: ConversionEvent, may_wait: MayWait, cache: offer_rules.RulesCache
-) -> int:
-    """1 when a conversion was inserted, 0 when not, WAIT to try again later."""
+) -> str:
+    """The status of the conversion inserted, "" when none was, WAIT to try again later."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(ev.conversion_id)
     )
@@ -75,7 +75,7 @@ async def process(
         if _merchant_may_change(existing, ev):
             await store.change_status(conn, existing, ev.status, actor=ev.via, at=ev.ts,
                                       reason=f"{ev.via}: status={ev.status}")  # fmt: skip
-        return 0
+        return ""
     at = ev.ts.astimezone(UTC)
     click: Any = None
     problem: str | None = None
@@ -168,7 +168,7 @@ async def process(
         )
         for event in ("created", "approved") if status == "approved" else ("created",):
             await outbox.announce(conn, stored, event)
-    return int(cid)
+    return status if cid else ""
 
 
 def _merchant_may_change(existing: Any, ev: ConversionEvent) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,6 +27,7 @@ from ingest.dead_letter import Reject, dead_letter
 from ingest.streams import Entries
 from schemas.events import ConversionEvent
 from tracker import metrics, redis_keys
+from tracker.logs import bind
 from tracker.settings import Settings
 from tracker.store.offer_rules import RulesCache
 
@@ -65,6 +67,7 @@ class ConversionWriter:
 
     async def write(self, events: list[ConversionEvent]) -> int:
         inserted = done = 0
+        stored: Counter[str] = Counter()  # conversions inserted, by status
         now = time.time()
         due: list[ConversionEvent] = []
         later: list[ConversionEvent] = []
@@ -75,7 +78,7 @@ class ConversionWriter:
             # One transaction for the batch: one commit (one WAL flush) for many conversions.
             # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
-                results = [await process(conn, ev, self._may_wait, self._rules) for ev in due]
+                results: list[str] = [await self._process(conn, ev) for ev in due]
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
             # Two workers' batches crossed on a click or a cap, or one conversion cannot be
             # stored: nothing was kept; redo the batch one conversion per transaction (no
@@ -86,10 +89,10 @@ class ConversionWriter:
                 for ev in due:
                     try:
                         async with conn.transaction():
-                            results.append(await process(conn, ev, self._may_wait, self._rules))
+                            results.append(await self._process(conn, ev))
                     except _POISON as bad:
                         await self._set_aside(ev, bad)
-                        results.append(0)
+                        results.append("")
         for ev, result in zip(due, results, strict=True):
             if result == WAIT:
                 later.append(ev.model_copy(update={"attempt": ev.attempt + 1,
@@ -97,15 +100,24 @@ class ConversionWriter:
                 metrics.CONVERSIONS_DEFERRED.inc()
                 continue
             done += 1
-            inserted += result
+            if result:
+                inserted += 1
+                stored[result] += 1
         if later:
             await self._requeue(later)
             if done == 0:  # nothing due in this batch: do not spin on the stream
                 wait_s = min(e.not_before or now for e in later) - time.time()
                 await asyncio.sleep(min(max(wait_s, 0.005), 0.05))
+        for status, n in stored.items():
+            metrics.CONVERSIONS.labels(status).inc(n)
         metrics.ROWS_INGESTED.labels("conversions").inc(inserted)
         metrics.ROWS_DUPLICATE.labels("conversions").inc(done - inserted)
         return inserted
+
+    async def _process(self, conn: asyncpg.Connection, ev: ConversionEvent) -> str:
+        click = str(ev.click_id) if ev.click_id else None
+        with bind(conversion_id=str(ev.conversion_id), click_id=click):
+            return await process(conn, ev, self._may_wait, self._rules)
 
     async def handle(self, stream: str, entries: Entries) -> list[Reject]:
         """The conversion entries of one stream: write the good ones, return the ones that

@@ -23,6 +23,7 @@ def make_sender(settings: Settings, pool: asyncpg.Pool) -> PostbackSender:
         pool,
         http,
         concurrency=settings.postback_concurrency,
+        per_destination=settings.postback_destination_concurrency,
         backoff_base_s=settings.postback_backoff_base_s,
         breaker_threshold=settings.postback_breaker_threshold,
     )
@@ -35,7 +36,10 @@ class SenderComponent:
 
     async def start_with(self, services: Services) -> None:
         self.sender = make_sender(services.settings, services.pool)
-        self._task = asyncio.create_task(self.sender.run(), name="postback-sender")
+        # Attempts still out at stop are given a few seconds (the API's shutdown steps
+        # are bounded at 10 s), then cancelled: their rows are claimed again later.
+        drain_s = min(services.settings.postback_timeout_s, 5.0)
+        self._task = asyncio.create_task(self.sender.run(drain_s=drain_s), name="postback-sender")
 
     async def stop(self) -> None:
         if self.sender is None or self._task is None:

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 
+from loadtests.summary import Summary
 from tracker.runtime.servers import servers
 from tracker.settings import Settings
 from tracker.store.keys import create_key
@@ -171,6 +172,7 @@ def main() -> None:
     a = p.parse_args()
     if a.postbacks > a.clicks:
         raise SystemExit("--postbacks must not exceed --clicks (one postback per click)")
+    summary = Summary("loadtests.conversions.bench")
     with tempfile.TemporaryDirectory(prefix="trk-bench-") as tmp:
         s = Settings(data_dir=Path(tmp), database_url=os.environ.get("TRACKER_DATABASE_URL"),
                      redis_url=os.environ.get("TRACKER_REDIS_URL"))  # fmt: skip
@@ -185,6 +187,7 @@ def main() -> None:
     print(
         f"postbacks/s end to end ÷ clicks/s end to end = {r['postback_e2e_per_s'] / r['click_e2e_per_s']:.3f}"
     )
+    summary.print({**r, "postbacks_per_click_e2e": r["postback_e2e_per_s"] / r["click_e2e_per_s"]})
 
 
 if __name__ == "__main__":

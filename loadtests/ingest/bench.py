@@ -42,6 +42,7 @@ from ingest.clicks.rows import CLICK_COLUMNS
 from ingest.worker import Worker
 from loadtests.ingest.baseline import consume_per_entry, fill_one_per_entry
 from loadtests.ingest.data import build_geo_db, make_clicks
+from loadtests.summary import Summary
 from schemas.events import WIRE_VERSION
 from tracker import redis_keys
 from tracker.redis_client import open_redis
@@ -213,6 +214,8 @@ async def freshness(settings: Settings, pool: asyncpg.Pool, redis: Redis, offer:
 
 
 async def main(args: argparse.Namespace) -> int:
+    summary = Summary("loadtests.ingest.bench")
+    figures: dict[str, Any] = {"clicks": args.clicks, "batch_entries": args.batch_entries}
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp, \
             servers(Settings(data_dir=Path(tmp)), owner=True) as urls:  # fmt: skip
         await migrate_dsn(urls.database_url)
@@ -246,10 +249,15 @@ async def main(args: argparse.Namespace) -> int:
             print(f"worker (enrichment on)     {work:>9,.0f} rows/s")
             print(f"  worker / raw COPY        {work / raw:>9.2f}x   (target >= 0.5)")
             print(f"  worker / per-entry       {work / base:>9.2f}x   (target >= 2.5)")
+            figures.update(worker_rows_s=work, copy_rows_s=raw, per_entry_rows_s=base,
+                           worker_vs_copy=work / raw, worker_vs_per_entry=work / base)  # fmt: skip
             clean, dirty, dead = await poison(settings, pool, redis, offer, aff, args.poison_rounds)
             print(f"poison: clean {clean:,.0f}/s, with 100 malformed {dirty:,.0f}/s, "
                   f"drop {100 * (1 - dirty / clean):.1f}% (target <= 10%); "
                   f"dead-lettered {dead} of {100 * args.poison_rounds}")  # fmt: skip
+            figures.update(poison_clean_rows_s=clean, poison_dirty_rows_s=dirty,
+                           poison_drop=1 - dirty / clean, dead_lettered=dead,
+                           malformed_sent=100 * args.poison_rounds)  # fmt: skip
             await _reset(pool)
             if args.fresh_seconds > 0:
                 f = await freshness(
@@ -258,9 +266,13 @@ async def main(args: argparse.Namespace) -> int:
                 print(f"freshness at {args.rate}/s for {args.fresh_seconds:.0f}s: "
                       f"{f['seen']}/{f['sent']} visible, p50 {f['p50'] * 1000:.0f} ms, "
                       f"p99 {f['p99'] * 1000:.0f} ms (target <= 1000), max {f['max'] * 1000:.0f} ms")  # fmt: skip
+                figures.update(fresh_sent=f["sent"], fresh_seen=f["seen"],
+                               fresh_p50_ms=f["p50"] * 1000, fresh_p99_ms=f["p99"] * 1000,
+                               fresh_max_ms=f["max"] * 1000)  # fmt: skip
         finally:
             await redis.aclose()
             await pool.close()
+    summary.print(figures)
     return 0
 
 

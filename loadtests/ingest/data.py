@@ -56,6 +56,17 @@ def build_geo_db(path: Path) -> Path:
     return path
 
 
+def build_asn_db(path: Path, networks: list[tuple[str, int, str]]) -> Path:
+    """A small GeoLite2-ASN-shaped database: (network, AS number, organisation) each."""
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-ASN",
+                        languages=["en"], description="tracker test asn")  # fmt: skip
+    for net, asn, org in networks:
+        writer.insert_network(IPSet([net]), {"autonomous_system_number": asn,
+                                             "autonomous_system_organization": org})  # fmt: skip
+    writer.to_db_file(str(path))
+    return path
+
+
 def make_clicks(n: int, offer: int, aff: int, *, seed: int = 7, now_ns: int | None = None,
                 impression_every: int = 0) -> list[dict[str, Any]]:  # fmt: skip
     """n clicks as the redirect puts them on the wire (some impressions, some bots)."""

@@ -21,11 +21,15 @@ import pstats
 import time
 from typing import Any
 
+from loadtests.summary import Summary
+from redirect.caps import ClickCaps
 from redirect.catalog import CachedLink, CachedOffer
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
+from tracker import redis_keys
 from tracker.domain.macros import compile_template
+from tracker.settings import Settings
 
 LANDING = "https://shop.example/landing?cid={click_id}&a={aff_id}&s1={sub1}&s2={sub2}&d={device}"
 UA = b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -40,7 +44,9 @@ def _front() -> tuple[RedirectFront, ClickSink]:
     links.link_map["bench1"] = CachedLink(1, "bench1", 1, 7, (), True)
     links.affiliate_map[7] = True
     sink = ClickSink(["s"], 500, 20, 10**9)
-    return RedirectFront(None, links, sink), sink
+    settings = Settings.model_construct()
+    caps = ClickCaps(redis_keys.of(settings), 0.25)
+    return RedirectFront(None, links, sink, None, caps, settings), sink
 
 
 def _scope() -> dict[str, Any]:
@@ -70,6 +76,7 @@ async def main(rounds: int, n: int, profile: bool) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 1_000)  # as `tracker serve` runs
+    summary = Summary("loadtests.redirect.inprocess")
     times = [await _round(front, sink, n) for _ in range(rounds)]
     print(f"best {min(times):.1f} µs a click, median {sorted(times)[len(times) // 2]:.1f} µs "
           f"({rounds} rounds of {n:,})")  # fmt: skip
@@ -79,6 +86,9 @@ async def main(rounds: int, n: int, profile: bool) -> None:
         await _round(front, sink, n)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+    summary.print({"best_us_per_click": min(times),
+                   "median_us_per_click": sorted(times)[len(times) // 2],
+                   "rounds": rounds, "clicks_per_round": n})  # fmt: skip
 
 
 if __name__ == "__main__":

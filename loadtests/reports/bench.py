@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ import httpx
 
 from loadtests.reports import scan
 from loadtests.reports.data import PARAM, load
+from loadtests.summary import Summary
 from tracker.runtime.servers import servers
 from tracker.settings import Settings
 from tracker.store.keys import create_key
@@ -286,10 +286,11 @@ def main() -> None:
     args = p.parse_args()
     args.conversions = args.clicks // 50 if args.conversions is None else args.conversions
     args.data_dir = args.data_dir or Path(f"/tmp/trk-reports-bench-{args.clicks}")
+    summary = Summary("loadtests.reports.bench")
     settings = Settings(data_dir=args.data_dir)
     with servers(settings) as urls:
         out = asyncio.run(_run(args, urls.database_url, urls.redis_url))
-    print(json.dumps(out))
+    summary.print(out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ SELECT {dims}, sum(g)::int8, sum(u)::int8, sum(h)::int8, sum(b)::int8, sum(i)::i
   FROM (
     SELECT {x}, (x.click_class <> 'head')::int AS g, x.is_unique::int AS u,
            (x.click_class = 'human')::int AS h,
-           (x.click_class IN ('bot', 'preview', 'prefetch'))::int AS b, 0 AS i, 0 AS p, 0 AS a,
+           (x.click_class IN ('bot', 'preview', 'prefetch', 'blocked'))::int AS b, 0 AS i, 0 AS p, 0 AS a,
            0 AS rj, 0 AS rv,
            coalesce(r.cpc_revenue * CASE WHEN r.cpc_basis = 'unique' THEN x.is_unique::int
                     ELSE (x.click_class = 'human')::int END, 0) AS rev,

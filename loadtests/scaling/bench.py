@@ -1,18 +1,19 @@
-"""Scaling benchmark: 1 vs 2 ``tracker serve`` and 1 vs 2 ``tracker ingest`` processes.
+"""Scaling benchmark: ``tracker serve`` and ``tracker ingest`` with 1 vs 2 worker processes.
 
     flock /tmp/bench.lock .venv/bin/python -m loadtests.scaling.bench   # about 3 min
 
 Starts its own PostgreSQL and Redis (embedded, loopback; ``--cluster`` uses
 a 3-master Redis Cluster from the bundled binary instead), then:
 
-1. serve: one ``tracker serve`` process, then two (each its own port), each
-   driven by two wrk instances of ``connections/2`` connections (the same
-   client cost in both rows; with two servers each wrk drives one of them),
-   in interleaved rounds, medians reported; then ``tracker ingest --burst``
-   and a check that every 302 the servers counted is one row in Postgres;
+1. serve: ``tracker serve`` (one process), then ``tracker serve --workers 2``
+   (two worker processes on one port), each driven by two wrk instances of
+   ``connections/2`` connections (the same client cost in both rows), in
+   interleaved rounds, medians reported; then ``tracker ingest --burst`` and a
+   check that every 302 the servers counted (``/metrics``: summed over the
+   workers) is one row in Postgres;
 2. ingest: ``--clicks`` clicks pre-filled into the streams (entries of 500,
-   as the sink writes them, over ``--shards`` shards), drained by one
-   ``tracker ingest --burst`` process, then by two at once, enrichment on;
+   as the sink writes them, over ``--shards`` shards), drained by
+   ``tracker ingest --burst``, then ``tracker ingest --burst --workers 2``, enrichment on;
    the rate is taken between 5% and 95% of the rows (process start and the
    tail excluded) from the row count in Postgres.
 
@@ -45,6 +46,7 @@ import orjson
 
 from loadtests.ingest.data import build_geo_db, make_clicks
 from loadtests.redirect.bench import ROOT, Result, _answered, _world, process, wrk
+from loadtests.summary import Summary
 from schemas.events import WIRE_VERSION
 from tracker import redis_keys
 from tracker.redis_client import open_redis
@@ -72,8 +74,10 @@ def _wrk(url: str, seconds: int, connections: int) -> Result:
     return wrk(url, seconds, connections)
 
 
-def _serve(port: int, env: dict[str, str]) -> contextlib.AbstractContextManager[None]:
-    return process(["-m", "service.cli", "serve", "--port", str(port)], env, port, "/healthz")
+def _serve(port: int, env: dict[str, str],
+           workers: int = 1) -> contextlib.AbstractContextManager[None]:  # fmt: skip
+    args = ["-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    return process(args, env, port, "/healthz")
 
 
 @contextlib.contextmanager
@@ -91,20 +95,21 @@ def _redis_url(work: Path, cluster: bool, default: str) -> Iterator[str]:
 def serve_rows(env: dict[str, str], dsn: str, code: str, aff: int, args: argparse.Namespace
                ) -> tuple[Result, Result, int, int]:  # fmt: skip
     path = f"/c/{code}?sub1=scale"
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(2)]
     one: list[Result] = []
     two: list[Result] = []
     with contextlib.ExitStack() as stack:
-        for port in ports:
-            stack.enter_context(_serve(port, env))
+        for port, workers in zip(ports, (1, 2), strict=True):
+            stack.enter_context(_serve(port, env, workers))
         urls = [f"http://127.0.0.1:{p}{path}" for p in ports]
         for u in urls:
             _wrk(u, args.warmup, args.connections)
         for rnd in range(args.rounds):  # interleaved: noise falls on both rows alike
             one.append(_wrk_pair(urls[:1], args.seconds, args.connections))
             two.append(_wrk_pair(urls[1:], args.seconds, args.connections))
-            print(f"  round {rnd + 1}: 1 serve {one[-1].rps:,.0f}/s, 2 serve {two[-1].rps:,.0f}/s",
-                  flush=True)  # fmt: skip
+            print(f"  round {rnd + 1}: 1 worker {one[-1].rps:,.0f}/s, 2 workers "
+                  f"{two[-1].rps:,.0f}/s", flush=True)  # fmt: skip
+        time.sleep(2)  # the workers publish their loop counters every second
         answered = sum(_answered(p) for p in ports)
     # A batch whose write missed its deadline under this load went to the spool; one
     # that was spooled as the servers stopped waits for the next `serve` to replay it.
@@ -121,7 +126,7 @@ def serve_rows(env: dict[str, str], dsn: str, code: str, aff: int, args: argpars
     stored = asyncio.run(_count(dsn, "SELECT count(*) FROM clicks WHERE affiliate_id = $1", aff))
     med = [Result(n, _median([r.rps for r in rs]), _median([r.p50_ms for r in rs]),
                   _median([r.p99_ms for r in rs]), sum(r.requests for r in rs),
-                  sum(r.bad for r in rs)) for n, rs in (("1 serve", one), ("2 serve", two))]  # fmt: skip
+                  sum(r.bad for r in rs)) for n, rs in (("1 worker", one), ("2 workers", two))]  # fmt: skip
     return med[0], med[1], answered, stored
 
 
@@ -154,11 +159,12 @@ async def _fill(settings: Settings, url: str, clicks: list[dict[str, Any]]) -> N
 
 
 async def drain(env: dict[str, str], dsn: str, workers: int, n: int) -> float:
-    """Clicks/s of ``workers`` burst processes from about 5% to 95% of the rows (the
-    samples of the row count nearest those marks)."""
+    """Clicks/s of ``tracker ingest --burst --workers N`` from about 5% to 95% of the rows
+    (the samples of the row count nearest those marks)."""
     conn = await asyncpg.connect(dsn)
-    procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "ingest", "--burst"], env=env,
-                              cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "ingest", "--burst",
+                               "--workers", str(workers)], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL)]  # fmt: skip
     first: tuple[float, int] | None = None  # the first sample with rows, and the last
     last = (0.0, 0)
     try:
@@ -214,6 +220,7 @@ async def _offer_for_ingest(dsn: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    summary = Summary("loadtests.scaling.bench")
     work = Path(tempfile.mkdtemp(prefix="tracker-scaling-"))
     try:
         with servers(Settings(data_dir=work), owner=True) as urls, \
@@ -235,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"serve: {args.rounds} interleaved rounds of {args.seconds} s, "
                       f"{args.connections} connections over two wrk processes", flush=True)  # fmt: skip
                 # The redirect bench's wrk and process helpers, without their taskset pinning.
-                with mock.patch("loadtests.redirect.bench._pin", lambda cpu: []):
+                with mock.patch("loadtests.redirect.bench.pin", lambda cpu: []):
                     s1, s2, answered, stored = serve_rows(dict(env, TRACKER_STREAM_PREFIX="srv"),
                                                           dsn, code, aff, args)  # fmt: skip
             if args.part in ("ingest", "both"):
@@ -248,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
     where = "3-master Redis Cluster" if args.cluster else "one Redis"
     print(f"\n2 cores shared by everything (nothing pinned), {where}\n")
-    print("| what | 1 process | 2 processes | ratio |")
+    print("| what | 1 worker | 2 workers | ratio |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| serve, clicks/s (p99 ms) | {s1.rps:,.0f} ({s1.p99_ms:.1f}) | "
           f"{s2.rps:,.0f} ({s2.p99_ms:.1f}) | {s2.rps / s1.rps:.2f}x |")  # fmt: skip
@@ -257,6 +264,13 @@ def run(args: argparse.Namespace) -> int:
     ok = answered == stored and s1.bad == 0 and s2.bad == 0
     print(f"\n{'PASS' if ok else 'FAIL'}  every 302 in Postgres ({answered} answered, "
           f"{stored} rows), no errors ({s1.bad + s2.bad})")  # fmt: skip
+    summary.print({
+        "serve_1_rps": s1.rps, "serve_2_rps": s2.rps, "serve_ratio": s2.rps / s1.rps,
+        "serve_1_p99_ms": s1.p99_ms, "serve_2_p99_ms": s2.p99_ms, "ingest_1_rows_s": i1,
+        "ingest_2_rows_s": i2, "ingest_ratio": i2 / i1, "answered": answered, "stored": stored,
+        "stored_ratio": stored / answered if answered else None, "errors": s1.bad + s2.bad,
+        "cluster": args.cluster, "shards": args.shards,
+    })  # fmt: skip
     return 0 if ok else 1
 
 

@@ -99,3 +99,10 @@ async def test_refused_postbacks_store_nothing(
     r = await http.get("/postback", params={**base, "txn_id": "t-4", "token": adv["postback_token"]},
                        headers={"X-Forwarded-For": "198.51.100.7"})  # fmt: skip
     assert r.status_code == 202, r.text
+    # … and so does RFC 7239 Forwarded (the same rule as the redirect's: client_ip)
+    r = await http.get("/postback", params={**base, "txn_id": "t-5", "token": adv["postback_token"]},
+                       headers={"Forwarded": 'for="198.51.100.8:4711"'})  # fmt: skip
+    assert r.status_code == 202, r.text
+    r = await http.get("/postback", params={**base, "txn_id": "t-6", "token": adv["postback_token"]},
+                       headers={"Forwarded": "for=203.0.113.9"})  # fmt: skip
+    assert r.status_code == 403, r.text

@@ -65,7 +65,7 @@ async def raw_counts(pool: asyncpg.Pool, aff: int) -> list[tuple[object, ...]]:
                       count(*) FILTER (WHERE click_class <> 'head') AS gross,
                       count(*) FILTER (WHERE is_unique) AS uniq,
                       count(*) FILTER (WHERE click_class = 'human') AS human,
-                      count(*) FILTER (WHERE click_class IN ('bot', 'preview', 'prefetch')) AS bot,
+                      count(*) FILTER (WHERE click_class IN ('bot', 'preview', 'prefetch', 'blocked')) AS bot,
                       0 AS imp
                  FROM clicks WHERE affiliate_id = $1 GROUP BY 1, 2
                UNION ALL

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from ingest.clicks.enrich import truncate_ip
 from ingest.clicks.useragent import parse_agent
 from ingest.worker import Worker
-from loadtests.ingest.data import build_geo_db
+from loadtests.ingest.data import build_asn_db, build_geo_db
 from tests.ingest.helpers import click, push, setup_offer
 from tracker import redis_keys
 from tracker.settings import Settings
@@ -44,18 +44,22 @@ async def test_clicks_are_enriched_and_the_full_address_is_never_stored(
     settings: Settings, pool: asyncpg.Pool, redis: Redis, tmp_path: Path
 ) -> None:
     settings.geoip_db = build_geo_db(tmp_path / "geo.mmdb")
+    settings.asn_db = build_asn_db(tmp_path / "asn.mmdb", [
+        ("10.1.0.0/16", 16509, "AMAZON-02"), ("10.2.0.0/16", 3320, "Deutsche Telekom AG"),
+    ])  # fmt: skip
     offer, aff = await setup_offer(pool)
     clicks = [
         click(offer, aff, 1, ip="10.2.3.4", ua=IPHONE),
         click(offer, aff, 2, ip="10.2.3.4", ua=DESKTOP),
-        click(offer, aff, 3, ip="10.1.9.9", ua=GOOGLEBOT),  # the redirect said human
+        # the redirect's class is kept: it decided the click's cap and unique slot
+        click(offer, aff, 3, "bot", ip="10.1.9.9", ua=GOOGLEBOT, rule="flag:datacenter"),
         click(offer, aff, 4, ip="192.0.2.1", ua=DESKTOP, subs=["tab\there", "back\\slash\n"]),
     ]
     await push(redis, redis_keys.of(settings).click_streams()[0], clicks)
     await Worker(settings, pool, redis, consumer="w").run(burst=True)
     rows = await pool.fetch(
         "SELECT host(ip_trunc) AS ip, ip_hash, country, region, city, device, os, browser, "
-        "click_class, sub1, sub2 FROM clicks WHERE affiliate_id = $1 ORDER BY sub1",
+        "click_class, sub1, sub2, asn, asn_org, datacenter, traffic_rule FROM clicks WHERE affiliate_id = $1 ORDER BY sub1",
         aff,
     )
     by_sub = {r["sub1"]: dict(r) for r in rows}
@@ -67,6 +71,15 @@ async def test_clicks_are_enriched_and_the_full_address_is_never_stored(
     assert len(iphone["ip_hash"]) == 16
     assert (bot["click_class"], bot["device"], bot["country"]) == ("bot", "bot", "US")
     assert (odd["country"], odd["sub2"]) == ("", "back\\slash\n")  # escaped, stored as sent
+    # the network: AS number and organisation, a hosting network flagged as a datacenter
+    assert (iphone["asn"], iphone["asn_org"], iphone["datacenter"]) == (
+        3320,
+        "Deutsche Telekom AG",
+        False,
+    )
+    assert (bot["asn"], bot["asn_org"], bot["datacenter"]) == (16509, "AMAZON-02", True)
+    assert (odd["asn"], odd["asn_org"], odd["datacenter"]) == (None, "", False)
+    assert (bot["traffic_rule"], iphone["traffic_rule"]) == ("flag:datacenter", None)
     stored = await pool.fetchval(
         "SELECT count(*) FROM clicks WHERE affiliate_id = $1 AND "
         "(host(ip_trunc) = '10.2.3.4' OR ip_trunc::text LIKE '%.4/%')",

@@ -38,6 +38,7 @@ def _odd_clicks(offer: int, aff: int) -> list[dict[str, Any]]:
         {"cls": "head"},
         {"cls": "bot"},
         {"cls": "prefetch"},
+        {"cls": "blocked", "rule": "ua\tblock\\list"},
         {"kind": "impression"},
         {"ts": hour - 0.0000004},  # shown as the next hour's first microsecond
         {"ts": hour - 0.5},

@@ -104,7 +104,9 @@ def test_method_and_purpose_come_first() -> None:
     assert classify("HEAD", HUMAN[0]) == "head" and classify("HEAD", BOT[0]) == "head"
     assert classify("GET", HUMAN[0], "prefetch") == "prefetch"
     assert classify("GET", HUMAN[0], "prefetch;prerender") == "prefetch"
-    assert classify("GET", HUMAN[0], "preview") == "human"  # Sec-Purpose other than prefetch
+    # Safari's top-sites thumbnails (X-Purpose: preview): nobody clicked
+    assert classify("GET", HUMAN[0], "preview") == "preview"
+    assert classify("GET", HUMAN[0], "other") == "human"  # any other purpose
 
 
 @pytest.mark.parametrize(

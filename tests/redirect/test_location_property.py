@@ -10,11 +10,14 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redirect.caps import ClickCaps
 from redirect.catalog import CachedLink, offer_from_row
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
 from tests.redirect.helpers import make_link, make_offer
+from tracker import redis_keys
+from tracker.settings import Settings
 
 MACROS = ["click_id", "aff_id", "offer_id", "link_code", "source", "country", "device",
           "timestamp", "p:name", "p:trk_x", *(f"sub{i}" for i in range(1, 11))]  # fmt: skip
@@ -31,14 +34,15 @@ NASTY = st.lists(st.sampled_from(PIECES) | st.characters(codec="utf-8"), max_siz
 
 def _front(country: bytes) -> tuple[RedirectFront, ClickSink]:
     links = LinkCache(1.0)
-    links.settings = links.settings.model_copy(update={"country_header": "cf-ipcountry"})
+    config = Settings.model_construct().model_copy(update={"country_header": "cf-ipcountry"})
     links._offers[7] = offer_from_row(
         {"id": 7, "landing_url": TEMPLATE, "status": "active", "attribution_window_days": 30}
     )
     links._links["code1"] = CachedLink(1, "code1", 7, 3, ("d1", None, None, None, None), True)
     links._affiliates[3] = True
     sink = ClickSink(["s"], 10_000, 20, 100_000)
-    return RedirectFront(None, links, sink), sink
+    caps = ClickCaps(redis_keys.of(config), 0.1)
+    return RedirectFront(None, links, sink, None, caps, config), sink
 
 
 async def _location(value: str) -> tuple[str, list[dict[str, Any]]]:

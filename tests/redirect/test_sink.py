@@ -64,13 +64,9 @@ async def test_hung_redis_spools_within_the_deadline_then_replays(
         assert sorted(e["click_id"] for e in events) == sorted(
             _click(i)["click_id"] for i in range(251)
         )
-        # Spread over both shards, and counted for click caps.
+        # Spread over both shards.
         for stream in redis_keys.of(settings).click_streams():
             assert await redis.xlen(stream) > 0
-        totals = [
-            await redis.hget(redis_keys.of(settings).click_count(s, "total"), "5") for s in (0, 1)
-        ]
-        assert sum(int(t or 0) for t in totals) == 251
     finally:
         await sink.stop()
         await hung.aclose()

@@ -44,8 +44,9 @@ def test_the_three_views_of_a_click_carry_the_same_fields_and_classes() -> None:
 
     schema = set(ClickEvent.model_fields)
     assert set(Wire.__struct_fields__) == schema
-    scope = {"method": "GET", "headers": [(b"user-agent", b"Mozilla/5.0")], "query_string": b""}
-    built = Hit(scope, None).event("click", 1, "abc", 2, 3, (), ("1.2.3.4", 1))
+    scope = {"method": "GET", "headers": [(b"user-agent", b"Mozilla/5.0")], "query_string": b"",
+             "client": ("1.2.3.4", 1)}  # fmt: skip
+    built = Hit(scope, None).event("click", 1, "abc", 2, 3, ())
     assert set(built) == schema
     info = msgspec.inspect.type_info(Wire)
     cls = next(f.type for f in info.fields if f.name == "cls")  # type: ignore[attr-defined]

@@ -146,7 +146,7 @@ class Truth:
             m["gross_clicks"] += c["click_class"] != "head"
             m["unique_clicks"] += c["is_unique"]
             m["human_clicks"] += c["click_class"] == "human"
-            m["bot_clicks"] += c["click_class"] in ("bot", "preview", "prefetch")
+            m["bot_clicks"] += c["click_class"] in ("bot", "preview", "prefetch", "blocked")
             priced = c["is_unique"] if r and r.basis == "unique" else c["click_class"] == "human"
             if r and priced:
                 m["payout"] += r.cpc_payout

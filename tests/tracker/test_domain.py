@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.domain.classify import classify, counts_as_click
+from tracker.domain.classify import classify
+from tracker.domain.counted import is_click, is_paid
 from tracker.domain.ids import uuid7, uuid7_time_ms
 from tracker.domain.keys import hash_key, matches, new_key, parse_prefix
 from tracker.domain.macros import compile_template
@@ -105,9 +106,10 @@ def test_classification_of_real_user_agents(ua: str, expected: str) -> None:
 
 def test_head_and_prefetch() -> None:
     chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
-    assert classify("HEAD", chrome) == "head" and not counts_as_click("head")
+    assert classify("HEAD", chrome) == "head" and not is_click("head")
     assert classify("GET", chrome, "prefetch;prerender") == "prefetch"
-    assert counts_as_click("human") and counts_as_click("bot")
+    assert is_click("human") and is_click("bot") and is_click("blocked")
+    assert is_paid("human") and not any(map(is_paid, ("bot", "preview", "prefetch", "blocked")))
 
 
 def test_keys_are_shown_once_and_stored_hashed() -> None:

@@ -21,12 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redirect.caps import ClickCaps
 from redirect.catalog import CachedLink, offer_from_row
 from redirect.front import RedirectFront
 from redirect.links import LinkCache
 from redirect.sink import ClickSink
 from schemas.api import URL_PATTERN
 from tests.redirect.helpers import make_link
+from tracker import redis_keys
 from tracker.domain import landing_urls
 from tracker.settings import Settings
 
@@ -78,7 +80,9 @@ async def _location(template: str, value: str, fallback: bool) -> str | None:
     links._offers[7] = offer_from_row(row)
     links._links["code1"] = CachedLink(1, "code1", 7, 3, (), True)
     links._affiliates[3] = True
-    front = RedirectFront(None, links, ClickSink(["s"], 10_000, 20, 100_000))
+    config = Settings.model_construct()
+    caps = ClickCaps(redis_keys.of(config), 0.1)
+    front = RedirectFront(None, links, ClickSink(["s"], 10_000, 20, 100_000), None, caps, config)
     query = "&".join(f"{k}={quote(value, safe='')}" for k in ("sub1", "sub2", "x", "source"))
     scope = {"type": "http", "method": "GET", "path": "/c/code1", "query_string": query.encode(),
              "headers": [(b"user-agent", b"ua")], "client": ("203.0.113.9", 1)}  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from tracker.api import errors
 from tracker.api.limits import BodySizeLimit
+from tracker.api.observe import Observe
 from tracker.api.routes import (
     conversion_rules,
     conversions,
@@ -25,6 +27,8 @@ from tracker.api.routes import (
     rule_lists,
     sdk,
     tracking_domains,
+    traffic_reports,
+    traffic_rules,
 )
 from tracker.api.routes.management import offers, tenants
 from tracker.redis_client import open_redis
@@ -64,7 +68,8 @@ _API = (401, 403, 404, 409, 413, 429)
 # Which error answers each router documents (ops routes have no key; postbacks their own).
 _ERRORS: dict[object, tuple[int, ...]] = {
     **{m: _API for m in (tenants, offers, keys, reads, reports, exports, partner_postbacks,
-                         conversions, conversion_rules, rule_lists, tracking_domains)},
+                         conversions, conversion_rules, rule_lists, tracking_domains,
+                         traffic_rules, traffic_reports)},
     incoming_postbacks: (401, 403, 413, 422, 503),
     ops: (),
     sdk: (),  # the SDK routes document their own answers
@@ -89,6 +94,7 @@ def create_api(
             for component in components:
                 await component.start_with(services)
                 started.append(component)
+            log.info("process %d ready", os.getpid())
             yield
         finally:
             # Lifespan teardown can be cancelled: shield the final flushes. Each step is
@@ -98,6 +104,7 @@ def create_api(
             await _step("closing Redis", redis.aclose())
             if not await _step("closing the Postgres pool", pool.close()):
                 pool.terminate()  # a connection still out: close it anyway
+            log.info("process %d stopped", os.getpid())
 
     app = FastAPI(
         title="tracker",
@@ -123,8 +130,11 @@ def create_api(
         rule_lists,
         tracking_domains,
         sdk,
+        traffic_rules,
+        traffic_reports,
         ops,
     ):
         app.include_router(module.router, responses=errors.documented(*_ERRORS[module]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(Observe)  # outside the body limit: a 413 is timed and carries an id
     return app

@@ -57,7 +57,8 @@ async def authenticate(
                      "advertiser_id", adv_id, request)  # fmt: skip
     peer = request.client.host if request.client else None
     trusted = networks(services.settings.trusted_proxies)
-    addr = client_ip(peer, request.headers.get("x-forwarded-for"), trusted)
+    addr = client_ip(peer, ",".join(request.headers.getlist("x-forwarded-for")), trusted,
+                     ",".join(request.headers.getlist("forwarded")))  # fmt: skip
     if not allowed(addr, auth.ip_allowlist):
         raise refuse(403, "ip_not_allowed", f"address {addr} may not send postbacks",
                      None, auth.advertiser_id, request)  # fmt: skip

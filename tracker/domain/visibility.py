@@ -79,7 +79,8 @@ _CLICK_DIMS = ("link_id", "link_code", *_SUBS, "source", "params", "country", "r
                "device", "os", "browser", "referer_domain", "click_class")  # fmt: skip
 _CLICK = {
     **_fields(EVERYONE, "click_id", "created_at", "offer_id", "affiliate_id", *_CLICK_DIMS,
-              "ip_trunc", "user_agent", "referer", "is_unique"),
+              "ip_trunc", "user_agent", "referer", "is_unique", "asn", "asn_org", "datacenter",
+              "traffic_rule"),
     "conversions": _r(*AUDIENCES, of="Conversion"),
 }  # fmt: skip
 _CONVERSION_COLUMNS = {
@@ -217,6 +218,23 @@ FIELDS: dict[str, dict[str, Rule]] = {
     "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "currency", "source",
                       "total_rows", "rows", "totals"),
     "ReportRow": _REPORT_METRICS,
+    # Traffic quality (issue 19): the rules name what a fraud team watches for (admins
+    # only); the traffic and CTIT reports hold counts only, each key its own rows.
+    "TrafficRule": _admin_only("id", "offer_id", "affiliate_id", "name", "datacenter",
+                               "ip_blocklist", "sub_blocklist", "ua_blocklist", "archived_at",
+                               *_TIMES),
+    "TrafficReport": {**_fields(EVERYONE, "group_by", "tz", "from", "to"),
+                      "rows": _r(*AUDIENCES, of="TrafficRow"),
+                      "totals": _r(*AUDIENCES, of="TrafficRow")},
+    "TrafficRow": _fields(EVERYONE, "offer_id", "affiliate_id", "day", "gross", "human",
+                          "unique", "bot", "preview", "prefetch", "blocked", "datacenter",
+                          "flagged"),
+    "CtitReport": {**_fields(EVERYONE, "group_by", "from", "to"),
+                   "rows": _r(*AUDIENCES, of="CtitRow")},
+    "CtitRow": {**_fields(EVERYONE, "offer_id", "affiliate_id", "conversions",
+                          "median_seconds"),
+                "buckets": _r(*AUDIENCES, of="CtitBucket")},
+    "CtitBucket": _fields(EVERYONE, "bucket", "up_to_seconds", "conversions"),
     # Exports: the columns of the rows (a hidden column is left out of the file).
     "ClickExport": {k: v for k, v in _CLICK.items() if k != "conversions"},
     # an impression is stored as a click is, less the unique verdict
@@ -240,7 +258,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
 # Resources only admins read (their routes answer 403 to tenant keys).
 ADMIN_RESOURCES = frozenset({"ConversionSettings", "Override", "Tier", "RevenueRule", "Cap",
                              "PromoCode", "RateIn", "PostbackAuth", "PostbackSecret", "Key",
-                             "NewKeyOut", "TrackingDomain"})  # fmt: skip
+                             "NewKeyOut", "TrackingDomain", "TrafficRule"})  # fmt: skip
 # Resources of partners (their routes answer 403 to advertiser keys).
 PARTNER_RESOURCES = frozenset({"PartnerPostback", "TestRequest", "Delivery", "Attempt",
                                "ReplayOut"})  # fmt: skip

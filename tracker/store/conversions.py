@@ -15,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
+from tracker import metrics
 from tracker.store import outbox
 from tracker.store.reports import rollups
 
@@ -55,6 +56,7 @@ async def change_status(
         row["conversion_id"], to, reason, at,
     )  # fmt: skip
     await record_history(conn, row["conversion_id"], before, to, reason, actor, at)
+    metrics.CONVERSION_STATUS_CHANGES.labels(to).inc()
     if row["offer_id"] is not None and row["affiliate_id"] is not None:  # counts by status
         await conn.execute(rollups.STATUS, *rollups.status_args(
             row["created_at"], row["affiliate_id"], row["offer_id"], before, to,

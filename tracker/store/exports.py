@@ -16,13 +16,14 @@ _DIMS = (
     "link_id", "link_code", *_SUBS, "source", "params", "country", "region", "city", "device",
     "os", "browser", "click_class",
 )  # fmt: skip
+_NETWORK = ("asn", "asn_org", "datacenter", "traffic_rule")  # migrations 0040, 0072
 CLICK_COLUMNS = (
     "click_id", "created_at", "offer_id", "affiliate_id", *_DIMS, "is_unique",
-    "ip_trunc", "user_agent", "referer", "referer_domain",
+    "ip_trunc", "user_agent", "referer", "referer_domain", *_NETWORK,
 )  # fmt: skip
 IMPRESSION_COLUMNS = (
     "impression_id", "created_at", "offer_id", "affiliate_id", *_DIMS,
-    "ip_trunc", "user_agent", "referer", "referer_domain",
+    "ip_trunc", "user_agent", "referer", "referer_domain", *_NETWORK,
 )  # fmt: skip
 CONVERSION_COLUMNS = (
     "conversion_id", "created_at", "advertiser_id", "offer_id", "affiliate_id", "goal", "txn_id",

@@ -85,10 +85,12 @@ async def replay(
     pool: asyncpg.Pool, ids: list[UUID], dead_of: int | None, all_dead: bool, window_s: int,
     affiliate_scope: int | None,
 ) -> int:  # fmt: skip
-    """Send again now, with a fresh retry window. Delivered rows are left alone."""
+    """Send again now, with a fresh retry window. Delivered rows are left alone. A row
+    whose attempt is in flight keeps its lease (it is not sent twice at once); the
+    sender sees ``replays`` changed and, if that attempt fails, tries again at once."""
     status = await pool.execute(
         """UPDATE postback_outbox
-              SET state = 'pending', next_attempt_at = now(),
+              SET state = 'pending', next_attempt_at = now(), replays = replays + 1,
                   deliver_until = now() + make_interval(secs => $4)
             WHERE state <> 'delivered'
               AND (id = ANY($1::uuid[]) OR ($3 AND state = 'dead' AND ($2::bigint IS NULL OR affiliate_id = $2)))

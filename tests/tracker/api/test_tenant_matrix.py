@@ -17,6 +17,7 @@ from tests.tracker.api import matrix_cases_browser as browser
 from tests.tracker.api import matrix_cases_manage as manage
 from tests.tracker.api import matrix_cases_money as money
 from tests.tracker.api import matrix_cases_rules as rules
+from tests.tracker.api import matrix_cases_traffic as traffic
 from tests.tracker.api.matrix_fields import Checker
 from tests.tracker.api.matrix_probe import Ctx
 from tests.tracker.api.matrix_world import build
@@ -48,7 +49,7 @@ def _routes(settings: Settings) -> set[str]:
     return found
 
 
-CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES}
+CASES = {**manage.CASES, **money.CASES, **rules.CASES, **browser.CASES, **traffic.CASES}
 
 
 def test_the_matrix_covers_every_route(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from tracker.api.errors import ApiProblem
 from tracker.api.incoming_auth import authenticate
 from tracker.api.json import JSON
 from tracker.domain.incoming_params import BadParam, Postback, parse
+from tracker.logs import bind
 from tracker.redis_client import away
 from tracker.resources import Services
 from tracker.store import incoming_auth as postback_auth
@@ -115,6 +116,12 @@ def _event(adv: int, pb: Postback, click_id: uuid.UUID | None, via: str) -> Conv
 
 
 async def _answer(services: Services, ev: ConversionEvent) -> JSON:
+    click = str(ev.click_id) if ev.click_id else None
+    with bind(conversion_id=str(ev.conversion_id), click_id=click):
+        return await _answer_bound(services, ev)
+
+
+async def _answer_bound(services: Services, ev: ConversionEvent) -> JSON:
     if await enqueue(services, ev):
         metrics.POSTBACKS.labels("queued").inc()
         body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")

@@ -6,10 +6,11 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from starlette.responses import PlainTextResponse, Response
 
+from tracker import exposition
 from tracker.api.deps import ServicesDep
 from tracker.api.json import JSON
 
@@ -50,4 +51,5 @@ _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 @router.get("/metrics", response_class=PlainTextResponse,
             responses={200: {"content": _TEXT, "description": "Prometheus text format"}})  # fmt: skip
 async def metrics_endpoint() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format; with several processes, the sum over all of them."""
+    return Response(exposition.scrape(), media_type=CONTENT_TYPE_LATEST)

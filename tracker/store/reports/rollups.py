@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from tracker.domain.counted import click_sql, paid_sql
+
 SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
 _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
@@ -65,16 +67,16 @@ def clicks_cte(clicks: str, impressions: str) -> str:
            CASE WHEN w.total THEN {ALL_OFFERS} ELSE q.offer_id END, sum(q.g)::int8,
            sum(q.u)::int8, sum(q.h)::int8, sum(q.b)::int8, sum(q.i)::int8
       FROM (SELECT span_start(created_at, 900) AS t, affiliate_id, offer_id,
-                   count(*) FILTER (WHERE click_class <> 'head') AS g,
+                   count(*) FILTER (WHERE {click_sql()}) AS g,
                    count(*) FILTER (WHERE is_unique) AS u,
-                   count(*) FILTER (WHERE click_class = 'human') AS h,
-                   count(*) FILTER (WHERE click_class <> 'head')
-                     - count(*) FILTER (WHERE click_class = 'human') AS b,  -- migration 0018
+                   count(*) FILTER (WHERE {paid_sql()}) AS h,
+                   count(*) FILTER (WHERE {click_sql()})
+                     - count(*) FILTER (WHERE {paid_sql()}) AS b,  -- tracker.domain.counted
                    0::int8 AS i
               FROM {clicks} GROUP BY 1, 2, 3
             UNION ALL
             SELECT span_start(created_at, 900), affiliate_id, offer_id, 0, 0, 0, 0,
-                   count(*) FILTER (WHERE click_class <> 'head')
+                   count(*) FILTER (WHERE {click_sql()})
               FROM {impressions} GROUP BY 1, 2, 3) q
      CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
      GROUP BY 1, 2, 3, 4

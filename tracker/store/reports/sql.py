@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import STATUSES, TIME_DIMS
+from tracker.domain.counted import click_sql, paid_sql
 from tracker.store.reports import common, daily, dims, plan, shape
 from tracker.store.reports.common import (
     COUNT_FACTS,
@@ -33,9 +34,10 @@ _FORMAT = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD", "week": "YYYY-MM
            "month": "YYYY-MM"}  # fmt: skip
 _COLS = ", ".join(f"r.{c}" for c in ROLLUP_FACTS)
 _DENSE = 100_000  # offer ids up to this: CPC rates of a raw report by offer id
-# Bot clicks (bot, preview, prefetch) are gross less human: the classes are closed
-# (migration 0018), and PostgreSQL computes each of the two counts once (ADR 0073).
-_BOTS = "count(*) FILTER (WHERE c.click_class <> 'head') - count(*) FILTER (WHERE c.click_class = 'human')"
+# Bot clicks (bot, preview, prefetch, blocked) are gross less human: the classes are closed
+# (migration 0040), and PostgreSQL computes each of the two counts once (ADR 0073).
+_CLICK, _PAID = click_sql("c.click_class"), paid_sql("c.click_class")  # tracker.domain.counted
+_BOTS = f"count(*) FILTER (WHERE {_CLICK}) - count(*) FILTER (WHERE {_PAID})"
 
 
 def _facts(**given: str) -> str:
@@ -185,12 +187,12 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
 
         up, ur, hp, hr, mp, mr = units
         clicks_money = [
-            "0::numeric" + price(u, "c.is_unique") + price(h, "c.click_class = 'human'")
+            "0::numeric" + price(u, "c.is_unique") + price(h, _PAID)
             for u, h in ((ur, hr), (up, hp))
         ]
         # CPM: per 1,000 impressions, rates in 1/10000 → 1e-7 a unit
         imps_money = [
-            "0::numeric" + price(m, "i.click_class <> 'head'", "i", "0.0000001") for m in (mr, mp)
+            "0::numeric" + price(m, click_sql("i.click_class"), "i", "0.0000001") for m in (mr, mp)
         ]
     for alias in dims.ALIASES:
         expr = dims.of(spec, args, alias)
@@ -199,14 +201,13 @@ def raw(spec: Spec) -> tuple[str, list[Any]]:
         where += common.where(spec, args, expr)
         if alias == "c":
             money = dict(zip(("rev", "pay"), clicks_money, strict=True)) if units else {}
-            metrics = _facts(g="count(*) FILTER (WHERE c.click_class <> 'head')",
+            metrics = _facts(g=f"count(*) FILTER (WHERE {_CLICK})",
                              u="count(*) FILTER (WHERE c.is_unique)",
-                             h="count(*) FILTER (WHERE c.click_class = 'human')", b=_BOTS,
-                             **money)  # fmt: skip
+                             h=f"count(*) FILTER (WHERE {_PAID})", b=_BOTS, **money)  # fmt: skip
             source = "clicks c"
         elif alias == "i":
             money = dict(zip(("rev", "pay"), imps_money, strict=True)) if units else {}
-            metrics = _facts(i="count(*) FILTER (WHERE i.click_class <> 'head')", **money)
+            metrics = _facts(i=f"count(*) FILTER (WHERE {click_sql('i.click_class')})", **money)
             source = "impressions i"
         else:
             counted = "v.status IN (" + ", ".join(f"'{c}'" for c in COUNTED) + ")"
