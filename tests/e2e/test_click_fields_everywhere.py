@@ -55,7 +55,11 @@ async def test_sub_ids_and_params_reach_reads_exports_and_reports(
         assert (row[key] == click_id) == (table == "clicks")
         r = await api.get(f"/api/v1/exports/{table}", params={**span, "format": "csv"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-        [line] = [x for x in csv.DictReader(io.StringIO(r.text, newline="")) if x["offer_id"] == str(offer)]
+        [line] = [
+            x
+            for x in csv.DictReader(io.StringIO(r.text, newline=""))
+            if x["offer_id"] == str(offer)
+        ]
         assert {k: line[k] for k in SUBS} == SUBS, table
         assert orjson.loads(line["params"]) == PARAMS, table
 
