@@ -36,6 +36,7 @@ from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 
 import redirect.hit
 from loadtests.redirect.inprocess import _front, _scope, _send
+from loadtests.summary import Summary
 from tracker.domain import classify as classify_mod
 
 # -- the hand-kept rules before issue 19 (the baseline) ----------------------------------
@@ -184,7 +185,7 @@ async def main(show: int, clicks: int, rounds: int) -> None:
         "click_us_delta": round(new_c - old_c, 2),
         "targets_met": new_bot >= 0.99 and new_fp <= 0.001 and new_c - old_c <= 5,
     }  # fmt: skip
-    print(json.dumps(figures))
+    Summary("loadtests.bots.bench").print(figures)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from loadtests.redirect.inprocess import _front, _scope, _send
+from loadtests.summary import Summary
 from redirect.catalog import CachedLink, CachedOffer
 from tracker.redis_client import open_redis
 from tracker.runtime.embedded_redis import EmbeddedRedis
@@ -61,9 +61,10 @@ async def main(n: int, rounds: int) -> None:
     (pw, pc), (cw, cc) = best["plain"], best["capped"]
     print(f"plain offer: {pw:.1f} µs wall, {pc:.1f} µs CPU a click; capped offer: {cw:.1f} µs "
           f"wall, {cc:.1f} µs CPU a click ({cw / pw:.1f}x wall); {used[1]:,} places reserved")  # fmt: skip
-    print(json.dumps({"plain_wall_us": round(pw, 1), "plain_cpu_us": round(pc, 1),
-                      "capped_wall_us": round(cw, 1), "capped_cpu_us": round(cc, 1),
-                      "capped_over_plain_wall": round(cw / pw, 2), "reserved": used[1]}))  # fmt: skip
+    Summary("loadtests.redirect.capcost").print({
+        "plain_wall_us": round(pw, 1), "plain_cpu_us": round(pc, 1),
+        "capped_wall_us": round(cw, 1), "capped_cpu_us": round(cc, 1),
+        "capped_over_plain_wall": round(cw / pw, 2), "reserved": used[1]})  # fmt: skip
 
 
 if __name__ == "__main__":

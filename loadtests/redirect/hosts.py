@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 
 from loadtests.redirect.inprocess import _front, _round
+from loadtests.summary import Summary
 from tracker.domain.hosts import allowed_hosts
 
 
@@ -37,7 +37,7 @@ async def main(rounds: int, n: int) -> dict[str, float]:
            "load1": round(os.getloadavg()[0], 2)}  # fmt: skip
     print(f"no domain: best {out['no_domains_us']} µs a click; 1,000 domains: best "
           f"{out['domains_1000_us']} µs ({out['ratio']}x, +{out['added_us']} µs)")  # fmt: skip
-    print(json.dumps(out))
+    Summary("loadtests.redirect.hosts").print(out)
     return out
 
 
