@@ -25,6 +25,7 @@ from ingest.clicks.enrich import DailySalts
 from ingest.errors import TRANSIENT, transient
 from tracker import metrics, redis_keys
 from tracker.settings import Settings
+from tracker.store import price_terms
 
 log = logging.getLogger("tracker.ingest")
 
@@ -97,6 +98,7 @@ class Sweeper:
             _skip(self.lock_key, exc)
             return []
         try:
+            await self._price_terms_due()
             works = []
             for stream, st in states.items():
                 try:
@@ -112,6 +114,17 @@ class Sweeper:
                 await self._release(keys=[self.lock_key], args=[token])
             except TRANSIENT as exc:  # the lock expires by itself
                 _skip(self.lock_key, exc)
+
+    async def _price_terms_due(self) -> None:
+        """An offer's scheduled money terms shown in its fields once they fall due (pricing
+        reads the dated terms themselves, docs/adr/0081)."""
+        try:
+            async with self._pool.acquire() as conn:
+                await price_terms.apply_due(conn)
+        except TRANSIENT:
+            raise
+        except asyncpg.PostgresError:  # upkeep logs and keeps going; ingest goes on
+            log.exception("applying due price terms failed; trying again at the next sweep")
 
     async def _dead_letter_gauges(self) -> None:
         """How many entries each dead-letter stream holds (what alerts watch grow)."""

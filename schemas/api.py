@@ -160,6 +160,15 @@ class OfferPatch(_In):
     cookieless: Flag | SkipJsonSchema[None] = None
     pass_params: Flag | SkipJsonSchema[None] = None
     attribution_window_days: WindowDays | SkipJsonSchema[None] = None
+    # Money terms (docs/adr/0081): from ``money_from`` on (default now, never in the past);
+    # conversions before it keep their price, and amendments of them are priced as before.
+    default_payout: Money | SkipJsonSchema[None] = None
+    default_revenue: Money | SkipJsonSchema[None] = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | SkipJsonSchema[None] = None
+    money_from: Instant | SkipJsonSchema[None] = Field(
+        None, description="when new default_payout/default_revenue/currency apply (default: "
+        "now; not in the past; after any change already scheduled)"
+    )  # fmt: skip
 
     @field_validator("deep_link_domains", mode="before")
     @classmethod

@@ -27,7 +27,9 @@ from schemas.types import (
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Status = Literal["pending", "approved", "rejected", "reversed"]
+# held: the tracker holds it (a full cap, no currency rate): never counted (docs/adr/0080)
+Status = Literal["pending", "approved", "held", "rejected", "reversed"]
+MerchantStatus = Literal["pending", "approved", "rejected", "reversed"]
 # The validity of a dated pricing rule (override, tier, revenue rule).
 ValidFrom = Annotated[Instant | None, Field(description="applies from (inclusive); None: always")]
 ValidTo = Annotated[Instant | None, Field(description="applies until (exclusive); None: no end")]
@@ -301,7 +303,10 @@ class PostbackSecret(BaseModel):
 
 
 class StatusIn(_In):
-    status: Status
+    """The merchant's status, set through the API (either way, unlike a postback); the
+    tracker's gates still apply: a fraud or goal rule keeps it rejected, a full cap held."""
+
+    status: MerchantStatus
     reason: Annotated[str | None, Field(max_length=200, pattern=TEXT)] = None
 
 
@@ -313,6 +318,9 @@ class HistoryEntry(BaseModel):
         description="postback, pixel, api:key<N> or the tracker; tenant keys see the kind only"
     )
     at: datetime
+    amount: Decimal | None = Field(None, description="the amount after this change")
+    payout: Decimal | None = Field(None, description="the payout after this change")
+    revenue: Decimal | None = Field(None, description="the revenue after it (0 for partners)")
 
 
 class Conversion(BaseModel):
@@ -329,6 +337,9 @@ class Conversion(BaseModel):
     status: Status
     status_reason: str | None = Field(
         description="why the status is what it is; partner keys see a code (docs/visibility.md)"
+    )
+    merchant_status: MerchantStatus | None = Field(
+        None, description="what the merchant last said (status is the tracker's settlement)"
     )
     amount: Decimal
     currency: str

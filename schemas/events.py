@@ -67,7 +67,7 @@ class ConversionEvent(BaseModel):
     txn_id: Annotated[str, Field(max_length=255)]
     amount: Annotated[str, Field(max_length=40)] = "0"  # Decimal as text, never a float
     currency: Annotated[str, Field(min_length=3, max_length=3)] = "USD"
-    status: Literal["pending", "approved", "rejected", "reversed"] = "approved"
+    status: Literal["pending", "approved", "rejected", "reversed"] = "approved"  # the merchant's
     # Added by issue 5 (all optional, so older entries still parse):
     coupon: Annotated[str | None, Field(max_length=64)] = None
     adv_subs: Annotated[list[str | None], Field(max_length=5)] = []  # adv_sub1…adv_sub5
@@ -76,6 +76,9 @@ class ConversionEvent(BaseModel):
     via: Literal["postback", "pixel", "browser"] = "postback"
     attempt: int = 0  # times re-queued while waiting for its click to reach Postgres
     not_before: float | None = None  # unix seconds: not to be processed before this
+    # Added by issue 17: the postback carried an amount (for a known conversion, a new one
+    # is an amendment); older entries never amend.
+    amount_given: bool = False
     # Added by issue 18, for browser conversions: where they came from (decision record).
     origin: Annotated[str | None, Field(max_length=300)] = None
     user_agent: Annotated[str | None, Field(max_length=512)] = None

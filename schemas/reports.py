@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from schemas.conversions import Status
 from schemas.events import ClickClass
 from schemas.types import Instant
 
@@ -31,7 +32,7 @@ class Dimension:
     values: tuple[str, ...] | None = None
 
 
-STATUSES = ("pending", "approved", "rejected", "reversed")
+STATUSES: tuple[str, ...] = get_args(Status)  # held too (docs/adr/0080): never counted
 CLICK_CLASSES: tuple[str, ...] = get_args(ClickClass)
 SUBS = tuple(f"sub{i}" for i in range(1, 11))
 DIMENSIONS: tuple[Dimension, ...] = (
@@ -243,6 +244,7 @@ class ReportRow(BaseModel):
     conversions: int = Field(description="pending + approved (the counted statuses)")
     pending: int
     approved: int
+    held: int = Field(description="held by the tracker (a full cap, no currency rate): not counted")
     rejected: int
     reversed: int
     cr: Decimal | None = Field(description="conversions per 100 gross clicks, 4 decimals")
@@ -259,6 +261,10 @@ class ReportRow(BaseModel):
     pending_payout: Decimal | None = Field(description=_BY_STATUS.format("pending") + _ADV)
     approved_revenue: Decimal | None = Field(description=_BY_STATUS.format("approved") + _HIDDEN)
     approved_payout: Decimal | None = Field(description=_BY_STATUS.format("approved") + _ADV)
+    held_revenue: Decimal | None = Field(description=_BY_STATUS.format("held") + _HIDDEN)
+    held_payout: Decimal | None = Field(
+        description=_BY_STATUS.format("held") + " Never pending payout." + _ADV
+    )
     rejected_revenue: Decimal | None = Field(description=_BY_STATUS.format("rejected") + _HIDDEN)
     rejected_payout: Decimal | None = Field(description=_BY_STATUS.format("rejected") + _ADV)
     reversed_revenue: Decimal | None = Field(description=_BY_STATUS.format("reversed") + _HIDDEN)

@@ -29,6 +29,7 @@ from schemas.events import ConversionEvent
 from tracker import metrics, redis_keys
 from tracker.logs import bind
 from tracker.settings import Settings
+from tracker.store.conversion_rows import lock_ids
 from tracker.store.offer_rules import RulesCache
 
 log = logging.getLogger("tracker.ingest")
@@ -78,6 +79,7 @@ class ConversionWriter:
             # One transaction for the batch: one commit (one WAL flush) for many conversions.
             # Each conversion sees the ones before it, exactly as if committed one by one.
             async with self._pool.acquire() as conn, conn.transaction():
+                await lock_ids(conn, [ev.conversion_id for ev in due])
                 results: list[str] = [await self._process(conn, ev) for ev in due]
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *_POISON) as exc:
             # Two workers' batches crossed on a click or a cap, or one conversion cannot be

@@ -4,7 +4,7 @@ from the rules as documented (docs/adr/0031-0033), independently of the code und
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
@@ -45,6 +45,18 @@ class Expect:
     counted_caps: list[tuple[str, Decimal]]  # cap usage taken, given back on reversal
     click: Click | None = None
     at: datetime | None = None
+    merchant: str = "approved"  # what the merchant said last (docs/adr/0080)
+    wants: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # caps to take
+    cap_action: str = "reject"
+
+    @property
+    def gate(self) -> str | None:
+        """The tracker's standing verdict: a reason that is neither a cap nor a rate."""
+        return self.reason if self.reason not in (None, "cap", "no_rate") else None
+
+
+COUNTED = ("pending", "approved")
+RANK = {"pending": 0, "approved": 1, "rejected": 2, "reversed": 2}
 
 
 class Model:
@@ -68,18 +80,33 @@ class Model:
     def new(self, key: tuple[str, str], e: Expect) -> None:
         if key in self.conv:
             return  # a repeat: nothing
+        if e.reason is None:  # the merchant's own status stands
+            e.merchant = e.status
         self.conv[key] = e
 
     def change(self, key: tuple[str, str], status: str) -> None:
+        """A merchant's postback for a stored conversion (docs/adr/0080): it only moves the
+        merchant's status forward; then the same gates as a new conversion."""
         e = self.conv[key]
-        if e.status == status:
+        if RANK[status] <= RANK[e.merchant]:
             return
-        ours = e.reason is not None and not e.reason.startswith(("postback", "api"))
-        if ours and status in ("pending", "approved"):
-            return
-        was = e.status in ("pending", "approved")
-        now = status in ("pending", "approved")
-        if was and not now:
-            for k, amt in e.counted_caps:
+        e.merchant = status
+        was = e.status in COUNTED
+        if status not in COUNTED:
+            for k, amt in e.counted_caps if was else []:
                 self.cap_used[k] -= amt
-        e.status, e.reason = status, f"postback: status={status}"
+            e.counted_caps = []
+            e.status, e.reason = status, f"postback: status={status}"
+        elif e.gate is not None:
+            e.status = "rejected"
+        elif e.reason == "no_rate":
+            e.status = "held"
+        elif was:  # stays counted: keeps its caps
+            e.status, e.reason = status, f"postback: status={status}"
+        else:
+            taken = self._cap_try(e.wants)
+            if taken is None:
+                e.status, e.reason = ("held" if e.cap_action == "pending" else "rejected"), "cap"
+            else:
+                e.counted_caps = taken
+                e.status, e.reason = status, f"postback: status={status}"

@@ -10,12 +10,12 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from ingest.conversions.one import _months_later
 from tests.conversions.conftest import burst, make, world
 from tests.conversions.ground_truth_model import uuid7_at
 from tracker import redis_keys
 from tracker.api.routes.incoming_postbacks import conversion_id
 from tracker.settings import Settings
+from tracker.store.conversion_gates import months_later as _months_later
 
 
 def test_months_later_keeps_the_day_or_the_month_end() -> None:
@@ -25,7 +25,7 @@ def test_months_later_keeps_the_day_or_the_month_end() -> None:
     assert _months_later(datetime(2027, 12, 15, tzinfo=UTC), 2) == datetime(2028, 2, 15, tzinfo=UTC)
 
 
-async def test_recurring_goal_limited_in_months_and_cap_that_holds_pending(
+async def test_recurring_goal_limited_in_months_and_cap_that_holds(
     settings: Settings, api: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
 ) -> None:
     rng = random.Random(3)
@@ -69,7 +69,7 @@ async def test_recurring_goal_limited_in_months_and_cap_that_holds_pending(
                             " WHERE advertiser_id = $1 ORDER BY created_at", adv["id"])  # fmt: skip
     # First rebill Jan 10 12:00: two months end Mar 10 12:00 (day 58 is inside, day 59 is not).
     assert [(r["txn_id"], r["status"], r["status_reason"]) for r in rows] == [
-        ("rebill-0", "approved", None), ("default-0", "approved", None), ("default-1", "pending", "cap"),
+        ("rebill-0", "approved", None), ("default-0", "approved", None), ("default-1", "held", "cap"),
         ("rebill-1", "approved", None), ("rebill-2", "approved", None),
         ("rebill-3", "rejected", "recurring_limit"), ("rebill-4", "rejected", "recurring_limit"),
     ]  # fmt: skip

@@ -24,8 +24,10 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
+from schemas.reports import STATUSES
 from tests.conversions.conftest import burst, clicks, make, world
 from tests.conversions.ground_truth_model import NY, Click, D, Expect, Model, cents, uuid7_at
+from tests.conversions.money import assert_rollup_exact
 from tracker import redis_keys
 from tracker.settings import Settings
 
@@ -296,15 +298,9 @@ async def test_ground_truth(
                 params["currency"] = cur
             await send(http, key, params)
             capped_sent.append(key)
-            if cur == "GBP":  # no rate: held pending, nothing priced
-                wants = [("capday", D(1), D(40))]
-                if c.partner == 0:
-                    wants.append(("cap-p0", D(0), D(30)))
-                taken = model._cap_try(wants)
-                status, reason = ("pending", "no_rate") if taken else ("rejected", "cap")
+            if cur == "GBP":  # no rate: held, nothing priced, no cap taken (docs/adr/0080)
                 model.new(
-                    key,
-                    Expect(key, c.partner, "capped", status, reason, D(0), D(0), taken or [], c),
+                    key, Expect(key, c.partner, "capped", "held", "no_rate", D(0), D(0), [], c)
                 )
                 return
             eur = (
@@ -316,7 +312,8 @@ async def test_ground_truth(
                 wants.append(("cap-p0", pay, D(30)))
             taken = model._cap_try(wants)
             model.new(key, Expect(key, c.partner, "capped", "approved" if taken else "rejected",
-                                  None if taken else "cap", pay, rev, taken or [], c))  # fmt: skip
+                                  None if taken else "cap", pay, rev, taken or [], c,
+                                  wants=wants))  # fmt: skip
 
         for i, c in enumerate(capped[:150]):
             await send_capped(c, i)
@@ -351,14 +348,16 @@ async def test_ground_truth(
             ids[key] = str(cid)
             sent += 1
             local = at.astimezone(ZoneInfo(NY))
-            taken = model._cap_try([(f"tz-{local:%Y-%m-%d}", D(1), D(5))])
+            tz_wants = [(f"tz-{local:%Y-%m-%d}", D(1), D(5))]
+            taken = model._cap_try(tz_wants)
             mk = ("tz", c.partner, f"{local:%Y-%m}")
             before = model.month_approved.get(mk, 0)
             if taken:
                 model.month_approved[mk] = before + 1
             pay = D(4) if before >= 3 else DEF_PAY
             model.new(key, Expect(key, c.partner, "tz", "approved" if taken else "rejected",
-                                  None if taken else "cap", pay, DEF_REV, taken or [], c, at))  # fmt: skip
+                                  None if taken else "cap", pay, DEF_REV, taken or [], c, at,
+                                  wants=tz_wants))  # fmt: skip
         await burst(settings)
 
         # -- reversals and approvals by postback; then more capped sales take freed room ----
@@ -413,7 +412,7 @@ async def test_ground_truth(
             mismatches.append((key, want, have, c["decision"]))
     assert not mismatches, mismatches[:5]
     seen = {(e.offer, e.status, e.reason) for e in model.conv.values()}
-    assert {("capped", "rejected", "cap"), ("capped", "pending", "no_rate"), ("tz", "rejected", "cap"),
+    assert {("capped", "rejected", "cap"), ("capped", "held", "no_rate"), ("tz", "rejected", "cap"),
             ("shop", "rejected", "duplicate_goal"), ("subs", "rejected", "recurring_limit"),
             ("fraud", "rejected", "fraud:ctc_too_short"), (None, "rejected", "no_click"),
             (None, "rejected", "outside_window"), ("shop", "pending", None)} <= seen  # fmt: skip
@@ -453,6 +452,12 @@ async def test_ground_truth(
                 pay,
                 rev,
             ), (tz, name)
+            for st in STATUSES:  # each status's count and money apart (held never pending)
+                of = [e for e in model.conv.values() if e.offer == name and e.status == st]
+                have = (row.get(st, 0), D(row.get(f"{st}_payout", "0")),
+                        D(row.get(f"{st}_revenue", "0")))  # fmt: skip
+                assert have == (len(of), sum((e.payout for e in of), D(0)),
+                                sum((e.revenue for e in of), D(0))), (tz, name, st)  # fmt: skip
     shop_row = rows_by[OFF["shop"]]
     assert shop_row["unique_clicks"] == 600 + 4 * 140 + 80 + 20 + 5
     # The day report in New York splits the boundary conversions on local days.
@@ -467,3 +472,4 @@ async def test_ground_truth(
         if e.offer == "tz" and e.at and e.at < boundary and e.status == "approved"
     ]
     assert len(tz_feb) == 5 and by_day["2026-02-28"]["conversions"] >= 5
+    await assert_rollup_exact(pool, list(OFF.values()))  # every status's money, exact

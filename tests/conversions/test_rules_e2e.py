@@ -105,7 +105,7 @@ async def test_fraud_rules_flag_in_shadow_and_reject_when_enforced(
     assert (row["status"], row["status_reason"]) == ("rejected", "fraud:ip_velocity")
 
 
-async def test_no_rate_holds_the_conversion_pending(
+async def test_no_rate_holds_the_conversion(
     settings: Settings,
     service: str,
     api: httpx.AsyncClient,
@@ -121,7 +121,7 @@ async def test_no_rate_holds_the_conversion_pending(
     await burst(settings)
     c = (await api.get(f"/api/v1/conversions/{r.json()['conversion_id']}")).json()
     assert (c["status"], c["status_reason"], c["amount"], c["currency"], c["payout"]) == (
-        "pending", "no_rate", "1000.0000", "JPY", "0.0000")  # fmt: skip
+        "held", "no_rate", "1000.0000", "JPY", "0.0000")  # fmt: skip
     assert c["decision"]["currency"] == {"amount": "1000", "from": "JPY", "to": "USD", "rate": None}
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 SUBS = [f"sub{i}" for i in range(1, 11)]
-STATUSES = ("pending", "approved", "rejected", "reversed")
+STATUSES = ("pending", "approved", "held", "rejected", "reversed")  # held: docs/adr/0080
 COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions",
           *STATUSES)  # fmt: skip
 # the money of counted statuses with CPC/CPM, then each status's conversion money

@@ -18,7 +18,8 @@ from tests.conversions.conftest import burst
 from tests.ingest.helpers import push
 from tracker import redis_keys
 from tracker.settings import Settings
-from tracker.store import conversions as store
+from tracker.store import conversion_changes as changes
+from tracker.store import conversion_rows as rows
 from tracker.store.reports import rollups
 
 UAS = [
@@ -38,8 +39,8 @@ _INSERT = f"""
 WITH ins AS (
     INSERT INTO conversions (conversion_id, advertiser_id, goal, txn_id, click_id, click_at,
         offer_id, affiliate_id, status, revenue, payout, created_at, country, device,
-        click_class)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        click_class, gate, status_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
     ON CONFLICT DO NOTHING RETURNING *
 ), spans AS ({rollups.conversions_cte("ins")})
 SELECT count(*) FROM ins"""
@@ -116,17 +117,57 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
         )
         at = min(at, now - timedelta(minutes=1))
         cid = uuid.uuid4()
+        status = rnd.choice(["pending", "approved", "held", "rejected", "reversed"])
+        # a fraud rule's standing verdict on some rejected ones (an admin overrides it below)
+        gate = "fraud:ctc_too_short" if status == "rejected" and n % 3 and n % 17 else None
         await pool.execute(
             _INSERT, cid, advs[offers.index(o) // 2], rnd.choice(["lead", "sale"]), f"t{seed}-{n}",
             c["click_id"] if c else None, c["created_at"] if c else None, o,
-            a if n % 17 else None, rnd.choice(["pending", "approved", "rejected", "reversed"]),
+            a if n % 17 else None, status,
             Decimal(rnd.randrange(0, 100000)) / 10000, Decimal(rnd.randrange(0, 50000)) / 10000,
             at, c["country"] if c else "", c["device"] if c else "",
-            c["click_class"] if c else "")  # fmt: skip
+            c["click_class"] if c else "", gate)  # fmt: skip
         convs.append(cid)
+    await _changes(pool, rnd, convs, seed, now)
+    return {"advertisers": advs, "partners": parts, "offers": offers, "links": links}
+
+
+async def _changes(
+    pool: asyncpg.Pool, rnd: random.Random, convs: list[uuid.UUID], seed: int, now: datetime
+) -> None:
+    """Every way money's one conversion path (docs/adr/0080, 0081) changes a stored
+    conversion: merchant statuses (the API, postbacks), amendments re-priced with the
+    offer's rules (held when their currency has no rate), the re-pricing when that rate
+    arrives, and admin overrides of a fraud verdict."""
     for cid in rnd.sample(convs, 120):  # status changes, as the API and postbacks make them
         async with pool.acquire() as conn, conn.transaction():
-            row = await store.lock(conn, cid)
+            row = await rows.lock(conn, cid)
             to = rnd.choice(["pending", "approved", "rejected", "reversed"])
-            await store.change_status(conn, row, to, actor="test", at=now, reason=None)
-    return {"advertisers": advs, "partners": parts, "offers": offers, "links": links}
+            await changes.set_status(conn, row, to, actor="test", reason=None, at=now)
+    # a currency no other test has a rate for (rates are global to the suite's database)
+    lacking = f"W{chr(65 + seed // 26 % 26)}{chr(65 + seed % 26)}"
+    for n, cid in enumerate(rnd.sample(convs, 90)):  # amendments, of any status
+        async with pool.acquire() as conn, conn.transaction():
+            row = await rows.lock(conn, cid)
+            amount = Decimal(rnd.randrange(1, 10**7)) / 10000
+            await changes.change(
+                conn, row, await changes.rules_of(conn, row), merchant=None, merchant_at=None,
+                at=now, actor="test", why="amended",
+                amendment=changes.Amendment(amount, lacking if n % 3 == 0 else None),
+            )  # fmt: skip
+    quotes = await pool.fetch("SELECT DISTINCT offer_currency FROM conversions WHERE currency = $1"
+                              " AND status = 'held'", lacking)  # fmt: skip
+    for q in quotes:  # the rate arrives: what it held is priced and screened
+        since = now - timedelta(days=90)
+        await pool.execute("INSERT INTO currency_rates (base, quote, rate, valid_from) VALUES "
+                           "($1, $2, 1.2345, $3) ON CONFLICT DO NOTHING",
+                           lacking, q["offer_currency"], since)  # fmt: skip
+        await changes.reprice_no_rate(pool, lacking, q["offer_currency"].strip(), since,
+                                      actor="test", limit=1000)  # fmt: skip
+    gated = await pool.fetch("SELECT conversion_id FROM conversions WHERE conversion_id ="
+                             " ANY($1::uuid[]) AND gate LIKE 'fraud:%'", convs)  # fmt: skip
+    for r in gated[: len(gated) // 2]:  # an admin's decision over the fraud rule's
+        async with pool.acquire() as conn, conn.transaction():
+            row = await rows.lock(conn, r["conversion_id"])
+            await changes.override(conn, row, rnd.choice(["approved", "pending"]), actor="test",
+                                   reason="checked by hand")  # fmt: skip

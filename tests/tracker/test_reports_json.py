@@ -19,15 +19,16 @@ from tracker.store.reports.sql import Spec
 _FACTS = ", ".join(FACTS)
 
 _TRICKY = ['a"b', "back\\slash", "line\nbreak\ttab\x01", "ünï€ode 🎯", "", "|", None]
-# d0 (text), d1 (int), then g, u, h, b, i, p, a, rj, rv, rev, pay, money by status, total
+# d0 (text), d1 (int), then g, u, h, b, i, p, a, (held), rj, rv, rev, pay, money by status, total
 _ROWS = [
     (s, n, 10 * k, 5, 7, 3, 2, 1, k, 0, 1, f"{k}.123456789", "0.5", False)
     for k, (s, n) in enumerate(zip(_TRICKY, [1, None, 3, 2**40, 5, 6, None], strict=True))
 ] + [("z", 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, "0", "0", False),  # no clicks: ratios null
      (None, None, 99, 1, 1, 1, 1, 1, 1, 1, 1, "12.5", "0.0001", True)]  # fmt: skip
-_TYPES = "text, int8, " + "int8, " * 9 + "numeric, " * 10 + "bool"
-# each status's money (pending, approved, rejected, reversed; revenue then payout)
-_BY_STATUS = ("1.5", "0.25", "2", "1", "0.0000001", "0", "-3.1", "-1.55")
+_ROWS = [(*r[:9], 4 * (r[2] > 0), *r[9:]) for r in _ROWS]  # held, after approved
+_TYPES = "text, int8, " + "int8, " * 10 + "numeric, " * 12 + "bool"
+# each status's money (pending, approved, held, rejected, reversed; revenue then payout)
+_BY_STATUS = ("1.5", "0.25", "2", "1", "7.25", "3.5", "0.0000001", "0", "-3.1", "-1.55")
 _ROWS = [(*r[:-1], *_BY_STATUS, r[-1]) for r in _ROWS]
 
 

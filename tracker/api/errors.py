@@ -14,7 +14,7 @@ from starlette.routing import Match
 
 from schemas.api import ErrorBody
 from tracker.api.json import JSON
-from tracker.store.entities import Conflict, Missing
+from tracker.store.entities import Conflict, Invalid, Missing
 
 log = logging.getLogger("tracker.api")
 
@@ -72,6 +72,10 @@ def install(app: FastAPI) -> None:
     async def _missing(_: Request, exc: Missing) -> JSON:
         return JSON(_body("not_found", exc.message, exc.field), 422)
 
+    @app.exception_handler(Invalid)
+    async def _invalid_value(_: Request, exc: Invalid) -> JSON:
+        return JSON(_body("invalid", exc.message, exc.field), 422)
+
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSON:
         return JSON(_body("conflict", exc.message, exc.field), 409)
@@ -91,6 +95,8 @@ def install(app: FastAPI) -> None:
                 )
                 continue
             loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            # a union's branch (`Money | None`: "function-before[…]", "none") is not a field
+            loc = [p for i, p in enumerate(loc) if not (i and ("[" in p or p == "none"))]
             field = ".".join(loc) or None
             code = "invalid"
             errors.append({"code": code, "message": str(e.get("msg", "invalid")), "field": field})

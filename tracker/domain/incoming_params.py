@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from uuid import UUID
+
+from tracker.domain.conversion_status import ALIASES
 
 Dialect = str  # "native" (every alias on /postback) or "hasoffers" (/aff_lsr, /aff_goal)
 
@@ -28,13 +30,12 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _HASOFFERS = {**_ALIASES, "txn_id": ("adv_sub", "txn_id", "order_id")}
 
-_STATUS = {
-    "approved": "approved", "1": "approved", "approve": "approved", "accepted": "approved",
-    "pending": "pending", "0": "pending", "hold": "pending",
-    "rejected": "rejected", "reject": "rejected", "declined": "rejected", "-1": "rejected",
-    "reversed": "reversed", "refund": "reversed", "refunded": "reversed",
-    "chargeback": "reversed", "reversal": "reversed",
-}  # fmt: skip
+_STATUS = ALIASES  # every status word merchants send (case-insensitive), docs/adr/0080
+# An amount as text: digits, at most 4 decimals, below 10^9 (AMOUNT_MAX). The same rule is
+# the OpenAPI pattern of the postback routes' amount parameters.
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,4})?$"
+AMOUNT_MAX = Decimal("999999999.9999")
+_AMOUNT = re.compile(AMOUNT_PATTERN)
 _GOAL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CUR = re.compile(r"^[A-Za-z]{3}$")
 
@@ -52,6 +53,7 @@ class Postback:
     click_id: UUID | None
     goal: str = "default"
     amount: Decimal = Decimal(0)
+    amount_given: bool = False  # an amount was sent (for a known conversion: an amendment)
     currency: str | None = None  # None: the offer's currency
     status: str = "approved"
     coupon: str | None = None
@@ -86,14 +88,11 @@ def parse(params: dict[str, str], dialect: Dialect = "native") -> Postback:
     goal = get["goal"] or "default"
     if not _GOAL.match(goal):
         raise BadParam("goal", "goal must be 1-64 of A-Z a-z 0-9 _ . -")
-    try:
-        amount = Decimal(get["amount"] or "0")
-    except InvalidOperation:
-        raise BadParam("amount", "amount is not a decimal number") from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e14"):
-        raise BadParam("amount", "amount must be a number between 0 and 10^14")
-    if amount.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise BadParam("amount", "amount has more than 4 decimal places")
+    raw = get["amount"]
+    if raw is not None and not _AMOUNT.match(raw):
+        raise BadParam("amount", "amount must be a decimal number from 0 to 999999999.9999 with"
+                       " at most 4 decimal places (no sign, no exponent), e.g. 49.90")  # fmt: skip
+    amount = Decimal(raw or "0")
     currency = get["currency"]
     if currency is not None:
         if not _CUR.match(currency):
@@ -101,7 +100,7 @@ def parse(params: dict[str, str], dialect: Dialect = "native") -> Postback:
         currency = currency.upper()
     status = _STATUS.get((get["status"] or "approved").lower())
     if status is None:
-        raise BadParam("status", "status is one of pending, approved, rejected, reversed")
+        raise BadParam("status", "status is one of " + ", ".join(sorted(_STATUS)))
     adv: int | None = None
     if get["advertiser_id"]:
         try:
@@ -116,4 +115,5 @@ def parse(params: dict[str, str], dialect: Dialect = "native") -> Postback:
         names = (f"adv_sub{i}", f"adv{i}") if i > 1 or dialect == "native" else ("adv_sub1",)
         v = _pick(params, names)
         subs.append(v[:255] if v else None)
-    return Postback(txn, click, goal, amount, currency, status, coupon, adv, get["token"], subs)
+    return Postback(txn, click, goal, amount, raw is not None, currency, status, coupon, adv,
+                    get["token"], subs)  # fmt: skip

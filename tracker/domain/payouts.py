@@ -184,6 +184,27 @@ def price(
                   f"{rev_name} ({rev_rule.kind})")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PriceTerms:
+    """An offer's default payout, revenue and currency (``currency`` set), or a goal's
+    prices (``currency`` None), from ``valid_from`` on (None: always) until the next terms
+    (docs/adr/0081)."""
+
+    id: int
+    valid_from: datetime | None
+    payout: Rule
+    revenue: Rule
+    currency: str | None = None
+
+
+def terms_at(terms: list[PriceTerms], at: datetime) -> PriceTerms | None:
+    """The terms in force at ``at``: the latest that started at or before it."""
+    valid = [t for t in terms if t.valid_from is None or t.valid_from <= at]
+    if not valid:
+        return None
+    return max(valid, key=lambda t: (t.valid_from is not None, t.valid_from or at, t.id))
+
+
 def convert(amount: Decimal, rate: Decimal) -> Decimal:
     """An amount in the offer's currency, kept to 4 decimal places."""
     return (amount * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP)

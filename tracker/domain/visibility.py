@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracker.domain.conversion_status import STATUSES
+
 ADMIN, ADMIN_READ, ADVERTISER, IN_HOUSE, PARTNER = (
     "admin", "admin_read", "advertiser", "in_house", "affiliate",
 )  # fmt: skip
@@ -99,12 +101,12 @@ _CONVERSION_EXPORT = {
 }
 _REPORT_METRICS = {
     **_fields(EVERYONE, "key", "group", "gross_clicks", "unique_clicks", "human_clicks",
-              "bot_clicks", "impressions", "conversions", "pending", "approved", "rejected",
-              "reversed", "cr"),
+              "bot_clicks", "impressions", "conversions", "pending", "approved", "held",
+              "rejected", "reversed", "cr"),
     "revenue": REVENUE, "rpc": REVENUE, "payout": PAYOUT, "epc": PAYOUT, "profit": MARGIN,
     # each status's money (docs/adr/0105)
-    **{f"{s}_revenue": REVENUE for s in ("pending", "approved", "rejected", "reversed")},
-    **{f"{s}_payout": PAYOUT for s in ("pending", "approved", "rejected", "reversed")},
+    **{f"{s}_revenue": REVENUE for s in STATUSES},
+    **{f"{s}_payout": PAYOUT for s in STATUSES},
 }  # fmt: skip
 
 
@@ -140,6 +142,7 @@ FIELDS: dict[str, dict[str, Rule]] = {
         **_CONVERSION_COLUMNS,
         "decision": _r(*AUDIENCES, of="Decision"),
         "history": _r(*AUDIENCES, of="HistoryEntry"),
+        "merchant_status": EVERYONE,  # what the merchant said; status is the settlement
     },
     # The decision record: keys not listed are shown to admins only.
     "Decision": {
@@ -157,11 +160,21 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "caps": ADMIN_ONLY,  # limits and usage
         # a browser conversion's site and user agent (issue 18): the merchant's visitor
         "browser": REVENUE,
+        # issue 17 (docs/adr/0080, 0081): the tracker's standing verdict, the merchant's
+        # status, a promo code's payout terms; overrides (who, why), amendments (the money
+        # before) and the dated price terms used stay admin-only
+        "gate": REASON,
+        "merchant_status": EVERYONE,
+        "promo_rule": PAYOUT,
     },
     "HistoryEntry": {
         **_fields(EVERYONE, "from_status", "to_status", "at"),
         "reason": REASON,
         "actor": _r(*ADMINS, reduced=(ADVERTISER, IN_HOUSE, PARTNER), form="actor_kind"),
+        # the money after the change (issue 17: amendments and re-pricing are in the history)
+        "amount": EVERYONE,
+        "payout": PAYOUT,
+        "revenue": REVENUE,
     },
     "Goal": {
         **_fields(EVERYONE, "offer_id", "code", "name", "multiple", "max_count", "max_months"),
@@ -187,6 +200,10 @@ FIELDS: dict[str, dict[str, Rule]] = {
     "PromoCode": _admin_only("id", "offer_id", "affiliate_id", "code", "starts_at", "ends_at",
                              "payout_flat", "payout_percent"),
     "RateIn": _admin_only("base", "quote", "rate", "valid_from"),
+    "RateSet": _admin_only("base", "quote", "rate", "valid_from", "repriced"),
+    "PriceTerm": _admin_only("id", "offer_id", "goal", "valid_from", "currency", "payout_flat",
+                             "payout_percent", "revenue_flat", "revenue_percent", "actor",
+                             "created_at"),
     "PostbackAuth": _admin_only("has_secret", "previous_until", "require_signature",
                                 "ip_allowlist", "allow_pixel", "pixel_status"),
     "PostbackSecret": {
@@ -257,8 +274,9 @@ FIELDS: dict[str, dict[str, Rule]] = {
 
 # Resources only admins read (their routes answer 403 to tenant keys).
 ADMIN_RESOURCES = frozenset({"ConversionSettings", "Override", "Tier", "RevenueRule", "Cap",
-                             "PromoCode", "RateIn", "PostbackAuth", "PostbackSecret", "Key",
-                             "NewKeyOut", "TrackingDomain", "TrafficRule"})  # fmt: skip
+                             "PromoCode", "RateIn", "RateSet", "PriceTerm", "PostbackAuth",
+                             "PostbackSecret", "Key", "NewKeyOut", "TrackingDomain",
+                             "TrafficRule"})  # fmt: skip
 # Resources of partners (their routes answer 403 to advertiser keys).
 PARTNER_RESOURCES = frozenset({"PartnerPostback", "TestRequest", "Delivery", "Attempt",
                                "ReplayOut"})  # fmt: skip
@@ -297,7 +315,7 @@ def reason_code(reason: str | None) -> str | None:
     head = reason.split(":", 1)[0].strip()
     if reason in TRACKER_REASONS:
         return reason
-    if head in ("fraud", "postback", "pixel"):
+    if head in ("fraud", "postback", "pixel", "override", "priced", "amended"):
         return head
     return "other"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -62,3 +63,28 @@ async def try_reserve(
         return await reserve(conn, caps, at, tz, payout)
     except _Full as full:
         return None, full.report
+
+
+_MOVE = "UPDATE cap_usage SET used = used + $3 WHERE cap_id = $1 AND period_key = $2"
+
+
+async def give_back(conn: asyncpg.Connection, taken: list[list[Any]]) -> None:
+    """Return the usage a conversion held (it leaves the counted statuses, or reserves again)."""
+    for cap_id, key, amount in taken:
+        await conn.execute(_MOVE, cap_id, key, -Decimal(str(amount)))
+
+
+async def lower(
+    conn: asyncpg.Connection, taken: list[list[Any]], caps: list[Cap], payout: Decimal
+) -> list[list[Any]]:
+    """A counted conversion whose payout went down (or stayed): its payout caps' usage
+    follows it down; nothing goes up, so no limit can be passed."""
+    metric = {c.id: c.metric for c in caps}
+    out: list[list[Any]] = []
+    for cap_id, key, amount in taken:
+        old = Decimal(str(amount))
+        if metric.get(cap_id) == "payout" and payout < old:
+            await conn.execute(_MOVE, cap_id, key, payout - old)
+            amount = str(payout)
+        out.append([cap_id, key, amount])
+    return out

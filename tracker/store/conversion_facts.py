@@ -89,14 +89,18 @@ def ip_key(click: Any) -> str | None:
 
 
 async def month_to_date(
-    conn: asyncpg.Connection, offer_id: int, affiliate_id: int, start: datetime, end: datetime
-) -> tuple[int, Decimal, Decimal]:
+    conn: asyncpg.Connection, offer_id: int, affiliate_id: int, start: datetime, end: datetime,
+    *, before: tuple[datetime, UUID],
+) -> tuple[int, Decimal, Decimal]:  # fmt: skip
+    """The partner's approved conversions on the offer in the month, before the conversion
+    ``before`` (its time and id: itself excluded, so a re-pricing sees what it saw)."""
     row = await conn.fetchrow(
         "SELECT count(*) AS n, coalesce(sum(amount_converted), 0) AS amount,"
         " coalesce(sum(revenue), 0) AS revenue FROM conversions"
         " WHERE offer_id = $1 AND affiliate_id = $2 AND status = 'approved'"
-        " AND created_at >= $3 AND created_at < $4",
-        offer_id, affiliate_id, start, end,
+        " AND created_at >= $3 AND created_at < $4 AND created_at <= $5"
+        " AND conversion_id <> $6",
+        offer_id, affiliate_id, start, end, before[0], before[1],
     )  # fmt: skip
     return int(row["n"]), Decimal(row["amount"]), Decimal(row["revenue"])
 
@@ -144,10 +148,10 @@ async def clicks_on_sub(conn: asyncpg.Connection, click: Any) -> int:
 async def goal_history(
     conn: asyncpg.Connection, click_id: UUID, goal: str
 ) -> tuple[int, datetime | None]:
-    """(counted conversions of this goal on this click, time of the first)."""
+    """(counted or held conversions of this goal on this click, time of the first)."""
     row = await conn.fetchrow(
         "SELECT count(*) AS n, min(created_at) AS first FROM conversions"
-        " WHERE click_id = $1 AND goal = $2 AND status IN ('pending', 'approved')",
+        " WHERE click_id = $1 AND goal = $2 AND status IN ('pending', 'approved', 'held')",
         click_id, goal,
     )  # fmt: skip
     return int(row["n"]), row["first"]

@@ -19,6 +19,7 @@ from schemas.conversions import (
     RevenueRuleIn,
     TierIn,
 )
+from tracker.store import price_terms
 from tracker.store.rule_lists import open_ends
 
 Row = dict[str, Any]
@@ -26,25 +27,47 @@ _SETTINGS = [f for f in ConversionSettingsIn.model_fields if f != "attribution_w
 
 
 async def save_settings(pool: asyncpg.Pool, offer_id: int, data: ConversionSettingsIn) -> Row:
+    """Replace every setting (PUT): a setting left out takes its default."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await _write_settings(conn, offer_id, data)
+
+
+async def patch_settings(pool: asyncpg.Pool, offer_id: int, changes: dict[str, Any]) -> Row:
+    """Change the settings given (PATCH); every other one stays as it is."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM offers WHERE id = $1 FOR UPDATE", offer_id)
+        current = await _read_settings(conn, offer_id)
+        assert current is not None
+        merged = {k: v for k, v in current.items() if k in ConversionSettingsIn.model_fields}
+        return await _write_settings(conn, offer_id, ConversionSettingsIn(**{**merged, **changes}))
+
+
+async def _write_settings(
+    conn: asyncpg.Connection, offer_id: int, data: ConversionSettingsIn
+) -> Row:
     values = [getattr(data, f) for f in _SETTINGS]
     cols = ", ".join(_SETTINGS)
     marks = ", ".join(f"${i + 2}" for i in range(len(_SETTINGS)))
     sets = ", ".join(f"{f} = EXCLUDED.{f}" for f in _SETTINGS)
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            f"""INSERT INTO offer_conversion_settings (offer_id, {cols}) VALUES ($1, {marks})
-                ON CONFLICT (offer_id) DO UPDATE SET {sets}, updated_at = now() RETURNING *""",
-            offer_id, *values,
-        )  # fmt: skip
-        await conn.execute(
-            "UPDATE offers SET attribution_window_days = $2, updated_at = now() WHERE id = $1",
-            offer_id, data.attribution_window_days,
-        )  # fmt: skip
+    row = await conn.fetchrow(
+        f"""INSERT INTO offer_conversion_settings (offer_id, {cols}) VALUES ($1, {marks})
+            ON CONFLICT (offer_id) DO UPDATE SET {sets}, updated_at = now() RETURNING *""",
+        offer_id, *values,
+    )  # fmt: skip
+    await conn.execute(
+        "UPDATE offers SET attribution_window_days = $2, updated_at = now() WHERE id = $1",
+        offer_id, data.attribution_window_days,
+    )  # fmt: skip
     return {**dict(row), "attribution_window_days": data.attribution_window_days}
 
 
 async def get_settings(pool: asyncpg.Pool, offer_id: int) -> Row | None:
-    row = await pool.fetchrow(
+    async with pool.acquire() as conn:
+        return await _read_settings(conn, offer_id)
+
+
+async def _read_settings(conn: asyncpg.Connection, offer_id: int) -> Row | None:
+    row = await conn.fetchrow(
         """SELECT o.id AS offer_id, o.attribution_window_days, s.* FROM offers o
            LEFT JOIN offer_conversion_settings s ON s.offer_id = o.id WHERE o.id = $1""",
         offer_id,
@@ -56,8 +79,17 @@ async def get_settings(pool: asyncpg.Pool, offer_id: int) -> Row | None:
     return out
 
 
-async def save_goal(pool: asyncpg.Pool, offer_id: int, code: str, g: GoalIn) -> Row:
-    row = await pool.fetchrow(
+async def save_goal(pool: asyncpg.Pool, offer_id: int, code: str, g: GoalIn,
+                    actor: str = "api") -> Row:  # fmt: skip
+    """The goal; a change of its prices applies from now on (dated terms, docs/adr/0081)."""
+    async with pool.acquire() as conn, conn.transaction():
+        prices = {f: getattr(g, f) for f in price_terms.GOAL_FIELDS}
+        await price_terms.change_goal(conn, offer_id, code, prices, actor)
+        return await _save_goal(conn, offer_id, code, g)
+
+
+async def _save_goal(conn: asyncpg.Connection, offer_id: int, code: str, g: GoalIn) -> Row:
+    row = await conn.fetchrow(
         """INSERT INTO offer_goals (offer_id, code, name, multiple, max_count, max_months,
                payout_flat, payout_percent, revenue_flat, revenue_percent)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from schemas.api import AdvertiserIn, AffiliateIn, LinkIn, LinkPatch, OfferIn, OfferPatch
+from tracker.store import price_terms
+
+# A money change dated this far back is taken as "now" (clocks differ); further back, refused.
+_PAST = timedelta(minutes=5)
 
 
 class Conflict(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Invalid(Exception):
+    """A value the checks of the schema cannot state (a date relative to now)."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
@@ -64,9 +78,12 @@ async def create_offer(pool: asyncpg.Pool, data: OfferIn) -> Row:
         raise Missing("advertiser_id", f"advertiser {data.advertiser_id} does not exist")
     values = [getattr(data, c) for c in _OFFER_COLUMNS]
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    row = await pool.fetchrow(
-        f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}) VALUES ({marks}) RETURNING *", *values
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"INSERT INTO offers ({', '.join(_OFFER_COLUMNS)}) VALUES ({marks}) RETURNING *",
+            *values,
+        )
+        await price_terms.first_terms(conn, row["id"])
     return dict(row)
 
 
@@ -87,7 +104,7 @@ async def update_row(
 
 
 async def _update(
-    pool: asyncpg.Pool, table: str, ident: int, changes: dict[str, Any]
+    pool: asyncpg.Pool | asyncpg.Connection, table: str, ident: int, changes: dict[str, Any]
 ) -> Row | None:
     """UPDATE the given columns (names come from our models, never from callers)."""
     cols = list(changes)
@@ -99,13 +116,32 @@ async def _update(
     return dict(row) if row else None
 
 
-async def update_offer(pool: asyncpg.Pool, offer_id: int, data: OfferPatch) -> Row | None:
+async def update_offer(
+    pool: asyncpg.Pool, offer_id: int, data: OfferPatch, actor: str = "api"
+) -> Row | None:
     changes = data.model_dump(exclude_unset=True)
     for required in ("name", "landing_url", "status", "deep_links", "deep_link_domains",
-                     "cookieless", "pass_params", "attribution_window_days"):  # fmt: skip
+                     "cookieless", "pass_params", "attribution_window_days", *price_terms.OFFER_FIELDS,
+                     "money_from"):  # fmt: skip
         if required in changes and changes[required] is None:
             raise Missing(required, f"{required} cannot be null")
-    return await _update(pool, "offers", offer_id, changes)
+    money = {f: changes.pop(f) for f in price_terms.OFFER_FIELDS if f in changes}
+    now = datetime.now(UTC)
+    start = changes.pop("money_from", None)
+    if start is not None and not money:
+        raise Invalid("money_from", "money_from goes with default_payout, default_revenue or "
+                      "currency")  # fmt: skip
+    if start is not None and start < now - _PAST:
+        raise Invalid("money_from", "money_from is in the past: conversions priced since then "
+                      "keep their price")  # fmt: skip
+    start = max(start or now, now)
+    async with pool.acquire() as conn, conn.transaction():
+        if money:
+            try:
+                await price_terms.change_offer(conn, offer_id, money, start, actor)
+            except price_terms.Scheduled as exc:
+                raise Conflict("money_from", str(exc)) from None
+        return await _update(conn, "offers", offer_id, changes)
 
 
 async def update_link(pool: asyncpg.Pool, link_id: int, data: LinkPatch) -> Row | None:

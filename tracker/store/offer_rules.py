@@ -13,7 +13,7 @@ import asyncpg
 
 from tracker.domain.caps import Cap
 from tracker.domain.fraud import FraudSettings
-from tracker.domain.payouts import Override, RevenueRule, Rule, Tier
+from tracker.domain.payouts import Override, PriceTerms, RevenueRule, Rule, Tier, terms_at
 
 _RULES = """
 SELECT o.id, o.currency, o.default_payout, o.default_revenue, o.attribution_window_days,
@@ -25,7 +25,9 @@ SELECT o.id, o.currency, o.default_payout, o.default_revenue, o.attribution_wind
        (SELECT coalesce(jsonb_agg(r), '[]') FROM revenue_rules r
          WHERE r.offer_id = o.id AND (r.affiliate_id IS NULL OR r.affiliate_id = $3)) AS revenue,
        (SELECT coalesce(jsonb_agg(c), '[]') FROM conversion_caps c
-         WHERE c.offer_id = o.id AND c.archived_at IS NULL) AS caps
+         WHERE c.offer_id = o.id AND c.archived_at IS NULL) AS caps,
+       (SELECT coalesce(jsonb_agg(t), '[]') FROM offer_price_terms t
+         WHERE t.offer_id = o.id AND (t.goal IS NULL OR t.goal = $2)) AS terms
   FROM offers o LEFT JOIN offer_conversion_settings s ON s.offer_id = o.id
  WHERE o.id = $1
 """
@@ -57,6 +59,33 @@ class OfferRules:
     caps: list[Cap] = field(default_factory=list)
     fraud: FraudSettings = field(default_factory=FraudSettings)
     browser_origins: frozenset[str] = frozenset()  # issue 18: sites that may send conversions
+    default_terms: list[PriceTerms] = field(default_factory=list)  # dated (migration 0021)
+    goal_terms: list[PriceTerms] = field(default_factory=list)
+
+    def money_at(self, at: datetime) -> Money:
+        """The offer's currency and default prices, and the goal's prices, in force at
+        ``at``; the offer's and the goal's own values where no dated terms exist."""
+        d = terms_at(self.default_terms, at)
+        g = terms_at(self.goal_terms, at)
+        goal = self.goal
+        return Money(
+            d.currency if d is not None and d.currency else self.currency,
+            d.payout if d is not None else self.default_payout,
+            d.revenue if d is not None else self.default_revenue,
+            g.payout if g is not None else goal.payout if goal is not None else None,
+            g.revenue if g is not None else goal.revenue if goal is not None else None,
+            [t.id for t in (d, g) if t is not None],
+        )
+
+
+@dataclass(frozen=True)
+class Money:
+    currency: str
+    default_payout: Rule
+    default_revenue: Rule
+    goal_payout: Rule | None
+    goal_revenue: Rule | None
+    terms: list[int]  # ids of the dated terms used
 
 
 def _dec(v: Any) -> Decimal:
@@ -64,7 +93,7 @@ def _dec(v: Any) -> Decimal:
 
 
 def _ts(v: Any) -> datetime | None:
-    return datetime.fromisoformat(v) if v else None
+    return datetime.fromisoformat(v) if v and v != "-infinity" else None
 
 
 def _load(v: Any) -> Any:
@@ -128,6 +157,14 @@ async def load(conn: asyncpg.Connection, offer_id: int, goal: str, affiliate_id:
         Cap(c["id"], c["affiliate_id"], c["period"], c["metric"], _dec(c["cap_limit"]))
         for c in _load(row["caps"])
     ]
+    for t in _load(row["terms"]):
+        terms = PriceTerms(
+            t["id"], _ts(t["valid_from"]),
+            Rule(_dec(t["payout_flat"]), _dec(t["payout_percent"])),
+            Rule(_dec(t["revenue_flat"]), _dec(t["revenue_percent"])),
+            t["currency"].strip() if t["currency"] else None,
+        )  # fmt: skip
+        (rules.default_terms if t["goal"] is None else rules.goal_terms).append(terms)
     if s:
         rules.fraud = FraudSettings(
             mode=s["fraud_mode"], min_click_seconds=s["min_click_seconds"],

@@ -22,6 +22,7 @@ _BY_ID = {
     "revenue_rules": ("revenue_rules", "*", "valid_from", "valid_to"),
     "caps": ("conversion_caps", "*, cap_limit AS limit", None, None),
     "promo_codes": ("promo_codes", "*", "starts_at", "ends_at"),
+    "price_terms": ("offer_price_terms", "*", "valid_from", None),
 }
 # filter name -> predicate on the parameter {}
 _FILTERS = {

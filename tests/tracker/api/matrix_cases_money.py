@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.tracker.api.matrix_probe import (
     Ctx,
+    _admin_only_write,
     _advertiser_key,
     _by_id,
     _first_aff,
@@ -70,6 +71,18 @@ async def _(c: Ctx) -> None:
             else:
                 expect = 200 if own(who, i, j) else 404
             await c.call(who, "POST", f"/api/v1/conversions/{cv['id']}/status", expect, json=body)
+
+
+@case("POST /api/v1/conversions/{conversion_id}/override")
+async def _(c: Ctx) -> None:
+    # Admin keys only (403 for every other key, before any lookup); the world's conversions
+    # were not held by the tracker (409), the scratch one was rejected by a fraud rule (200).
+    body = {"status": "approved", "reason": "matrix"}
+    for cv in c.w.conv.values():
+        await _admin_only_write(c, "POST", f"/api/v1/conversions/{cv['id']}/override", body,
+                                ok=409)  # fmt: skip
+    held = f"/api/v1/conversions/{c.w.scratch['held']}/override"
+    await _admin_only_write(c, "POST", held, body, ok=200)
 
 
 @case("GET /api/v1/exports/clicks")

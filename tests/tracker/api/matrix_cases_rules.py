@@ -47,6 +47,7 @@ sub = {
     "caps": ("POST", {"period": "day", "limit": "5"}, 201),
     "revenue-rules": ("POST", {"revenue_flat": "5"}, 201),
     "promo-codes": (None, None, 0),
+    "price-terms": (None, None, 0),
 }
 for name, (method, body, ok) in sub.items():
 
@@ -71,6 +72,9 @@ for name, (method, body, ok) in sub.items():
         return run
 
     CASES[f"{method} /api/v1/offers/{{offer_id}}/{name}"] = writer()
+CASES["PATCH /api/v1/offers/{offer_id}/conversion-settings"] = writer(
+    "conversion-settings", "PATCH", {"cap_action": "pending"}, 200
+)
 
 
 # Reads of one rule of the scratch offer, made by the admin: admins only, and 404 under

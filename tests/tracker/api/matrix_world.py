@@ -210,6 +210,20 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
         await api.post("/api/v1/links", json={"offer_id": so["id"], "affiliate_id": sp["id"]})
     )
     w.scratch = {"adv": sa, "aff": sp, "offer": so, "link": sl}
+    # A conversion the tracker rejected (a fraud rule: no click), that an admin may override:
+    # attributed by a promo code, so there is a partner to pay.
+    r = await api.put(
+        f"/api/v1/offers/{so['id']}/conversion-settings", json={"require_click": True}
+    )
+    await _ok(r, 200)
+    await _ok(await api.post("/api/v1/promo-codes", json={
+        "offer_id": so["id"], "affiliate_id": sp["id"], "code": "MATRIX-HELD"}))  # fmt: skip
+    async with httpx.AsyncClient(base_url=service, timeout=10) as http:
+        r = await http.get("/postback", params={"advertiser_id": sa["id"], "txn_id": "held",
+                                                "token": sa["postback_token"],
+                                                "coupon": "MATRIX-HELD", "amount": "5"})  # fmt: skip
+    w.scratch["held"] = (await _ok(r, 202))["conversion_id"]
+    await burst(settings)
     await _keys(w, pool)
     return w
 

@@ -34,11 +34,13 @@ from schemas.conversions import (
     TierIn,
     ValidityPatch,
 )
+from schemas.money import ConversionSettingsPatch, RateSet
 from tracker.api.deps import AdminRead, AdminWrite, IdPath, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.management.common import offer_or_404
 from tracker.api.views import show
 from tracker.domain.client_ip import networks
+from tracker.store import conversion_changes as changes
 from tracker.store import conversion_rules as rules
 from tracker.store import entities, incoming_auth
 
@@ -58,14 +60,32 @@ async def _partner(services: ServicesDep, affiliate_id: int | None) -> None:
 @router.put("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
 async def put_settings(offer_id: IdPath, body: ConversionSettingsIn, services: ServicesDep,
                        _: AdminWrite) -> Any:  # fmt: skip
+    """Replace every setting: one left out takes its default (``PATCH`` changes only those
+    sent)."""
+    await offer_or_404(services.pool, offer_id)
+    _zone(body.timezone)
+    return await rules.save_settings(services.pool, offer_id, body)
+
+
+@router.patch("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
+async def patch_settings(offer_id: IdPath, body: ConversionSettingsPatch, services: ServicesDep,
+                         _: AdminWrite) -> Any:  # fmt: skip
+    """Change only the settings sent; the others keep their values (``PUT`` replaces all)."""
     await offer_or_404(services.pool, offer_id)
     try:
-        ZoneInfo(body.timezone)
+        changes = body.changes()
+    except ValueError as exc:
+        raise ApiProblem(422, "invalid", f"{exc} cannot be null", str(exc)) from None
+    if "timezone" in changes:
+        _zone(changes["timezone"])
+    return await rules.patch_settings(services.pool, offer_id, changes)
+
+
+def _zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ApiProblem(
-            422, "invalid", f"unknown time zone {body.timezone!r}", "timezone"
-        ) from None
-    return await rules.save_settings(services.pool, offer_id, body)
+        raise ApiProblem(422, "invalid", f"unknown time zone {name!r}", "timezone") from None
 
 
 @router.get("/offers/{offer_id}/conversion-settings", response_model=ConversionSettings)
@@ -78,9 +98,11 @@ async def get_settings(offer_id: IdPath, services: ServicesDep, _: AdminRead) ->
 
 @router.put("/offers/{offer_id}/goals/{code}", response_model=Goal)
 async def put_goal(offer_id: IdPath, code: GoalCode, body: GoalIn, services: ServicesDep,
-                   _: AdminWrite) -> Any:  # fmt: skip
+                   who: AdminWrite) -> Any:  # fmt: skip
+    """Create or replace a goal. New prices apply to conversions from now on; earlier ones
+    keep theirs, and amendments of them are priced as before (docs/adr/0081)."""
     await offer_or_404(services.pool, offer_id)
-    return await rules.save_goal(services.pool, offer_id, code, body)
+    return await rules.save_goal(services.pool, offer_id, code, body, f"api:key{who.key_id}")
 
 
 @router.post("/offers/{offer_id}/payout-overrides", status_code=201, response_model=Override)
@@ -193,9 +215,20 @@ async def end_promo_code(promo_code_id: IdPath, body: ValidityPatch, services: S
     return await _end(services, "promo_code", None, promo_code_id, body)
 
 
-@router.put("/currency-rates", response_model=RateIn)
-async def put_rate(body: RateIn, services: ServicesDep, _: AdminWrite) -> Any:
-    return await rules.set_rate(services.pool, body)
+REPRICE_MAX = 10_000
+
+
+@router.put("/currency-rates", response_model=RateSet)
+async def put_rate(body: RateIn, services: ServicesDep, who: AdminWrite) -> Any:
+    """Set a rate from ``valid_from`` on. Conversions held because no rate existed at their
+    time (``held``, ``no_rate``) are then priced with it and screened like any conversion
+    (caps taken, the merchant's status): ``repriced`` says how many."""
+    row = await rules.set_rate(services.pool, body)
+    row["repriced"] = await changes.reprice_no_rate(
+        services.pool, row["base"].strip(), row["quote"].strip(), row["valid_from"],
+        actor=f"api:key{who.key_id}", limit=REPRICE_MAX,
+    )  # fmt: skip
+    return row
 
 
 async def _advertiser(services: ServicesDep, advertiser_id: int) -> None:

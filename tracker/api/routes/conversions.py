@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Query
 
 from schemas.conversions import Conversion, ConversionPage, Status, StatusIn
+from schemas.money import DecisionOverrideIn
 from schemas.types import MAX_ID, TEXT
-from tracker.api.deps import IdQuery, Reader, ServicesDep, require
+from tracker.api.deps import AdminWrite, IdQuery, Reader, ServicesDep, require
 from tracker.api.errors import ApiProblem
 from tracker.api.views import show
+from tracker.store import conversion_changes as changes
+from tracker.store import conversion_rows as rows
 from tracker.store import conversions as store
 from tracker.store.keys import Principal
 
@@ -80,22 +84,76 @@ async def list_conversions(
                           next_after=rows[-1]["conversion_id"] if len(rows) == limit else None)  # fmt: skip
 
 
-@router.post("/conversions/{conversion_id}/status", response_model=Conversion)
+_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the worker holds the conversion past the lock timeout: retry"}
+}
+
+
+async def _change(conversion_id: UUID, services: ServicesDep, who: Principal,
+                  do: Callable[[Any, Any], Awaitable[Any]]) -> Any:  # fmt: skip
+    """Lock the conversion (the worker's locks, in the same order), check the caller may see
+    it, apply ``do(conn, row)`` through the one conversion path, answer the new state. A
+    deadlock with a worker's batch is retried; a lock held past half the database timeout
+    (a busy worker) is a 503 to retry, never a 500."""
+    wait_ms = int(services.settings.db_timeout_s * 500)
+    for attempt in range(3):
+        try:
+            async with services.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = {wait_ms}")
+                row = await rows.lock(conn, conversion_id)
+                if row is None or not visible_to(who, dict(row)):
+                    raise ApiProblem(404, "not_found", f"conversion {conversion_id} not found",
+                                     "conversion_id")  # fmt: skip
+                try:
+                    await do(conn, row)
+                except changes.Refused as exc:
+                    raise ApiProblem(exc.status, exc.code, exc.message, "status") from None
+            break
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == 2:
+                raise _busy() from None
+        except (asyncpg.LockNotAvailableError, TimeoutError):
+            raise _busy() from None
+    return await get_conversion(conversion_id, services, who)
+
+
+def _busy() -> ApiProblem:
+    return ApiProblem(503, "busy", "the conversion is being written by the worker: retry",
+                      "conversion_id", headers={"Retry-After": "1"})  # fmt: skip
+
+
+@router.post("/conversions/{conversion_id}/status", response_model=Conversion, responses=_BUSY)
 async def set_status(
     conversion_id: UUID, body: StatusIn, services: ServicesDep, who: Writer
 ) -> Any:
+    """Set the merchant's status (an advertiser's or an admin's key). Unlike a postback it may
+    move back (re-approve a rejected sale); like one, it goes through the tracker's gates: a
+    fraud or goal rule keeps the conversion rejected, a full cap keeps it held or rejected,
+    a missing currency rate keeps it held (docs/adr/0080)."""
     if who.role == "affiliate":
         raise ApiProblem(403, "forbidden", "partners cannot change a conversion's status")
-    async with services.pool.acquire() as conn, conn.transaction():
-        # The same lock the worker takes for this conversion id.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 5))", str(conversion_id)
-        )
-        row = await store.lock(conn, conversion_id)
-        if row is None or not visible_to(who, dict(row)):
-            raise ApiProblem(
-                404, "not_found", f"conversion {conversion_id} not found", "conversion_id"
-            )
-        await store.change_status(conn, row, body.status, actor=f"api:key{who.key_id}",
-                                  at=datetime.now(UTC), reason=body.reason or "api")  # fmt: skip
-    return await get_conversion(conversion_id, services, who)
+
+    async def do(conn: Any, row: Any) -> Any:
+        return await changes.set_status(conn, row, body.status, actor=f"api:key{who.key_id}",
+                                        reason=body.reason or "api")  # fmt: skip
+
+    return await _change(conversion_id, services, who, do)
+
+
+@router.post("/conversions/{conversion_id}/override", response_model=Conversion,
+             responses={409: {"description": "nothing to override, no partner to pay, no "
+                              "currency rate, or a full cap"}, **_BUSY})  # fmt: skip
+async def override(
+    conversion_id: UUID, body: DecisionOverrideIn, services: ServicesDep, who: AdminWrite
+) -> Any:
+    """Override the tracker's decision (admin keys only): waive the fraud or goal rule that
+    rejected the conversion, or take a cap again after raising it, and set ``status``.
+    Recorded in the history and in the decision record's ``overrides`` (key, time, gate,
+    reason). Refused (409) when there is no partner to pay, no currency rate (add it: that
+    re-prices the conversion), or the cap is still full: a cap is never overshot."""
+
+    async def do(conn: Any, row: Any) -> Any:
+        return await changes.override(conn, row, body.status, actor=f"api:key{who.key_id}",
+                                      reason=body.reason)  # fmt: skip
+
+    return await _change(conversion_id, services, who, do)

@@ -29,10 +29,12 @@ from tracker.api.deps import ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.incoming_auth import authenticate
 from tracker.api.json import JSON
+from tracker.api.postback_params import parameters
 from tracker.domain.incoming_params import BadParam, Postback, parse
 from tracker.logs import bind
 from tracker.redis_client import away
 from tracker.resources import Services
+from tracker.store import conversions as conversion_store
 from tracker.store import incoming_auth as postback_auth
 
 router = APIRouter(tags=["postbacks"])
@@ -89,7 +91,9 @@ async def enqueue(services: Services, ev: ConversionEvent) -> bool:
     seen = keys.postback_seen(ev.conversion_id)
     stream = keys.conversion_stream(ev.conversion_id)
     try:
-        fresh = await services.redis.eval(_SEEN_LUA, 1, seen, f"{ev.status}:{ev.via}", _SEEN_TTL_S)  # type: ignore[misc]
+        # the amount is part of what is remembered: a new one is an amendment, not a repeat
+        what = f"{ev.status}:{ev.via}:{ev.amount if ev.amount_given else ''}:{ev.currency}"
+        fresh = await services.redis.eval(_SEEN_LUA, 1, seen, what, _SEEN_TTL_S)  # type: ignore[misc]
         if not fresh:
             return False
         try:
@@ -110,7 +114,8 @@ def _event(adv: int, pb: Postback, click_id: uuid.UUID | None, via: str) -> Conv
     return ConversionEvent(
         conversion_id=conversion_id(adv, pb.goal, pb.txn_id), ts=time.time(),  # type: ignore[arg-type]
         advertiser_id=adv, click_id=click_id, goal=pb.goal, txn_id=pb.txn_id,
-        amount=str(pb.amount), currency=pb.currency or "XXX", currency_default=pb.currency is None,
+        amount=str(pb.amount), amount_given=pb.amount_given, currency=pb.currency or "XXX",
+        currency_default=pb.currency is None,
         status=pb.status, coupon=pb.coupon, adv_subs=pb.adv_subs, via=via,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -127,9 +132,7 @@ async def _answer_bound(services: Services, ev: ConversionEvent) -> JSON:
         body = PostbackAnswer(conversion_id=ev.conversion_id, status="accepted")
         return JSON(body.model_dump(mode="json"), 202)
     metrics.POSTBACKS.labels("repeat").inc()
-    stored = await services.pool.fetchval(
-        "SELECT status FROM conversions WHERE conversion_id = $1", ev.conversion_id
-    )
+    stored = await conversion_store.status_of(services.pool, ev.conversion_id)
     body = PostbackAnswer(
         conversion_id=ev.conversion_id, status=stored or "accepted", duplicate=True
     )
@@ -143,26 +146,37 @@ async def _postback(request: Request, services: Services, dialect: str) -> JSON:
     return await _answer(services, _event(auth.advertiser_id, pb, pb.click_id, "postback"))
 
 
-_DOC = {202: {"model": PostbackAnswer}, 200: {"model": PostbackAnswer}}
+_DOC: dict[int | str, dict[str, Any]] = {
+    202: {"model": PostbackAnswer},
+    200: {"model": PostbackAnswer},
+}
+# The parameters each dialect reads, with the rules the parser enforces (the status words
+# merchants may send among them): the postback routes read the request themselves.
+_NATIVE: dict[str, Any] = {"status_code": 202, "responses": _DOC,
+                           "openapi_extra": {"parameters": parameters("native")}}  # fmt: skip
+_HASOFFERS: dict[str, Any] = {"status_code": 202, "responses": _DOC,
+                              "openapi_extra": {"parameters": parameters("hasoffers")}}  # fmt: skip
 
 
-@router.get("/postback", status_code=202, responses=_DOC, operation_id="postback_get")  # type: ignore[arg-type]
-@router.post("/postback", status_code=202, responses=_DOC, operation_id="postback_post")  # type: ignore[arg-type]
+@router.get("/postback", operation_id="postback_get", **_NATIVE)
+@router.post("/postback", operation_id="postback_post", **_NATIVE)
 async def postback(request: Request, services: ServicesDep) -> Any:
     """Native postback; also reads Voluum (`cid`, `payout`, `txid`, `et`) and Everflow
-    (`transaction_id`, `amount`, `event_id`, `order_id`, `coupon_code`) names."""
+    (`transaction_id`, `amount`, `event_id`, `order_id`, `coupon_code`) names. A known
+    `txn_id` with a new `amount` amends the conversion; a new `status` changes it (only
+    forward); the same postback again is a repeat (200, nothing changes)."""
     return await _postback(request, services, "native")
 
 
-@router.get("/aff_lsr", status_code=202, responses=_DOC, operation_id="hasoffers_get")  # type: ignore[arg-type]
-@router.post("/aff_lsr", status_code=202, responses=_DOC, operation_id="hasoffers_post")  # type: ignore[arg-type]
+@router.get("/aff_lsr", operation_id="hasoffers_get", **_HASOFFERS)
+@router.post("/aff_lsr", operation_id="hasoffers_post", **_HASOFFERS)
 async def hasoffers(request: Request, services: ServicesDep) -> Any:
     """HasOffers-style: `transaction_id` is the click id, `adv_sub` the order id."""
     return await _postback(request, services, "hasoffers")
 
 
-@router.get("/aff_goal", status_code=202, responses=_DOC, operation_id="hasoffers_goal_get")  # type: ignore[arg-type]
-@router.post("/aff_goal", status_code=202, responses=_DOC, operation_id="hasoffers_goal_post")  # type: ignore[arg-type]
+@router.get("/aff_goal", operation_id="hasoffers_goal_get", **_HASOFFERS)
+@router.post("/aff_goal", operation_id="hasoffers_goal_post", **_HASOFFERS)
 async def hasoffers_goal(request: Request, services: ServicesDep) -> Any:
     return await _postback(request, services, "hasoffers")
 

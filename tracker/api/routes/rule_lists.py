@@ -20,6 +20,7 @@ from schemas.conversions import (
     Tier,
 )
 from schemas.entities import Page
+from schemas.money import PriceTerm
 from schemas.types import Instant
 from tracker.api.deps import AdminRead, IdPath, IdQuery, Reader, ServicesDep
 from tracker.api.errors import ApiProblem
@@ -184,3 +185,12 @@ async def list_rates(services: ServicesDep, _: AdminRead, base: CurrencyQ = None
         last = rows[-1]
         nxt = f"r{last['base']}{last['quote']}{instant_hex(last['valid_from'])}"
     return {"items": rows, "next_cursor": nxt}
+
+
+@router.get("/offers/{offer_id}/price-terms", response_model=Page[PriceTerm])
+async def list_price_terms(offer_id: IdPath, services: ServicesDep, _: AdminRead,
+                           limit: Limit = 100, cursor: CursorQ = None) -> Any:  # fmt: skip
+    """The offer's dated money terms (defaults and goal prices), oldest first: every change
+    of ``default_payout``/``default_revenue``/``currency`` (``PATCH /offers/{id}``) and of a
+    goal's prices, with who made it."""
+    return await _page(services, "price_terms", offer_id, limit, cursor)

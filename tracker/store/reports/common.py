@@ -18,7 +18,7 @@ COUNTED = ("pending", "approved")
 COUNT_FACTS = ("g", "u", "h", "b", "i", *(f"n_{s}" for s in STATUSES))
 MONEY_FACTS = ("rev", "pay", *(f"{m}_{s}" for s in STATUSES for m in ("rev", "pay")))
 FACTS = (*COUNT_FACTS, *MONEY_FACTS)
-# rollup_spans' column of each fact (migrations 0008, 0071)
+# rollup_spans' column of each fact (migrations 0008, 0071, 0073)
 ROLLUP_FACTS = (
     "gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", *STATUSES,
     "revenue", "payout", *(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout")),
@@ -96,6 +96,9 @@ class Spec:
     advertisers: list[int | None] | None = None
     # each offer's currency, indexed by offer id (engine.run)
     currencies: list[str | None] | None = None
+    # offers whose currency changed inside the range (dated terms, docs/adr/0081): a row's
+    # amounts are in the currency of the terms at its time, read from raw rows only
+    dated: tuple[int, ...] = ()
     # the report holds amounts in several currencies: rows split by currency, and the total
     # row's amounts null
     several: bool = False

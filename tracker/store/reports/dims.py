@@ -25,6 +25,11 @@ _COLUMNS: dict[str, tuple[str, str, str]] = {
     "click_class": ("c.click_class", "i.click_class", "nullif(v.click_class, '')"),
 }
 
+# The currency of an offer's default terms at a row's time (migration 0021).
+_TERM = ("(SELECT rtrim(t.currency) FROM offer_price_terms t WHERE t.offer_id = {a}.offer_id"
+         " AND t.goal IS NULL AND t.valid_from <= {a}.created_at"
+         " ORDER BY t.valid_from DESC, t.id DESC LIMIT 1)")  # fmt: skip
+
 
 def advertisers(spec: Spec, args: Args) -> str:
     """The parameter holding each offer's advertiser, indexed by offer id (loaded with the
@@ -63,6 +68,9 @@ def of(spec: Spec, args: Args, alias: str) -> Expr:
             return f"({advertisers(spec, args)}::int8[])[{alias}.offer_id]"
         if dim == "currency":
             offer = f"({currencies(spec, args)}::text[])[{alias}.offer_id]"
+            if spec.dated:  # the currency of the offer's terms at the row's time (0081)
+                offer = (f"CASE WHEN {alias}.offer_id = ANY({args.once('dated', list(spec.dated))}"
+                         f"::int8[]) THEN {_TERM.format(a=alias)} ELSE {offer} END")  # fmt: skip
             # a conversion's amounts are in the currency it was priced in
             return f"coalesce(rtrim(v.offer_currency), {offer})" if alias == "v" else offer
         if dim in _COLUMNS:

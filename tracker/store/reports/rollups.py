@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
+from tracker.domain.conversion_status import STATUSES
 from tracker.domain.counted import click_sql, paid_sql
 
 SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
 _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
-_STATUSES = ("pending", "approved", "rejected", "reversed")  # schemas.reports.STATUSES
+_STATUSES = STATUSES  # the order of schemas.reports.STATUSES too
 _COUNTED = ("pending", "approved")
-# each status's conversion money (migration 0071): a held or rejected sale's price is shown
-# apart, never as pending payout
+# each status's conversion money (migrations 0071, 0073): a held or rejected sale's price is shown
+# apart, never as pending payout (held: docs/adr/0080, its own count and money)
 _STATUS_MONEY = tuple(f"{s}_{m}" for s in _STATUSES for m in ("revenue", "payout"))
 _CONV = (*_STATUSES, "revenue", "payout", *_STATUS_MONEY)
 COLUMNS = (*_CLICK_COUNTS, *_CONV)  # every figure of a rollup row
@@ -84,6 +87,7 @@ def clicks_cte(clicks: str, impressions: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
 
 
+_COUNTS = ", ".join(f"count(*) FILTER (WHERE c.status = '{s}')" for s in _STATUSES)
 _BY_STATUS = ", ".join(
     f"coalesce(sum(c.{m}) FILTER (WHERE c.status = '{s}'), 0)"
     for s in _STATUSES for m in ("revenue", "payout")
@@ -95,8 +99,7 @@ def conversions_cte(rel: str) -> str:
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
     SELECT s.span, span_start(c.created_at, s.span, s.phase), c.affiliate_id,
-           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
-           count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, {_COUNTS},
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
            coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
            {_BY_STATUS}
@@ -119,12 +122,27 @@ ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 
 def status_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
                 revenue: object, payout: object, counted: frozenset[str]) -> list[object]:  # fmt: skip
+    return move_args(created_at, affiliate_id, offer_id, before, after, (revenue, payout),
+                     (revenue, payout), counted)  # fmt: skip
+
+
+def move_args(created_at: datetime, affiliate_id: int, offer_id: int, before: str, after: str,
+              money_before: tuple[Any, Any], money_after: tuple[Any, Any],
+              counted: frozenset[str]) -> list[object]:  # fmt: skip
+    """The parameters of ``STATUS`` for a conversion that moves from (status, revenue,
+    payout) before to after: the money of a counted status leaves, the new one comes in
+    (a re-priced or amended conversion moves the rollup by the difference); the same for
+    each status's own money, counted or not (an amended held or rejected sale too)."""
     moves = [int(s == after) - int(s == before) for s in _STATUSES]
-    sign = int(after in counted) - int(before in counted)
-    by_status = [(int(s == after) - int(s == before)) * m  # type: ignore[operator]
-                 for s in _STATUSES for m in (revenue, payout)]  # fmt: skip
-    return [created_at, affiliate_id, offer_id, *moves, sign * revenue, sign * payout,  # type: ignore[operator]
-            *by_status]  # fmt: skip
+    zero = Decimal(0)
+
+    def delta(i: int, before_in: bool, after_in: bool) -> Any:
+        return (money_after[i] if after_in else zero) - (money_before[i] if before_in else zero)
+
+    by_status = [delta(i, before == s, after == s) for s in _STATUSES for i in (0, 1)]
+    return [created_at, affiliate_id, offer_id, *moves,
+            delta(0, before in counted, after in counted),
+            delta(1, before in counted, after in counted), *by_status]  # fmt: skip
 
 
 class QuarterCounts:

@@ -88,12 +88,16 @@ async def get_offer(offer_id: IdPath, services: ServicesDep, who: Reader) -> Any
 @router.patch("/offers/{offer_id}", response_model=Offer)
 async def update_offer(offer_id: IdPath, body: OfferPatch, services: ServicesDep,
                        who: AdminWrite) -> Any:  # fmt: skip
-    """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s)."""
+    """Every redirect process applies the change within ``link_refresh_s`` (≤ 2 s).
+    ``default_payout``, ``default_revenue`` and ``currency`` are dated terms: they apply to
+    conversions from ``money_from`` on (default now; later ones are scheduled and shown here
+    when they fall due), earlier conversions keep their price; the history is
+    ``GET /offers/{id}/price-terms`` (docs/adr/0081)."""
     _destinations(body)
     not_archived(found(await entities.get_offer(services.pool, offer_id), "offer", offer_id),
                  "offer")  # fmt: skip
-    row = found(await entities.update_offer(services.pool, offer_id, body), "offer", offer_id)
-    return show("Offer", who, row)
+    row = await entities.update_offer(services.pool, offer_id, body, f"api:key{who.key_id}")
+    return show("Offer", who, found(row, "offer", offer_id))
 
 
 @router.post("/offers/{offer_id}/archive", response_model=Offer)
