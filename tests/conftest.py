@@ -15,6 +15,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.lanes import SLOW_MODULES, SLOW_TESTS
 from tests.servers import free_port, run_server
 from tracker.redis_client import open_redis
 from tracker.runtime.servers import ServerUrls, servers
@@ -34,6 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
         own = tempfile.mkdtemp(prefix="tracker-tests-")
         config.option.basetemp = os.path.join(own, "t")
         config._tracker_basetemp = own  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests tests/lanes.py names as slow (the fast lane: ``-m "not slow"``)."""
+    root = Path(str(config.rootpath))
+    for item in items:
+        module = item.path.relative_to(root).as_posix()
+        name = item.nodeid.split("[", 1)[0].split("::", 1)[-1]
+        if module in SLOW_MODULES or f"{module}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

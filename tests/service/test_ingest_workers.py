@@ -51,14 +51,18 @@ async def test_kill_9_of_one_of_two_ingest_workers_loses_nothing(
             env=worker_env(settings, TRACKER_LOG_LEVEL="info"), stdout=subprocess.DEVNULL,
             stderr=log,
         )  # fmt: skip
-    loader = asyncio.create_task(
-        load(redis, redis_keys.of(settings).click_streams(), clicks, rate=5_000)
-    )
+    loader: asyncio.Task[None] | None = None
     try:
         deadline = time.monotonic() + 60
         while len(_children(sup.pid)) < 2:
             assert time.monotonic() < deadline and sup.poll() is None, log_path.read_text()
             await asyncio.sleep(0.1)
+        # The load starts once both workers run, so that on a slow machine the kill still
+        # lands in the middle of it (started before, the whole load could be written
+        # before the workers were up and the kill would test nothing).
+        loader = asyncio.create_task(
+            load(redis, redis_keys.of(settings).click_streams(), clicks, rate=4_000)
+        )
         victim, survivor = _children(sup.pid)
         before = 0
         while before < 2_000:  # both consuming, in the middle of the load
@@ -82,7 +86,8 @@ async def test_kill_9_of_one_of_two_ingest_workers_loses_nothing(
         counted = await _metric(metrics_port, "tracker_rows_ingested_total")
         assert before <= counted <= len(clicks)
     finally:
-        loader.cancel()
+        if loader is not None:
+            loader.cancel()
         sup.send_signal(signal.SIGTERM)
         code = sup.wait(60)
     assert code == 0, log_path.read_text()[-3000:]
