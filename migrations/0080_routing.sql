@@ -50,10 +50,11 @@ CREATE INDEX link_routes_offer ON link_routes (offer_id) WHERE offer_id IS NOT N
 CREATE INDEX link_routes_target ON link_routes (target_link_id) WHERE target_link_id IS NOT NULL;
 
 -- The route a smart link chose and the lander shown, on the click (reports group by
--- them), on a smart link's impressions (the route), and on conversions, copied from their
--- click by a trigger of its own (beside conversion_click_dims, migration 0015).
+-- them), on impressions (stored as clicks are, migration 0070: a smart link's pixel names
+-- its route; a pixel shows no lander), and on conversions, copied from their click by a
+-- trigger of its own (beside conversion_click_dims, migration 0015).
 ALTER TABLE clicks ADD COLUMN route_id bigint, ADD COLUMN lander_id bigint;
-ALTER TABLE impressions ADD COLUMN route_id bigint;
+ALTER TABLE impressions ADD COLUMN route_id bigint, ADD COLUMN lander_id bigint;
 ALTER TABLE conversions ADD COLUMN route_id bigint, ADD COLUMN lander_id bigint;
 
 CREATE FUNCTION conversion_route_dims() RETURNS trigger LANGUAGE plpgsql AS $$

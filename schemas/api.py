@@ -272,9 +272,23 @@ class Click(BaseModel):
     sub3: str | None = None
     sub4: str | None = None
     sub5: str | None = None
+    sub6: str | None = None
+    sub7: str | None = None
+    sub8: str | None = None
+    sub9: str | None = None
+    sub10: str | None = None
+    source: str | None = None
+    params: dict[str, str] | None = Field(None, description="the click's custom parameters")
+    country: str = Field("", description="ISO country code; '' when unknown")
+    region: str = ""
+    city: str = ""
+    device: str = ""
+    os: str = ""
+    browser: str = ""
     ip_trunc: str | None = None
     user_agent: str | None = None
     referer: str | None = None
+    referer_domain: str | None = Field(None, description="the referer's host, lower case")
     click_class: ClickClass
     is_unique: bool
     asn: int | None = Field(None, description="the network's AS number (TRACKER_ASN_DB)")

@@ -10,6 +10,7 @@ they hold a tab, a newline, a backslash or a control character.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -22,17 +23,22 @@ from ingest.clicks.parse import Wire
 CLICK_COLUMNS = (
     "click_id", "created_at", "link_id", "link_code", "offer_id", "affiliate_id",
     "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
-    "source", "params", "referer",
+    "source", "params", "referer", "referer_domain",
     "ip_trunc", "ip_hash", "country", "region", "city",  # Enricher.ip_block
     "asn", "asn_org", "datacenter",  # … and its network part (migration 0040)
     "user_agent", "device", "os", "browser",  # Enricher.agent_block
     "route_id", "lander_id",  # a smart link's route, the offer's lander (migration 0080)
     "traffic_rule", "click_class", "is_unique",
 )  # fmt: skip
-IMPRESSION_COLUMNS = (
-    "impression_id", "created_at", "link_id", "offer_id", "affiliate_id",
-    "click_class", "country", "device", "route_id",
-)  # fmt: skip
+# An impression is stored as a click is (the pixel's hit carries the same fields), less
+# the unique verdict: reports group and filter both alike (migration 0070).
+IMPRESSION_COLUMNS = ("impression_id", *CLICK_COLUMNS[1:-1])
+# The referer's host: a scheme, "//", no user info, then host characters (ASCII: browsers
+# send IDN hosts as punycode) up to a port, a path, a query, a fragment or the end. The SQL
+# function referer_domain() of migration 0070 applies the same pattern.
+_REFERER_HOST = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([A-Za-z0-9._-]{1,253})(?:[:/?#]|\Z)"
+)
 
 _NULLS = [NULL] * 10
 _NO_SUBS = "\t".join(_NULLS)
@@ -66,8 +72,20 @@ def ts_text(ts: float) -> str:
     return f"{second_text(sec)}.{us:06d}+00"
 
 
+def referer_domain(referer: str) -> str | None:
+    """The referer's host in lower case, or None (no referer, or not an http(s)-like URL)."""
+    m = _REFERER_HOST.match(referer)
+    return m.group(1).lower() if m else None
+
+
+def domain_text(referer: str) -> str:
+    """``referer_domain`` as a COPY field (its characters never need escaping)."""
+    return (referer_domain(referer) or NULL) if referer else NULL
+
+
 def own_fields(c: Wire) -> str:
-    """The click's own columns (click_id … referer) as COPY text, escaped where needed."""
+    """The click's own columns (click_id … referer_domain) as COPY text, escaped where
+    needed."""
     subs: Sequence[str | None] = c.subs
     code, source, referer = c.link_code, c.source, c.referer
     params = orjson.dumps(c.params).decode() if c.params else ""
@@ -88,7 +106,7 @@ def own_fields(c: Wire) -> str:
     return (
         f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{code or NULL}\t"
         f"{c.offer_id}\t{c.aff_id}\t{sub_text}\t{source or NULL}\t{params or NULL}\t"
-        f"{referer or NULL}"
+        f"{referer or NULL}\t{domain_text(c.referer)}"
     )
 
 
@@ -110,10 +128,6 @@ def rule_text(rule: str) -> str:
     return escape(rule) if rule else NULL
 
 
-def impression_row(c: Wire, cls: str, country: str, device: str) -> str:
-    link = c.link_id
-    return (
-        f"{c.click_id}\t{ts_text(c.ts)}\t{NULL if link is None else link}\t{c.offer_id}\t"
-        f"{c.aff_id}\t{cls}\t{escape(country)}\t{device}\t"
-        f"{NULL if c.route is None else c.route}"
-    )
+def impression_row(c: Wire, ip_block: str, agent_block: str, cls: str) -> str:
+    return (f"{own_fields(c)}\t{ip_block}\t{agent_block}\t{choice_text(c)}\t"
+            f"{rule_text(c.rule)}\t{cls}")  # fmt: skip

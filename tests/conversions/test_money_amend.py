@@ -12,7 +12,14 @@ import httpx
 from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
-from tests.conversions.money import held_rollup, money, postback, read, report_row
+from tests.conversions.money import (
+    assert_rollup_exact,
+    held_rollup,
+    money,
+    postback,
+    read,
+    report_row,
+)
 from tracker import redis_keys
 from tracker.settings import Settings
 from tracker.store.keys import create_key
@@ -89,6 +96,7 @@ async def test_an_amendment_is_repriced_with_the_rules_of_the_conversion_time(
     a2 = await read(api, s2["conversion_id"])
     assert (a2["status"], a2["amount"]) == ("reversed", "250.5000")
     assert money(await report_row(api, oid)) == (1, Decimal("3.60"), Decimal("7.20"))
+    await assert_rollup_exact(pool, [oid])  # each status's money too (docs/adr/0105)
 
 
 async def test_bad_amounts_are_refused_and_nothing_is_stored(
@@ -174,3 +182,4 @@ async def test_a_conversion_without_a_rate_is_held_until_the_rate_arrives(
     assert await held_rollup(pool, oid) == (0, 1, Decimal("0.65"))
     assert (await api.put("/api/v1/currency-rates", json={"base": "QJA", "quote": "USD",
             "rate": "0.0065", "valid_from": since})).json()["repriced"] == 0  # fmt: skip
+    await assert_rollup_exact(pool, [oid])  # each status's money too (docs/adr/0105)

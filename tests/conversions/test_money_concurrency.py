@@ -15,7 +15,7 @@ import httpx
 from redis.asyncio import Redis
 
 from tests.conversions.conftest import burst, clicks, make, world
-from tests.conversions.money import advertiser_client, report_row
+from tests.conversions.money import advertiser_client, assert_rollup_exact, report_row
 from tests.ingest.procs import start_worker, stop
 from tracker import redis_keys
 from tracker.api.routes.incoming_postbacks import conversion_id
@@ -150,3 +150,4 @@ async def test_status_changes_and_new_conversions_race_a_full_cap(
     assert codes == [0, 0, 0]
     # and after the workers stopped, nothing moved
     assert await _check(api, pool, oid, p2) == second
+    await assert_rollup_exact(pool, [oid])  # each status's money too (docs/adr/0105)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from tests.conversions.conftest import burst, clicks, make, world
 from tests.conversions.money import (
     advertiser_client,
+    assert_rollup_exact,
     held_rollup,
     money,
     postback,
@@ -95,6 +96,7 @@ async def test_a_full_cap_keeps_a_conversion_held_whatever_the_merchant_sends(
     )
     assert counted == 1
     assert money(await report_row(api, oid)) == (1, Decimal("2.5"), Decimal(4))
+    await assert_rollup_exact(pool, [oid])  # held apart, each status's money too
 
 
 async def test_fraud_holds_stand_and_only_an_admin_override_lifts_them(
@@ -147,11 +149,12 @@ async def test_fraud_holds_stand_and_only_an_admin_override_lifts_them(
     r = await api.post(f"/api/v1/conversions/{f['conversion_id']}/override",
                        json={"status": "approved", "reason": "again"})  # fmt: skip
     assert r.status_code == 409 and r.json()["error"]["code"] == "nothing_to_override"
+    await assert_rollup_exact(pool, [oid])
 
 
 async def test_a_replayed_postback_never_moves_a_status_back(
     settings: Settings, service: str, api: httpx.AsyncClient, http: httpx.AsyncClient,
-    redis: Redis,
+    redis: Redis, pool: asyncpg.Pool,
 ) -> None:  # fmt: skip
     w = await world(api)
     adv, aff, offer = w["advertiser"], w["affiliates"][0], w["offers"][0]
@@ -185,3 +188,4 @@ async def test_a_replayed_postback_never_moves_a_status_back(
     # The advertiser may undo a final status through the API (it goes through the gates).
     ok = await api.post(f"/api/v1/conversions/{cid}/status", json={"status": "approved"})
     assert ok.json()["status"] == "approved"
+    await assert_rollup_exact(pool, [offer["id"]])  # each status's money too (docs/adr/0105)

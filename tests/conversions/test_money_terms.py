@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 
 from tests.conversions.conftest import burst, clicks, world
-from tests.conversions.money import postback, read
+from tests.conversions.money import assert_rollup_exact, postback, read
 from tracker.domain.conversion_status import ALIASES
 from tracker.settings import Settings
 
@@ -73,6 +73,7 @@ async def test_offer_money_changes_from_a_date_and_old_conversions_keep_their_pr
     c = await read(api, eur["conversion_id"])
     assert (c["currency"], c["offer_currency"], c["payout"], c["revenue"]) == (
         "EUR", "EUR", "3.7500", "9.0000")  # fmt: skip
+    await assert_rollup_exact(pool, [oid])  # each status's money too (docs/adr/0105)
 
 
 async def test_conversion_settings_patch_changes_only_what_is_sent(api: httpx.AsyncClient) -> None:

@@ -183,7 +183,7 @@ async def test_cpm_and_cpc_reach_the_report_end_to_end(
     await asyncio.sleep(0.2)
     await burst(settings)
     r = await api.get("/api/v1/reports", params={"group_by": "offer"})
-    row = next(x for x in r.json()["rows"] if x["key"] == o)
+    row = next(x for x in r.json()["rows"] if x["group"]["offer"] == o)
     assert row["human_clicks"] == 4
     # 250 impressions at 2.00/3.00 per thousand + 4 human clicks at 0.10/0.25
     assert (row["payout"], row["revenue"]) == ("0.9000", "1.7500")

@@ -13,16 +13,23 @@ import pytest
 
 from tracker.api.json import dumps
 from tracker.store.reports import shape
+from tracker.store.reports.common import FACTS
 from tracker.store.reports.sql import Spec
 
+_FACTS = ", ".join(FACTS)
+
 _TRICKY = ['a"b', "back\\slash", "line\nbreak\ttab\x01", "ünï€ode 🎯", "", "|", None]
-# d0 (text), d1 (int), then g, u, h, b, i, p, a, rj, rv, rev, pay, total
+# d0 (text), d1 (int), then g, u, h, b, i, p, a, (held), rj, rv, rev, pay, money by status, total
 _ROWS = [
     (s, n, 10 * k, 5, 7, 3, 2, 1, k, 0, 1, f"{k}.123456789", "0.5", False)
     for k, (s, n) in enumerate(zip(_TRICKY, [1, None, 3, 2**40, 5, 6, None], strict=True))
 ] + [("z", 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, "0", "0", False),  # no clicks: ratios null
      (None, None, 99, 1, 1, 1, 1, 1, 1, 1, 1, "12.5", "0.0001", True)]  # fmt: skip
-_TYPES = "text, int8, " + "int8, " * 9 + "numeric, numeric, bool"
+_ROWS = [(*r[:9], 4 * (r[2] > 0), *r[9:]) for r in _ROWS]  # held, after approved
+_TYPES = "text, int8, " + "int8, " * 10 + "numeric, " * 12 + "bool"
+# each status's money (pending, approved, held, rejected, reversed; revenue then payout)
+_BY_STATUS = ("1.5", "0.25", "2", "1", "7.25", "3.5", "0.0000001", "0", "-3.1", "-1.55")
+_ROWS = [(*r[:-1], *_BY_STATUS, r[-1]) for r in _ROWS]
 
 
 # the same rows with time buckets' labels in d0 (digits, "-", "T", ":"; never escaped)
@@ -78,7 +85,7 @@ def _old_query(spec: Spec, grouped: str) -> str:
     if metric:  # the sort metric by its expression, as the query computes it
         keys = keys.replace("sk", f"({metric})", 1)
     return f"""SELECT {", ".join(cols)}, {metrics}, {shape.METRIC["conversions"]}, {key}, total
-  FROM {grouped} AS y ({", ".join(cols)}, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
+  FROM {grouped} AS y ({", ".join(cols)}, {_FACTS}, total)
  ORDER BY total, {keys}"""
 
 
@@ -102,8 +109,8 @@ async def test_query_json_equals_the_dicts_encoded_before(
         spec = Spec(dims=one, start=t, end=t, tz="UTC", hidden=hidden, sort=by)
         if len(one) == 1:  # keep only the column grouped by
             keep = 0 if one == dims[:1] else 1
-            rel = f"(SELECT d{keep}, g, u, h, b, i, p, a, rj, rv, rev, pay, total FROM {grouped}"
-            rel += " AS v (d0, d1, g, u, h, b, i, p, a, rj, rv, rev, pay, total))"
+            rel = f"(SELECT d{keep}, {_FACTS}, total FROM {grouped}"
+            rel += f" AS v (d0, d1, {_FACTS}, total))"
         else:
             rel = grouped
         new = await pool.fetch(shape.project(spec, rel))

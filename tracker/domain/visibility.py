@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracker.domain.conversion_status import STATUSES
+
 ADMIN, ADMIN_READ, ADVERTISER, IN_HOUSE, PARTNER = (
     "admin", "admin_read", "advertiser", "in_house", "affiliate",
 )  # fmt: skip
@@ -73,11 +75,14 @@ def _fields(rule: Rule, *names: str) -> dict[str, Rule]:
 
 _TIMES = ("created_at", "updated_at")
 _SUBS5 = tuple(f"sub{i}" for i in range(1, 6))
+_SUBS = tuple(f"sub{i}" for i in range(1, 11))
+# A click's dimensions (migration 0070): its partner's and offer's own traffic
+_CLICK_DIMS = ("link_id", "link_code", *_SUBS, "source", "params", "country", "region", "city",
+               "device", "os", "browser", "referer_domain", "click_class")  # fmt: skip
 _CLICK = {
-    **_fields(EVERYONE, "click_id", "created_at", "link_id", "link_code", "offer_id",
-              "affiliate_id", *_SUBS5, "ip_trunc", "user_agent", "referer", "click_class",
-              "is_unique", "asn", "asn_org", "datacenter", "traffic_rule", "route_id",
-              "lander_id"),
+    **_fields(EVERYONE, "click_id", "created_at", "offer_id", "affiliate_id", *_CLICK_DIMS,
+              "ip_trunc", "user_agent", "referer", "is_unique", "asn", "asn_org", "datacenter",
+              "traffic_rule", "route_id", "lander_id"),
     "conversions": _r(*AUDIENCES, of="Conversion"),
 }  # fmt: skip
 _CONVERSION_COLUMNS = {
@@ -89,11 +94,19 @@ _CONVERSION_COLUMNS = {
     "payout": PAYOUT,
     "adv_subs": REVENUE,  # the merchant's own references (order, customer)
 }  # fmt: skip
+# exports of conversions carry their click's dimensions (migrations 0015, 0070)
+_CONVERSION_EXPORT = {
+    **_CONVERSION_COLUMNS,
+    **_fields(EVERYONE, *(d for d in _CLICK_DIMS if d not in ("link_code", "click_class"))),
+}
 _REPORT_METRICS = {
     **_fields(EVERYONE, "key", "group", "gross_clicks", "unique_clicks", "human_clicks",
-              "bot_clicks", "impressions", "conversions", "pending", "approved", "rejected",
-              "reversed", "cr"),
+              "bot_clicks", "impressions", "conversions", "pending", "approved", "held",
+              "rejected", "reversed", "cr"),
     "revenue": REVENUE, "rpc": REVENUE, "payout": PAYOUT, "epc": PAYOUT, "profit": MARGIN,
+    # each status's money (docs/adr/0105)
+    **{f"{s}_revenue": REVENUE for s in STATUSES},
+    **{f"{s}_payout": PAYOUT for s in STATUSES},
 }  # fmt: skip
 
 
@@ -221,8 +234,8 @@ FIELDS: dict[str, dict[str, Rule]] = {
                       "label", "rate_limit_per_min", "created_at", "revoked_at"),
         "key": _r(ADMIN, once=True),
     },
-    "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "source", "total_rows", "rows",
-                      "totals"),
+    "Report": _fields(EVERYONE, "group_by", "tz", "from", "to", "currency", "source",
+                      "total_rows", "rows", "totals"),
     "ReportRow": _REPORT_METRICS,
     # Traffic quality (issue 19): the rules name what a fraud team watches for (admins
     # only); the traffic and CTIT reports hold counts only, each key its own rows.
@@ -272,12 +285,13 @@ FIELDS: dict[str, dict[str, Rule]] = {
         "name": REVENUE,
         "epc": PAYOUT,
     },
-    "ClickExport": {
-        **{k: v for k, v in _CLICK.items() if k != "conversions"},
-        **_fields(EVERYONE, *(f"sub{i}" for i in range(6, 11)), "source", "country", "region",
-                  "city", "device", "os", "browser"),
+    "ClickExport": {k: v for k, v in _CLICK.items() if k != "conversions"},
+    # an impression is stored as a click is, less the unique verdict
+    "ImpressionExport": {
+        "impression_id": EVERYONE,
+        **{k: v for k, v in _CLICK.items() if k not in ("conversions", "click_id", "is_unique")},
     },
-    "ConversionExport": _CONVERSION_COLUMNS,
+    "ConversionExport": _CONVERSION_EXPORT,
     # Issue 18: tracking domains (admins), what a merchant puts on its site (its advertiser),
     # and the keyless answers of the SDK's intake and of a TLS front's question.
     "TrackingDomain": _admin_only("id", "hostname", "scope", "advertiser_id", "affiliate_id",

@@ -121,8 +121,9 @@ async def update(
         await conn.execute(_HISTORY, row["conversion_id"], before["status"], row["status"],
                            note or v["status_reason"], actor, at, row["amount"], row["payout"],
                            row["revenue"])  # fmt: skip
-    counted = before["status"] in COUNTED or row["status"] in COUNTED
-    if (moved or (money and counted)) and row["offer_id"] is not None:
+    # every status's own money is in the rollup (migrations 0071, 0073): an amended held or
+    # rejected sale moves it too, not only a counted one
+    if (moved or money) and row["offer_id"] is not None:
         if row["affiliate_id"] is not None:
             await conn.execute(rollups.STATUS, *rollups.move_args(
                 row["created_at"], row["affiliate_id"], row["offer_id"], before["status"],

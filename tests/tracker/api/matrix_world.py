@@ -13,6 +13,7 @@ key may ever see (the partners' postback URLs ask for it).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +155,13 @@ async def build(api: httpx.AsyncClient, service: str, settings: Settings,
                 r = await visitor.get(f"/c/{mark}", params={"sub1": mark, "trk_secret": TRK})
             assert r.status_code == 302, r.text
             w.click[i, j] = r.headers["location"].split("cid=")[1]
+    async with httpx.AsyncClient(base_url=service, timeout=10) as http:
+        for i in range(N):  # an impression per pair too (the pixel), marked like its click
+            for j in range(N):
+                mark = f"{adv_marker(i)}{aff_marker(j)}"
+                pixel = {"sub1": mark, "trk_secret": TRK}
+                assert (await http.get(f"/i/{mark}", params=pixel)).status_code == 200
+    await asyncio.sleep(0.2)  # the sink flushes every few ms
     await burst(settings)  # clicks in Postgres before their conversions arrive
     async with httpx.AsyncClient(base_url=service, timeout=10) as http:
         for (i, j), cid in w.click.items():

@@ -1,4 +1,6 @@
-"""Exports of raw clicks and conversions as NDJSON or CSV: no row limit, constant memory."""
+"""Exports of raw clicks, impressions and conversions as NDJSON or CSV: no row limit,
+constant memory. ``params`` (a click's custom parameters) is a JSON object in NDJSON and
+its JSON text in CSV."""
 
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.views import columns as visible_columns
 from tracker.api.views import reduced_columns
-from tracker.store.exports import CLICK_COLUMNS, CONVERSION_COLUMNS, stream_ndjson, stream_rows
+from tracker.store.exports import (
+    CLICK_COLUMNS,
+    CONVERSION_COLUMNS,
+    IMPRESSION_COLUMNS,
+    stream_ndjson,
+    stream_rows,
+)
 from tracker.store.keys import Principal
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -39,7 +47,8 @@ def _encode(value: object) -> object:
     return value if value is None or isinstance(value, (int, bool, str)) else str(value)
 
 
-_RESOURCE = {"clicks": "ClickExport", "conversions": "ConversionExport"}
+_RESOURCE = {"clicks": "ClickExport", "impressions": "ImpressionExport",
+             "conversions": "ConversionExport"}  # fmt: skip
 
 
 async def _body(services: ServicesDep, who: Principal, table: str, all_columns: tuple[str, ...],
@@ -109,6 +118,20 @@ async def export_clicks(
     return _response(
         _body(services, who, "clicks", CLICK_COLUMNS, start, end, format), format, "clicks"
     )
+
+
+@router.get("/impressions", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]
+async def export_impressions(
+    services: ServicesDep, who: Reader,
+    date_from: Annotated[datetime, Query(alias="from")], date_to: Annotated[datetime, Query(alias="to")],
+    format: Format = "ndjson",
+) -> StreamingResponse:  # fmt: skip
+    """Impressions (pixel hits) with the same fields as clicks, less the unique verdict."""
+    start, end = _range(date_from, date_to)
+    return _response(
+        _body(services, who, "impressions", IMPRESSION_COLUMNS, start, end, format), format,
+        "impressions",
+    )  # fmt: skip
 
 
 @router.get("/conversions", response_class=StreamingResponse, responses=_FILES)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter
 
 from schemas.api import Click
@@ -12,6 +13,7 @@ from tracker.api.deps import Reader, ServicesDep
 from tracker.api.errors import ApiProblem
 from tracker.api.routes.conversions import visible_to
 from tracker.api.views import show
+from tracker.domain.partner_render import network_param
 from tracker.store import clicks
 from tracker.store import conversions as conversion_store
 
@@ -36,6 +38,9 @@ async def get_click(click_id: UUID, services: ServicesDep, who: Reader) -> Any:
     if not visible or row is None:
         raise ApiProblem(404, "not_found", f"click {click_id} not found", "click_id")
     row["ip_trunc"] = str(row["ip_trunc"]) if row["ip_trunc"] is not None else None
+    # jsonb as text; the network's own trk_* parameters are never shown
+    params = orjson.loads(row["params"]) if row["params"] else {}
+    row["params"] = {k: v for k, v in params.items() if not network_param(k)} or None
     found = await conversion_store.of_click(services.pool, click_id)
     row["conversions"] = [c for c in found if visible_to(who, c)]
     return show("Click", who, row)

@@ -68,6 +68,7 @@ async def get_report(services: ServicesDep, who: Reader, q: Annotated[ReportQuer
     # Rendered at once by orjson: thousands of rows through the response model cost more
     # than the query (the model still documents the answer; tests check its shape).
     return JSON({
-        "group_by": dims, "tz": q.tz, "from": start, "to": end, "source": answer.source,
+        "group_by": answer.dims, "tz": q.tz, "from": start, "to": end,
+        "currency": answer.currency, "source": answer.source,
         "total_rows": answer.total_rows, "rows": answer.rows, "totals": answer.totals,
     })  # fmt: skip

@@ -14,12 +14,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas.reports import TIME_DIMS
-from tracker.store.reports import common, plan, shape
-from tracker.store.reports.common import ROLLUP, Pieces, Spec
+from tracker.store.reports import common, dims, plan, shape
+from tracker.store.reports.common import (
+    COUNT_FACTS,
+    FACTS,
+    MONEY_FACTS,
+    ROLLUP_FACTS,
+    Pieces,
+    Spec,
+)
 from tracker.store.reports.rollups import ALL_OFFERS
 
-_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
-           "approved", "rejected", "reversed")  # fmt: skip
+_N = len(COUNT_FACTS)
+_COUNTS = ROLLUP_FACTS[:_N]  # the rollup's count columns
+_STATUS_MONEY = ROLLUP_FACTS[_N + 2 :]  # each status's money (after revenue, payout)
 
 
 def _price(kind: str) -> str:
@@ -36,14 +44,16 @@ def _sql(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
     n = len(shown)
     counts = ", ".join(f"r.{c}" for c in _COUNTS)
     total_dims = ", ".join(["NULL::int8" if d == "partner" else "NULL::text" for d in spec.dims])
-    sums = ", ".join(f"sum({c})::int8" for c in ("g", "u", "h", "b", "i", "p", "a", "rj", "rv"))
+    sums = ", ".join(f"sum({c})::int8" for c in COUNT_FACTS)
+    status_money = ", ".join(f"r.{c}" for c in _STATUS_MONEY)
+    status_sums = ", ".join(f"coalesce(sum({c}), 0)" for c in MONEY_FACTS[2:])
     cols = ", ".join(f"d{i}" for i in range(n))
     return shape.project(
         spec,
         f"""(
-  WITH f ({cols}, g, u, h, b, i, p, a, rj, rv, rev, pay) AS MATERIALIZED (
+  WITH f ({cols}, {", ".join(FACTS)}) AS MATERIALIZED (
     SELECT {", ".join(shown)}, {counts}, r.revenue + coalesce(m.rev, 0),
-           r.payout + coalesce(m.pay, 0)
+           r.payout + coalesce(m.pay, 0), {status_money}
       FROM {buckets}
       JOIN rollup_spans r ON r.offer_id = {ALL_OFFERS} AND r.span = p.span AND r.t = p.t
       LEFT JOIN (
@@ -59,7 +69,8 @@ def _sql(spec: Spec, shown: list[str], buckets: str, pieces: str, periods: str,
   )
   SELECT *, false FROM f
   UNION ALL
-  SELECT {total_dims}, {sums}, coalesce(sum(rev), 0), coalesce(sum(pay), 0), true FROM f
+  SELECT {total_dims}, {sums}, coalesce(sum(rev), 0), coalesce(sum(pay), 0), {status_sums},
+         true FROM f
 )""",
     )
 
@@ -68,9 +79,7 @@ def per_bucket(spec: Spec, pieces: Pieces) -> bool:
     """Whether a report from the rollup reads one piece per local bucket of a grouping by
     partner and time (local days): each partner's row of a piece is a row of the answer."""
     units = [d for d in spec.dims if d in TIME_DIMS]
-    if not units or "partner" not in spec.dims or "offer" in spec.dims:
-        return False
-    if "offer" in spec.filters or spec.advertiser_id is not None:
+    if not units or "partner" not in spec.dims or spec.per_offer():
         return False
     zone = ZoneInfo(spec.tz)
     return len({tuple(plan.label(t, u, zone) for u in units) for _, t in pieces}) == len(pieces)
@@ -93,13 +102,14 @@ def query(spec: Spec, buckets: Pieces, pieces: Pieces) -> tuple[str, list[Any]]:
                                               list(range(1, len(ordered) + 1)))), "p")  # fmt: skip
     priced = rel.format(*(args.add(v) for v in ([p[0] for p in pieces], [p[1] for p in pieces],
                                                 of)), "q")  # fmt: skip
+    over = dims.rollup(spec, args)
     shown = []
     for d in spec.dims:
         if d in TIME_DIMS:
             names = args.add([plan.label(t, d, zone) for _, t in ordered])
             shown.append(f"({names}::text[])[p.b]")
         else:
-            shown.append(ROLLUP[d])
+            shown.append(over(d))
     periods = common.periods(spec, args)
-    where = f"{common.CHECK}{common.where(spec, args, ROLLUP)}"
+    where = f"{common.CHECK}{common.where(spec, args, over)}"
     return _sql(spec, shown, main, priced, periods, where), args.values

@@ -18,20 +18,17 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from tracker.store.reports.rollups import SPANS
+from tracker.store.reports.rollups import COLUMNS, SPANS
 
 DAY = 86400
 DEFAULT_ZONES = ("Asia/Kolkata",)
 # the years whose offsets count: a zone that changed its rules long ago is not asked for
 _SAMPLE_FROM, _SAMPLE_YEARS = datetime(2020, 1, 1, tzinfo=UTC), 12
 
-_BACKFILL = """
-INSERT INTO rollup_spans AS r (span, t, affiliate_id, offer_id, gross_clicks, unique_clicks,
-                               human_clicks, bot_clicks, impressions, pending, approved,
-                               rejected, reversed, held, revenue, payout)
-SELECT 86400, span_start(t, 86400, $1), affiliate_id, offer_id, sum(gross_clicks),
-       sum(unique_clicks), sum(human_clicks), sum(bot_clicks), sum(impressions), sum(pending),
-       sum(approved), sum(rejected), sum(reversed), sum(held), sum(revenue), sum(payout)
+_BACKFILL = f"""
+INSERT INTO rollup_spans AS r (span, t, affiliate_id, offer_id, {", ".join(COLUMNS)})
+SELECT 86400, span_start(t, 86400, $1), affiliate_id, offer_id,
+       {", ".join(f"sum({c})" for c in COLUMNS)}
   FROM rollup_spans WHERE span = $2
  GROUP BY 1, 2, 3, 4
  ORDER BY 1, 2, 3, 4"""

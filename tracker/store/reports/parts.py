@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from tracker.store.reports import daily, shape, sql
+from tracker.store.reports import common, daily, shape, sql
 from tracker.store.reports.common import Pieces
 
 # fewer local buckets than this: one query (two would cost more than they save)
@@ -66,7 +66,7 @@ async def run(
         snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
         async with other.transaction(readonly=True, isolation="repeatable_read"):
             await other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            await other.execute("SET LOCAL work_mem = '64MB'")
+            await other.execute(common.SETTINGS)
             (a_text, a_args), (b_text, b_args) = (
                 sql.rollup(spec, pieces, buckets) for spec, buckets, pieces in parts
             )

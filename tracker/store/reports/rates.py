@@ -14,9 +14,9 @@ from tracker.store.reports.common import Periods, Spec
 
 # lo NULL: from -infinity; hi NULL: until further notice
 _LOAD = """
-SELECT offer_id, lo, hi, cpc_basis, cpc_payout, cpc_revenue FROM (
+SELECT offer_id, lo, hi, cpc_basis, cpc_payout, cpc_revenue, cpm_payout, cpm_revenue FROM (
     SELECT offer_id, CASE WHEN isfinite(valid_from) THEN valid_from END AS lo,
-           cpc_basis, cpc_payout, cpc_revenue,
+           cpc_basis, cpc_payout, cpc_revenue, cpm_payout, cpm_revenue,
            lead(valid_from) OVER (PARTITION BY offer_id ORDER BY valid_from) AS hi,
            cpc_payout <> 0 OR cpc_revenue <> 0 OR cpm_payout <> 0 OR cpm_revenue <> 0 AS priced
       FROM offer_click_rates
@@ -35,4 +35,5 @@ async def load(conn: asyncpg.Connection, spec: Spec) -> Periods:
         out.starts.append(r["lo"])
         out.ends.append(r["hi"])
         out.cpc.append((r["cpc_basis"], r["cpc_payout"], r["cpc_revenue"]))
+        out.cpm.append((r["cpm_payout"], r["cpm_revenue"]))
     return out

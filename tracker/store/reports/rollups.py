@@ -15,14 +15,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tracker.domain.conversion_status import STATUSES
 from tracker.domain.counted import click_sql, paid_sql
 
 SPANS = (900, 1800, 3600, 10800, 21600, 43200, 86400)  # each divides the next
 _SPANS_SQL = "'{900,1800,3600,10800,21600,43200,86400}'::int4[]"
 _KEY = "span, t, affiliate_id, offer_id"
 _CLICK_COUNTS = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions")
-_CONV = ("pending", "approved", "rejected", "reversed", "held", "revenue", "payout")
-_STATUS_COUNTS = 5  # the first five of _CONV (docs/adr/0080: held has a count of its own)
+_STATUSES = STATUSES  # the order of schemas.reports.STATUSES too
+_COUNTED = ("pending", "approved")
+# each status's conversion money (migrations 0071, 0073): a held or rejected sale's price is shown
+# apart, never as pending payout (held: docs/adr/0080, its own count and money)
+_STATUS_MONEY = tuple(f"{s}_{m}" for s in _STATUSES for m in ("revenue", "payout"))
+_CONV = (*_STATUSES, "revenue", "payout", *_STATUS_MONEY)
+COLUMNS = (*_CLICK_COUNTS, *_CONV)  # every figure of a rollup row
 ALL_OFFERS = 0  # offer_id of a partner's rows summed over its offers
 _BOTH = "(VALUES (false), (true)) AS w (total)"  # each fact once per offer, once in the total
 # The registered local-day phases, read FOR KEY SHARE: days.register (FOR UPDATE) waits for
@@ -81,16 +87,22 @@ def clicks_cte(clicks: str, impressions: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CLICK_COUNTS)}"""
 
 
+_COUNTS = ", ".join(f"count(*) FILTER (WHERE c.status = '{s}')" for s in _STATUSES)
+_BY_STATUS = ", ".join(
+    f"coalesce(sum(c.{m}) FILTER (WHERE c.status = '{s}'), 0)"
+    for s in _STATUSES for m in ("revenue", "payout")
+)  # fmt: skip
+
+
 def conversions_cte(rel: str) -> str:
     """A CTE body adding conversions just inserted (``RETURNING *`` of ``conversions``)."""
     return f"""
     INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
     SELECT s.span, span_start(c.created_at, s.span, s.phase), c.affiliate_id,
-           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, count(*) FILTER (WHERE c.status = 'pending'), count(*) FILTER (WHERE c.status = 'approved'),
-           count(*) FILTER (WHERE c.status = 'rejected'), count(*) FILTER (WHERE c.status = 'reversed'),
-           count(*) FILTER (WHERE c.status = 'held'),
+           CASE WHEN w.total THEN {ALL_OFFERS} ELSE c.offer_id END, {_COUNTS},
            coalesce(sum(c.revenue) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
-           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0)
+           coalesce(sum(c.payout) FILTER (WHERE c.status IN ('pending', 'approved')), 0),
+           {_BY_STATUS}
       FROM {rel} c CROSS JOIN {_GRID} CROSS JOIN {_BOTH}
      WHERE c.offer_id IS NOT NULL AND c.affiliate_id IS NOT NULL
      GROUP BY 1, 2, 3, 4
@@ -98,10 +110,11 @@ def conversions_cte(rel: str) -> str:
     ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}"""
 
 
-# A status change: $4…$8 move the counts by status, $9/$10 the counted money.
+# A status change: $4… move the counts by status, then the counted money, then each status's.
 STATUS = f"""
 INSERT INTO rollup_spans AS r ({_KEY}, {", ".join(_CONV)})
-SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o, $4, $5, $6, $7, $8, $9, $10
+SELECT s.span, span_start($1::timestamptz, s.span, s.phase), $2, o,
+       {", ".join(f"${k}" for k in range(4, 4 + len(_CONV)))}
   FROM {_GRID} CROSS JOIN (VALUES ($3::int8), ({ALL_OFFERS})) AS x (o)
 ON CONFLICT ({_KEY}) DO UPDATE SET {_add(_CONV)}
 """
@@ -118,14 +131,18 @@ def move_args(created_at: datetime, affiliate_id: int, offer_id: int, before: st
               counted: frozenset[str]) -> list[object]:  # fmt: skip
     """The parameters of ``STATUS`` for a conversion that moves from (status, revenue,
     payout) before to after: the money of a counted status leaves, the new one comes in
-    (a re-priced or amended conversion moves the rollup by the difference)."""
-    moves = [int(s == after) - int(s == before) for s in _CONV[:_STATUS_COUNTS]]
+    (a re-priced or amended conversion moves the rollup by the difference); the same for
+    each status's own money, counted or not (an amended held or rejected sale too)."""
+    moves = [int(s == after) - int(s == before) for s in _STATUSES]
     zero = Decimal(0)
-    rev = (money_after[0] if after in counted else zero) - (
-        money_before[0] if before in counted else zero)  # fmt: skip
-    pay = (money_after[1] if after in counted else zero) - (
-        money_before[1] if before in counted else zero)  # fmt: skip
-    return [created_at, affiliate_id, offer_id, *moves, rev, pay]
+
+    def delta(i: int, before_in: bool, after_in: bool) -> Any:
+        return (money_after[i] if after_in else zero) - (money_before[i] if before_in else zero)
+
+    by_status = [delta(i, before == s, after == s) for s in _STATUSES for i in (0, 1)]
+    return [created_at, affiliate_id, offer_id, *moves,
+            delta(0, before in counted, after in counted),
+            delta(1, before in counted, after in counted), *by_status]  # fmt: skip
 
 
 class QuarterCounts:

@@ -12,7 +12,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from schemas.reports import INT_DIMS, TIME_DIMS
+from schemas.reports import INT_DIMS, STATUSES, TIME_DIMS
+from tracker.store.reports.common import COUNT_FACTS, COUNTED, FACTS
 
 if TYPE_CHECKING:
     from tracker.store.reports.common import Spec
@@ -24,19 +25,21 @@ def _shape(x: str) -> str:
 
 
 # A row of the query: the grouped values, OUT, conversions, key, whether it is the total.
-OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", "pending",
-       "approved", "rejected", "reversed", "revenue", "payout", "profit", "cr", "epc",
-       "rpc")  # fmt: skip
-# each metric over the grouped relation y (d0…, g, u, h, b, i, p, a, rj, rv, rev, pay, total)
-_COUNT_COLS = ("g", "u", "h", "b", "i", "p", "a", "rj", "rv")
-METRIC = {m: f"coalesce({c}, 0)" for m, c in zip(OUT[:9], _COUNT_COLS, strict=True)}
+_STATUS_MONEY = tuple(f"{s}_{m}" for s in STATUSES for m in ("revenue", "payout"))
+OUT = ("gross_clicks", "unique_clicks", "human_clicks", "bot_clicks", "impressions", *STATUSES,
+       "revenue", "payout", "profit", *_STATUS_MONEY, "cr", "epc", "rpc")  # fmt: skip
+# each metric over the grouped relation y (d0…, the FACTS, total)
+_COUNTED = " + ".join(f"n_{s}" for s in COUNTED)
+METRIC = {m: f"coalesce({c}, 0)" for m, c in zip(OUT, COUNT_FACTS, strict=False)}
 METRIC.update(
-    conversions="coalesce(p + a, 0)", revenue=_shape("rev"), payout=_shape("pay"),
-    profit=_shape("rev - pay"), cr="round(100.0 * (p + a) / nullif(g, 0), 4)",
+    conversions=f"coalesce({_COUNTED}, 0)", revenue=_shape("rev"), payout=_shape("pay"),
+    profit=_shape("rev - pay"), cr=f"round(100.0 * ({_COUNTED}) / nullif(g, 0), 4)",
     epc="round(pay / nullif(g, 0), 4)", rpc="round(rev / nullif(g, 0), 4)",
+    # conversion prices have 4 decimals (numeric(18, 4)): no CPM fractions to keep
+    **{f"{s}_{m}": f"round({m[:3]}_{s}, 4)" for s in STATUSES for m in ("revenue", "payout")},
 )  # fmt: skip
-_TEXT = ("revenue", "payout", "profit", "cr", "epc", "rpc")  # sent as text, like Decimal
-_SUMS = "g, u, h, b, i, p, a, rj, rv, rev, pay"
+_TEXT = ("revenue", "payout", "profit", *_STATUS_MONEY, "cr", "epc", "rpc")  # text, as Decimal
+_SUMS = ", ".join(FACTS)
 
 
 def _order(spec: Spec) -> tuple[str, str]:
@@ -82,6 +85,8 @@ def _json(spec: Spec) -> str:
         if m in _TEXT:
             value = _shape("pr") if m == "profit" else METRIC[m]  # pr: rev - pay, once
             expr = f"""coalesce('"' || ({value})::text || '"', 'null')"""
+            if spec.several and m != "cr":  # never a sum of amounts in different currencies
+                expr = f"CASE WHEN total THEN 'null' ELSE {expr} END"
         else:
             expr = f"({METRIC[m]})::text"
         parts += [f'{lit}"{m}":', expr]
@@ -105,7 +110,7 @@ def _json(spec: Spec) -> str:
 
 def project(spec: Spec, grouped: str) -> str:
     """The answer's rows from ``grouped``: a relation of one row per group and one total row
-    (d0…, g, u, h, b, i, p, a, rj, rv, rev, pay, total), each as (JSON text, total), the total
+    (d0…, the FACTS, total), each as (JSON text, total), the total
     row last (its ``key`` is "total", its ``group`` empty). With ``spec.raw_total`` a third
     column holds the total row's sums as numbers (null in other rows), for parts to add.
 
@@ -128,7 +133,7 @@ def total(spec: Spec, sums: list[Decimal]) -> tuple[str, list[Any]]:
     """The total row's JSON text from the sums of the parts' ``raw_total`` columns: shaped by
     the same SQL as any total row."""
     nulls = ", ".join("NULL::text" for _ in spec.dims)
-    n = len(_COUNT_COLS)
+    n = len(COUNT_FACTS)
     values = ", ".join(f"${k + 1}::{'numeric' if k >= n else 'int8'}" for k in range(len(sums)))
     args: list[Any] = [int(x) for x in sums[:n]] + list(sums[n:])
     return project(replace(spec, raw_total=False), f"(SELECT {nulls}, {values}, true)"), args
