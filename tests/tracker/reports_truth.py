@@ -118,10 +118,11 @@ class Truth:
                 or self.currencies.get(row["offer_id"]),
                 "country": row["country"], "device": row["device"],
             }  # fmt: skip
-            for name in (*SUBS, "link_id", "source", "os", "browser", "region", "city",
-                         "referer_domain", "click_class"):  # fmt: skip
+            for name in (*SUBS, "link_id", "route_id", "lander_id", "source", "os", "browser",
+                         "region", "city", "referer_domain", "click_class"):  # fmt: skip
                 v[name] = click.get(name) if click else None
             v["link"] = v.pop("link_id")
+            v["route"], v["lander"] = v.pop("route_id"), v.pop("lander_id")  # issue 20
             for name, value in ((click or {}).get("params") or {}).items():
                 v[f"param:{name}"] = value
             if not start <= row["created_at"] < end:

@@ -77,6 +77,7 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
             o, basis, Decimal(cp), Decimal(cr), Decimal(mp), Decimal(mr))  # fmt: skip
     span = 35 * 86400
     events = []
+    choice = random.Random(seed + 1)  # routes and landers: the world's own draws stay as they were
     for n in range(2400):
         o, a = rnd.choice(offers), rnd.choice(parts)
         ts = now.timestamp() - 3600 - rnd.random() * span
@@ -93,8 +94,12 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
             "source": rnd.choice(["fb", "google", ""]),
             "params": {k: rnd.choice(vals) for k, vals in PARAMS.items() if rnd.random() < 0.7},
         }  # fmt: skip
+        if n % 3 == 0:  # through a smart link's route (its pixel too), and a lander (issue 20)
+            ev["route"] = choice.choice([9001, 9002])
         if n % 6 == 0:
             ev["kind"] = "impression"
+        elif n % 2 == 0:
+            ev["lander"] = choice.choice([8001, 8002])
         events.append(ev)
     # In time order, a few days per burst, as clicks arrive: the worker keeps the salts of
     # the 8 newest days it has seen, and a batch over older days fails (ingest/enrich.py).
