@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from schemas.conversions import Status
 from schemas.events import ClickClass
-from schemas.types import Instant
+from schemas.types import Instant, known_zone
 
 
 @dataclass(frozen=True)
@@ -167,11 +166,7 @@ class _Query(BaseModel):
     @field_validator("tz")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return known_zone(v)
 
     @field_validator("sort")
     @classmethod

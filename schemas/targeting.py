@@ -4,12 +4,11 @@ tracker.domain.targeting compiles for the redirect."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import WHOLE
+from schemas.types import WHOLE, known_zone
 
 # The closed sets targeting names (tracker.domain.agents maps ua-parser's families on them).
 Device = Literal["desktop", "mobile", "tablet", "other"]
@@ -121,11 +120,7 @@ class ScheduleIn(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return known_zone(v)
 
     @model_validator(mode="after")
     def _something(self) -> ScheduleIn:

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
@@ -24,6 +25,15 @@ TEXT = r"^[^\x00]*$"
 _MONEY = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
 _PERCENT = r"^(1000(\.0{1,4})?|[0-9]{1,3}(\.[0-9]{1,4})?)$"
 _RATE = r"^[0-9]{1,14}(\.[0-9]{1,10})?$"
+
+
+def known_zone(name: str) -> str:
+    """An IANA time zone name this machine's zone data knows, or a ValueError saying so."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
 
 
 def _exact(pattern: str) -> Any:
