@@ -63,6 +63,11 @@ async def build(pool: asyncpg.Pool, redis: Redis, settings: Settings, seed: int,
                                   advs[j // 2], f"O{j}") for j in range(3)]  # fmt: skip
     for o, currency in zip(offers, currencies, strict=False):
         await pool.execute("UPDATE offers SET currency = $2 WHERE id = $1", o, currency)
+    if "EUR" in currencies:  # conversions in USD on a EUR offer need the rate: the same one
+        # the conversions ground truth sets (rates are global to the suite's database), so
+        # that this world is whole whichever test ran first, and changes no other test
+        await pool.execute("INSERT INTO currency_rates (base, quote, rate, valid_from) VALUES "
+                           "('USD', 'EUR', 0.9, '2020-01-01T00:00:00Z') ON CONFLICT DO NOTHING")  # fmt: skip
     links = {(o, a): await pool.fetchval(
         "INSERT INTO tracking_links (code, offer_id, affiliate_id) VALUES ($1, $2, $3) RETURNING id",
         uuid.uuid4().hex[:12], o, a) for o in offers for a in parts}  # fmt: skip
