@@ -23,6 +23,7 @@ from schemas.types import (
     Rate,
     Seconds,
     WindowDays,
+    never_null,
 )
 
 GoalCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -258,9 +259,7 @@ class PostbackAuthIn(_In):
     @field_validator("hmac_secret", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
-        if v is None:  # left out: the secret stays; null is not a secret
-            raise ValueError("cannot be null; leave the field out to keep the secret")
-        return v
+        return never_null(v, " to keep the secret")
 
 
 class PostbackAuth(BaseModel):
@@ -288,9 +287,7 @@ class PostbackSecretIn(_In):
     @field_validator("overlap_s", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
-        if v is None:
-            raise ValueError("cannot be null; leave the field out for the default")
-        return v
+        return never_null(v, " for the default")
 
 
 class PostbackSecret(BaseModel):

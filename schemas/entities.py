@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from schemas.api import IN_HOUSE, Name
-from schemas.types import Flag
+from schemas.types import Flag, never_null
 
 T = TypeVar("T")
 
@@ -37,9 +37,7 @@ class TenantPatch(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
-        if v is None:  # left out: unchanged; null: not a value either can take
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return v
+        return never_null(v, " to keep it")
 
 
 ListStatus = Literal["active", "paused", "archived"]

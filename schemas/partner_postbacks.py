@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import Flag, Id
+from schemas.types import Flag, Id, never_null
 
 Event = Literal["created", "approved", "reversed"]
 PostbackUrl = Annotated[
@@ -55,9 +55,7 @@ class PartnerPostbackPatch(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
-        if v is None:  # left out: unchanged; null: not a value any of these can take
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return v
+        return never_null(v, " to keep it")
 
 
 class PartnerPostback(BaseModel):

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.targeting import Targeting, TargetingIn, never_null
-from schemas.types import MAX_ID, TEXT, WHOLE, Count, Id, Instant
+from schemas.targeting import Targeting, TargetingIn
+from schemas.types import MAX_ID, TEXT, WHOLE, Count, Id, Instant, never_null
 
 # Limits the API states and enforces (docs/adr/0110).
 MAX_ROUTES = 20  # routes of one smart link that are not archived

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import WHOLE, known_zone
+from schemas.types import WHOLE, known_zone, never_null
 
 # The closed sets targeting names (tracker.domain.agents maps ua-parser's families on them).
 Device = Literal["desktop", "mobile", "tablet", "other"]
@@ -52,12 +52,6 @@ class _Match(BaseModel):
     @classmethod
     def _not_null(cls, v: object) -> object:
         return never_null(v)
-
-
-def never_null(v: object) -> object:
-    if v is None:
-        raise ValueError("cannot be null; leave the field out")
-    return v
 
 
 Countries = Annotated[list[CountryCode], Field(min_length=1, max_length=300)]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from schemas.types import MAX_ID, TEXT, Id, Instant
+from schemas.types import MAX_ID, TEXT, Id, Instant, never_null
 
 # An address or a network in CIDR notation (checked by the server's parser as well).
 Cidr = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$")]
@@ -65,9 +65,7 @@ class TrafficRulePatch(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _not_null(cls, v: object) -> object:
-        if v is None:
-            raise ValueError("cannot be null; leave the field out to keep it")
-        return v
+        return never_null(v, " to keep it")
 
 
 class TrafficRule(BaseModel):

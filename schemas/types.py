@@ -27,6 +27,14 @@ _PERCENT = r"^(1000(\.0{1,4})?|[0-9]{1,3}(\.[0-9]{1,4})?)$"
 _RATE = r"^[0-9]{1,14}(\.[0-9]{1,10})?$"
 
 
+def never_null(v: object, then: str = "") -> object:
+    """A before-validator's rule for fields that may be left out but not sent as null
+    (left out: unchanged or the default; null: not a value the field can take)."""
+    if v is None:
+        raise ValueError("cannot be null; leave the field out" + then)
+    return v
+
+
 def known_zone(name: str) -> str:
     """An IANA time zone name this machine's zone data knows, or a ValueError saying so."""
     try:
